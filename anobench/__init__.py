@@ -1,0 +1,63 @@
+"""anobench: a plugin-based benchmark for anomaly detection and localisation in medical images.
+
+The public API that plugins import lives here and in ``anobench.testing``.
+"""
+
+from __future__ import annotations
+
+from .context import Budget, RunContext
+from .errors import (
+    AnobenchError,
+    ConfigError,
+    DataError,
+    MethodFailure,
+    PluginError,
+    StoreError,
+    TrainingDiverged,
+)
+from .interfaces import SPLITS, Dataset, Method, Metric
+from .options import Option, OptionSet, option_set
+from .progress import Reporter
+from .records import (
+    DISEASED,
+    HEALTHY,
+    MetricResult,
+    Predictions,
+    RunRecord,
+    RunSpec,
+    Scored,
+    Split,
+)
+from .seeding import seed_everything
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DISEASED",
+    "HEALTHY",
+    "SPLITS",
+    "AnobenchError",
+    "Budget",
+    "ConfigError",
+    "DataError",
+    "Dataset",
+    "Method",
+    "MethodFailure",
+    "Metric",
+    "MetricResult",
+    "Option",
+    "OptionSet",
+    "PluginError",
+    "Predictions",
+    "Reporter",
+    "RunContext",
+    "RunRecord",
+    "RunSpec",
+    "Scored",
+    "Split",
+    "StoreError",
+    "TrainingDiverged",
+    "__version__",
+    "option_set",
+    "seed_everything",
+]

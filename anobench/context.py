@@ -1,0 +1,98 @@
+"""The run context handed to plugins: device, seed, progress, workdir, budget, log, checkpoints."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .errors import TrainingDiverged
+from .progress import Reporter
+
+
+@dataclass
+class Budget:
+    """A training budget every method must respect: a step cap and/or a wall-clock cap.
+
+    Methods ask ``budget.steps(planned)`` for how many steps to run and ``budget.expired()``
+    inside their loop; the clock starts when ``fit`` is called.
+    """
+
+    max_steps: int | None = None
+    seconds: float | None = None
+    _start: float = field(default_factory=time.monotonic, repr=False)
+
+    def start(self) -> None:
+        self._start = time.monotonic()
+
+    def steps(self, planned: int) -> int:
+        return planned if self.max_steps is None else min(planned, self.max_steps)
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self._start
+
+    def expired(self, step: int | None = None) -> bool:
+        if step is not None and self.max_steps is not None and step >= self.max_steps:
+            return True
+        return self.seconds is not None and self.elapsed() >= self.seconds
+
+
+class RunContext:
+    """What a plugin may use from the harness. Plugins never pick devices or seeds themselves."""
+
+    def __init__(
+        self,
+        *,
+        device: torch.device | str = "cpu",
+        seed: int = 0,
+        workdir: Path | str,
+        cache_dir: Path | str | None = None,
+        progress: Reporter | None = None,
+        budget: Budget | None = None,
+    ) -> None:
+        self.device = torch.device(device)
+        self.seed = seed
+        self.generator = torch.Generator().manual_seed(seed)
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.cache_dir = Path(cache_dir) if cache_dir else self.workdir / "cache"
+        self.progress = progress or Reporter()
+        self.budget = budget or Budget()
+        self.history: list[dict[str, Any]] = []
+        self._log_path = self.workdir / "training_log.jsonl"
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.workdir / "checkpoint.pt"
+
+    def log(self, step: int, **scalars: float) -> None:
+        """Record training scalars for curves; raises ``TrainingDiverged`` on NaN or inf."""
+        clean = {k: float(v) for k, v in scalars.items()}
+        bad = [k for k, v in clean.items() if not math.isfinite(v)]
+        if bad:
+            raise TrainingDiverged(
+                f"loss '{bad[0]}' became {clean[bad[0]]} at step {step}; lower the learning rate"
+                " or check the input data"
+            )
+        row = {"step": int(step), **clean}
+        self.history.append(row)
+        with self._log_path.open("a") as fh:
+            fh.write(json.dumps(row) + "\n")
+
+    def checkpoint(self, state: Mapping[str, Any]) -> None:
+        """Save a resumable state (tensors, numbers, strings) atomically."""
+        tmp = self.checkpoint_path.with_suffix(".tmp")
+        torch.save(dict(state), tmp)
+        tmp.replace(self.checkpoint_path)
+
+    def resume(self) -> dict[str, Any] | None:
+        """The last checkpoint of this run, or ``None``. Loaded without executing code."""
+        if not self.checkpoint_path.exists():
+            return None
+        return torch.load(self.checkpoint_path, map_location="cpu", weights_only=True)

@@ -1,0 +1,134 @@
+"""The three plugin interfaces: Dataset, Method and Metric.
+
+Plugins subclass these and are registered as entry points (``anobench.datasets``,
+``anobench.methods``, ``anobench.metrics``). Constructors only store options (scikit-learn
+style); learning happens in ``fit`` and learned attributes end in ``_``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+
+from .context import RunContext
+from .errors import ConfigError
+from .options import OptionSet
+from .records import MetricResult, Predictions, Scored, Split
+
+SplitName = Literal["train", "val", "test"]
+SPLITS: tuple[str, ...] = ("train", "val", "test")
+
+
+class Configurable:
+    """Shared by datasets and methods: typed options, named profiles, a stored configuration."""
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    options: ClassVar[OptionSet] = OptionSet()
+    #: named option sets; ``quick`` (CPU) and ``paper`` (published settings) at least for methods.
+    profiles: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
+
+    def __init__(self, **params: Any) -> None:
+        self.params = self.options.resolve(params, owner=self.owner())
+        for key, value in self.params.items():
+            setattr(self, key, value)
+
+    @classmethod
+    def owner(cls) -> str:
+        kind = "method" if issubclass(cls, Method) else "dataset"
+        return f"{kind} '{cls.name or cls.__name__}'"
+
+    @classmethod
+    def profile_options(cls, profile: str) -> dict[str, Any]:
+        """The option overrides of a profile; unknown profiles are a config error."""
+        if not cls.profiles:
+            return {}
+        if profile not in cls.profiles:
+            names = ", ".join(cls.profiles)
+            raise ConfigError(f"{cls.owner()} has no profile '{profile}'; choose one of {names}")
+        return dict(cls.profiles[profile])
+
+    @classmethod
+    def resolve(cls, profile: str, overrides: Mapping[str, Any]) -> dict[str, Any]:
+        """Defaults, then the profile, then explicit overrides; all type-checked."""
+        merged = {**cls.profile_options(profile), **dict(overrides)}
+        return cls.options.resolve(merged, owner=cls.owner())
+
+    def get_params(self) -> dict[str, Any]:
+        return dict(self.params)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
+        return f"{type(self).__name__}({args})"
+
+
+class Dataset(Configurable):
+    """A source of train/val/test splits with image labels and, optionally, pixel masks."""
+
+    #: the metric the leaderboard ranks by for this dataset
+    primary_metric: ClassVar[str] = "image_auroc"
+    has_masks: ClassVar[bool] = False
+
+    def load(self, split: SplitName, ctx: RunContext) -> Split:
+        raise NotImplementedError
+
+    def fingerprint(self) -> str:
+        """A string that changes whenever the data this configuration yields changes."""
+        raise NotImplementedError
+
+
+class Method(Configurable):
+    """An anomaly detection / localisation method."""
+
+    #: ``unsupervised``: trained on healthy images only; ``weak``: image labels of both classes.
+    supervision: ClassVar[Literal["unsupervised", "weak"]] = "unsupervised"
+    #: small option overrides that make ``anobench.testing.check_method`` fast (a few steps).
+    test_options: ClassVar[Mapping[str, Any]] = {}
+
+    def fit(self, train: Split, val: Split, ctx: RunContext) -> Method:
+        raise NotImplementedError
+
+    def predict(self, images: np.ndarray, ctx: RunContext) -> Predictions:
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, Any]:
+        """Learned state as tensors/arrays/numbers, loadable with ``torch.load(weights_only=True)``."""
+        raise NotImplementedError
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        raise NotImplementedError
+
+    def num_parameters(self) -> int:
+        """Number of learned values; by default counted from ``state_dict``."""
+        total = 0
+        for value in _flatten(self.state_dict()):
+            if hasattr(value, "shape"):
+                total += int(np.prod(value.shape))
+        return total
+
+
+def _flatten(obj: Any) -> list[Any]:
+    if isinstance(obj, Mapping):
+        return [x for v in obj.values() for x in _flatten(v)]
+    if isinstance(obj, list | tuple):
+        return [x for v in obj for x in _flatten(v)]
+    return [obj]
+
+
+class Metric:
+    """A number computed from predictions on the test split (and, for thresholds, on val)."""
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    level: ClassVar[Literal["image", "pixel"]] = "image"
+    higher_is_better: ClassVar[bool] = True
+    needs_masks: ClassVar[bool] = False
+    #: True when a threshold is chosen on the validation predictions.
+    needs_val: ClassVar[bool] = False
+    #: True when the metric looks at the test labels to choose something (upper bound, not fair).
+    oracle: ClassVar[bool] = False
+
+    def compute(self, test: Scored, val: Scored | None = None) -> MetricResult:
+        raise NotImplementedError

@@ -1,0 +1,5 @@
+from anobench import Method
+class MeanDiff(Method):
+    name='meandiff'
+class ZScore(Method):
+    name='zscore'

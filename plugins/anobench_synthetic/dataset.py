@@ -1,0 +1,5 @@
+from anobench import Dataset
+
+
+class SyntheticDataset(Dataset):
+    name = "synthetic"
