@@ -29,6 +29,8 @@ class Configurable:
     options: ClassVar[OptionSet] = OptionSet()
     #: named option sets; ``quick`` (CPU) and ``paper`` (published settings) at least for methods.
     profiles: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
+    #: small option overrides that make the ``anobench.testing`` checks fast (tiny data, few steps)
+    test_options: ClassVar[Mapping[str, Any]] = {}
 
     def __init__(self, **params: Any) -> None:
         self.params = self.options.resolve(params, owner=self.owner())
@@ -84,8 +86,6 @@ class Method(Configurable):
 
     #: ``unsupervised``: trained on healthy images only; ``weak``: image labels of both classes.
     supervision: ClassVar[Literal["unsupervised", "weak"]] = "unsupervised"
-    #: small option overrides that make ``anobench.testing.check_method`` fast (a few steps).
-    test_options: ClassVar[Mapping[str, Any]] = {}
 
     def fit(self, train: Split, val: Split, ctx: RunContext) -> Method:
         raise NotImplementedError

@@ -211,6 +211,7 @@ class RunRecord:
     finished: str | None = None
     artifacts: str | None = None
     metric_reasons: Mapping[str, str] = field(default_factory=dict)
+    primary_metric: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -225,4 +226,5 @@ class RunRecord:
             "created": self.created,
             "finished": self.finished,
             "artifacts": self.artifacts,
+            "primary_metric": self.primary_metric,
         }

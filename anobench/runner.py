@@ -1,0 +1,258 @@
+"""One RunSpec -> one RunRecord: resolve plugins, seed, load, fit, predict, score, store."""
+
+from __future__ import annotations
+
+import time
+import traceback
+import uuid
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from . import registry
+from .context import Budget, RunContext
+from .devices import resolve_device
+from .errors import AnobenchError, ConfigError, MethodFailure, PluginError
+from .figures import curves, panel
+from .home import cache_dir, runs_dir, store_path
+from .interfaces import Dataset, Method, Metric
+from .progress import Reporter
+from .provenance import device_description, environment
+from .records import HEALTHY, MetricResult, Predictions, RunRecord, RunSpec, Scored, Split
+from .seeding import seed_everything
+from .store import Store
+from .validate import check_predictions, check_split
+
+PROFILES = ("quick", "paper")
+
+
+def build_spec(
+    *,
+    dataset: str,
+    method: str,
+    profile: str = "quick",
+    seed: int = 0,
+    device: str = "auto",
+    dataset_options: Mapping[str, Any] | None = None,
+    method_options: Mapping[str, Any] | None = None,
+    max_steps: int | None = None,
+    time_budget: float | None = None,
+) -> RunSpec:
+    """Resolve defaults, profile and overrides of both plugins into a fully specified RunSpec."""
+    dataset_cls = _plugin_class("dataset", dataset, Dataset)
+    method_cls = _plugin_class("method", method, Method)
+    if max_steps is not None and max_steps < 1:
+        raise ConfigError("--max-steps must be >= 1")
+    if time_budget is not None and time_budget <= 0:
+        raise ConfigError("--time-budget must be > 0 seconds")
+    return RunSpec(
+        dataset=dataset,
+        method=method,
+        dataset_options=dataset_cls.resolve(profile, dataset_options or {}),
+        method_options=method_cls.resolve(profile, method_options or {}),
+        profile=profile,
+        seed=seed,
+        device=device,
+        max_steps=max_steps,
+        time_budget=time_budget,
+    )
+
+
+def _plugin_class(kind: str, name: str, base: type) -> Any:
+    cls = registry.get(kind, name)
+    if not (isinstance(cls, type) and issubclass(cls, base)):
+        raise PluginError(f"{kind} '{name}' is not a subclass of anobench.{base.__name__}")
+    return cls
+
+
+def training_split(split: Split, supervision: str, owner: str) -> Split:
+    """What a method may learn from: healthy images only for unsupervised methods."""
+    if supervision == "unsupervised":
+        return split.subset(np.asarray(split.labels) == HEALTHY)
+    if supervision == "weak":
+        if len(np.unique(split.labels)) < 2:
+            raise ConfigError(f"{owner} is weakly supervised and needs both classes in training")
+        return split
+    raise PluginError(f"{owner} declares supervision={supervision!r}; use 'unsupervised' or 'weak'")
+
+
+def metric_plugins(names: Sequence[str] | None = None) -> dict[str, type[Metric]]:
+    """The metrics to compute: all registered (broken ones skipped) or the named ones."""
+    chosen = names or registry.names("metric")
+    out: dict[str, type[Metric]] = {}
+    for name in chosen:
+        try:
+            out[name] = registry.get_metric(name)
+        except PluginError:
+            if names:
+                raise
+    return out
+
+
+def compute_metrics(
+    metrics: Mapping[str, type[Metric]], test: Scored, val: Scored | None, reporter: Reporter
+) -> dict[str, tuple[type[Metric], MetricResult]]:
+    """Every metric on its own: one that raises is recorded as undefined with the error."""
+    results: dict[str, tuple[type[Metric], MetricResult]] = {}
+    with reporter.task("metrics", total=len(metrics)) as task:
+        for name, cls in metrics.items():
+            if cls.needs_masks and test.split.masks is None:
+                result = MetricResult.undefined("the dataset has no pixel masks")
+            else:
+                try:
+                    result = cls().compute(test, val if cls.needs_val else None)
+                except Exception as exc:
+                    result = MetricResult.undefined(f"metric raised {type(exc).__name__}: {exc}")
+                    reporter.log(f"metric '{name}' failed: {exc}")
+            results[name] = (cls, result)
+            task.advance(1)
+    return results
+
+
+def _plugin_versions(spec: RunSpec, metrics: Mapping[str, Any]) -> dict[str, Any]:
+    def one(kind: str, name: str) -> dict[str, str]:
+        info = registry.info(kind, name)
+        return {"name": name, "distribution": info.distribution, "version": info.version}
+
+    return {
+        "dataset": one("dataset", spec.dataset),
+        "method": one("method", spec.method),
+        "metrics": {name: one("metric", name)["version"] for name in metrics},
+    }
+
+
+def _predict(method: Method, split: Split, ctx: RunContext, owner: str) -> Predictions:
+    with torch.inference_mode():
+        return check_predictions(method.predict(split.images, ctx), split.images, owner)
+
+
+def _save_predictions(path: Path, split: Split, pred: Predictions) -> None:
+    arrays = {"scores": pred.scores, "labels": np.asarray(split.labels), "ids": np.array(split.ids)}
+    if pred.maps is not None:
+        arrays["maps"] = pred.maps.astype(np.float16)
+    np.savez(path, **arrays)
+
+
+class Runner:
+    """Executes RunSpecs against one anobench home (store, cache, artifacts)."""
+
+    def __init__(self, home: Path, reporter: Reporter | None = None, store: Store | None = None):
+        self.home = Path(home)
+        self.reporter = reporter or Reporter()
+        self.store = store or Store(store_path(self.home))
+
+    def run(self, spec: RunSpec, metrics: Sequence[str] | None = None) -> RunRecord:
+        """Execute one run; raises ``AnobenchError`` (run stored as failed) when it fails."""
+        dataset_cls = _plugin_class("dataset", spec.dataset, Dataset)
+        method_cls = _plugin_class("method", spec.method, Method)
+        metric_classes = metric_plugins(metrics)
+        device = resolve_device(spec.device)
+        run_id = uuid.uuid4().hex[:12]
+        workdir = runs_dir(self.home) / run_id
+        provenance: dict[str, Any] = {
+            **environment(),
+            "device": device_description(device),
+            "plugins": _plugin_versions(spec, metric_classes),
+            "seed": spec.seed,
+        }
+        self.store.start_run(
+            run_id, spec, provenance, dataset_cls.primary_metric, artifacts=str(workdir)
+        )
+        phase = "setup"
+        owner = f"method '{spec.method}'"
+        try:
+            generator = seed_everything(spec.seed)
+            ctx = RunContext(
+                device=device,
+                seed=spec.seed,
+                workdir=workdir,
+                cache_dir=cache_dir(self.home),
+                progress=self.reporter,
+                budget=Budget(max_steps=spec.max_steps, seconds=spec.time_budget),
+            )
+            ctx.generator = generator
+            phase = "load data"
+            dataset = dataset_cls(**spec.dataset_options)
+            provenance["dataset_fingerprint"] = dataset.fingerprint()
+            splits = {}
+            for name in ("train", "val", "test"):
+                splits[name] = dataset.load(name, ctx)
+                check_split(splits[name], f"dataset '{spec.dataset}'", name)
+            provenance["data"] = {
+                name: {**s.counts(), **{k: v for k, v in s.meta.items() if _jsonable(v)}}
+                for name, s in splits.items()
+            }
+            method = method_cls(**spec.method_options)
+            train = training_split(splits["train"], method_cls.supervision, owner)
+            fit_val = training_split(splits["val"], method_cls.supervision, owner)
+            phase = "fit"
+            ctx.budget.start()
+            t0 = time.perf_counter()
+            fitted = method.fit(train, fit_val, ctx)
+            provenance["fit_seconds"] = time.perf_counter() - t0
+            if fitted is not method:
+                raise MethodFailure(f"{owner}: fit() must return self")
+            provenance["n_parameters"] = method.num_parameters()
+            provenance["training_steps_logged"] = len(ctx.history)
+            phase = "predict"
+            val_pred = _predict(method, splits["val"], ctx, owner)
+            t0 = time.perf_counter()
+            test_pred = _predict(method, splits["test"], ctx, owner)
+            provenance["predict_seconds"] = time.perf_counter() - t0
+            provenance["predict_seconds_per_image"] = provenance["predict_seconds"] / len(
+                splits["test"]
+            )
+            phase = "metrics"
+            results = compute_metrics(
+                metric_classes,
+                Scored(test_pred, splits["test"]),
+                Scored(val_pred, splits["val"]),
+                self.reporter,
+            )
+            phase = "artifacts"
+            self._artifacts(workdir, spec, method, splits["test"], test_pred, ctx)
+            self.store.finish_run(run_id, results, provenance)
+        except KeyboardInterrupt:
+            self.store.end_run(run_id, "interrupted", f"interrupted during {phase}", provenance)
+            raise
+        except Exception as exc:
+            message = _describe(exc, phase, spec)
+            provenance["traceback"] = traceback.format_exc()
+            self.store.end_run(run_id, "failed", message, provenance)
+            raise _as_anobench(exc, f"run {run_id} failed: {message}") from exc
+        return self.store.get_run(run_id)
+
+    def _artifacts(
+        self,
+        workdir: Path,
+        spec: RunSpec,
+        method: Method,
+        test: Split,
+        pred: Predictions,
+        ctx: RunContext,
+    ) -> None:
+        _save_predictions(workdir / "predictions.npz", test, pred)
+        torch.save(method.state_dict(), workdir / "model.pt")
+        title = f"{spec.method} on {spec.dataset} (profile {spec.profile}, seed {spec.seed})"
+        panel(test, pred, workdir / "panel.png", title)
+        curves(ctx.history, workdir / "curves.png", title)
+
+
+def _jsonable(value: Any) -> bool:
+    return isinstance(value, str | int | float | bool | list | dict | type(None))
+
+
+def _describe(exc: BaseException, phase: str, spec: RunSpec) -> str:
+    if isinstance(exc, AnobenchError):
+        return str(exc)
+    who = f"dataset '{spec.dataset}'" if phase == "load data" else f"method '{spec.method}'"
+    return f"{who} raised {type(exc).__name__} during {phase}: {exc}"
+
+
+def _as_anobench(exc: BaseException, message: str) -> AnobenchError:
+    if isinstance(exc, AnobenchError):
+        return type(exc)(message)
+    return MethodFailure(message)

@@ -1,0 +1,5 @@
+"""The SQLite results store."""
+
+from .store import Store
+
+__all__ = ["Store"]

@@ -1,0 +1,48 @@
+"""Schema and migrations of the results store. Append migrations; never edit a released one."""
+
+from __future__ import annotations
+
+MIGRATIONS: list[str] = [
+    # 1: runs, metrics, per-image values, provenance as JSON
+    """
+    CREATE TABLE runs (
+        run_id TEXT PRIMARY KEY,
+        config_hash TEXT NOT NULL,
+        dataset TEXT NOT NULL,
+        dataset_hash TEXT NOT NULL,
+        method TEXT NOT NULL,
+        method_hash TEXT NOT NULL,
+        profile TEXT NOT NULL,
+        seed INTEGER NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('running', 'finished', 'failed', 'interrupted')),
+        spec_json TEXT NOT NULL,
+        provenance_json TEXT NOT NULL DEFAULT '{}',
+        primary_metric TEXT,
+        error TEXT,
+        artifacts TEXT,
+        created TEXT NOT NULL,
+        finished TEXT
+    );
+    CREATE INDEX runs_config ON runs (config_hash, seed, status);
+    CREATE TABLE metrics (
+        run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        level TEXT NOT NULL,
+        value REAL,
+        higher_is_better INTEGER NOT NULL,
+        oracle INTEGER NOT NULL DEFAULT 0,
+        reason TEXT,
+        details_json TEXT NOT NULL DEFAULT '{}',
+        PRIMARY KEY (run_id, name)
+    );
+    CREATE TABLE per_image (
+        run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+        metric TEXT NOT NULL,
+        image_id TEXT NOT NULL,
+        value REAL,
+        PRIMARY KEY (run_id, metric, image_id)
+    );
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+import pytest
+
+from anobench import registry
+
+from .distributions import TESTPLUGINS, activate, write_distribution
+
+
+@pytest.fixture(scope="session")
+def testplugins_root(tmp_path_factory):
+    return write_distribution(
+        tmp_path_factory.mktemp("site"),
+        "anobench-testplugins",
+        TESTPLUGINS,
+        modules=("anobench_testplugins.py", "anobench_brokenplugin.py"),
+    )
+
+
+@pytest.fixture
+def testplugins(monkeypatch, testplugins_root):
+    """The test-only plugins, visible to the registry for one test."""
+    activate(monkeypatch, testplugins_root)
+    yield testplugins_root
+    registry.refresh()
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    path = tmp_path / "home"
+    monkeypatch.setenv("ANOBENCH_HOME", str(path))
+    return path

@@ -1,0 +1,47 @@
+"""Every registered plugin (built-in or installed third-party) passes the same contract."""
+
+from __future__ import annotations
+
+import pytest
+
+from anobench import registry
+from anobench.testing import check_dataset, check_method, check_metric
+
+
+def _names(kind: str) -> list[str]:
+    return [p.name for p in registry.available(kind)]
+
+
+def test_every_registered_plugin_imports():
+    broken = [
+        f"{p.kind} {p.name}: {p.error}"
+        for kind in registry.KINDS
+        for p in registry.available(kind)
+        if p.status != "ok"
+    ]
+    assert not broken, broken
+
+
+@pytest.mark.parametrize("name", _names("method"))
+def test_method_contract(name, tmp_path):
+    passed = check_method(registry.get_method(name), workdir=tmp_path)
+    assert "save-load" in passed and "determinism" in passed
+
+
+@pytest.mark.parametrize("name", _names("dataset"))
+def test_dataset_contract(name, tmp_path):
+    passed = check_dataset(registry.get_dataset(name), workdir=tmp_path)
+    assert "splits" in passed
+
+
+@pytest.mark.parametrize("name", _names("metric"))
+def test_metric_contract(name):
+    passed = check_metric(registry.get_metric(name))
+    assert "perfect beats random" in passed
+
+
+def test_the_checks_catch_a_broken_method(testplugins, tmp_path):
+    with pytest.raises(AssertionError, match="NaN"):
+        check_method(registry.get_method("nanmaps"), workdir=tmp_path)
+    with pytest.raises(AssertionError, match="maps of shape"):
+        check_method(registry.get_method("badshape"), workdir=tmp_path)

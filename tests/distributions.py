@@ -1,0 +1,53 @@
+"""Install fake distributions (a *.dist-info with entry_points.txt) on sys.path for tests."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from anobench import registry
+
+FAKE = Path(__file__).parent / "fakeplugins"
+
+
+def write_distribution(
+    root: Path, name: str, entry_points: Mapping[str, Mapping[str, str]],
+    modules: tuple[str, ...] = (), version: str = "0.0.1",
+) -> Path:
+    """A minimal installed distribution: METADATA + entry_points.txt (+ copied modules)."""
+    root.mkdir(parents=True, exist_ok=True)
+    info = root / f"{name.replace('-', '_')}-{version}.dist-info"
+    info.mkdir(exist_ok=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    lines = []
+    for group, eps in entry_points.items():
+        lines.append(f"[{group}]")
+        lines += [f"{k} = {v}" for k, v in eps.items()]
+        lines.append("")
+    (info / "entry_points.txt").write_text("\n".join(lines))
+    for module in modules:
+        shutil.copy(FAKE / module, root / module)
+    return root
+
+
+def activate(monkeypatch, root: Path) -> None:
+    monkeypatch.syspath_prepend(str(root))
+    registry.refresh()
+    monkeypatch.setattr(sys, "path", sys.path)  # restored by monkeypatch
+
+
+TESTPLUGINS = {
+    "anobench.datasets": {"toy": "anobench_testplugins:ToyDataset"},
+    "anobench.methods": {
+        "brightness": "anobench_testplugins:Brightness",
+        "failing": "anobench_testplugins:Failing",
+        "nanmaps": "anobench_testplugins:NaNMaps",
+        "badshape": "anobench_testplugins:BadShape",
+        "diverging": "anobench_testplugins:Diverging",
+        "labelspy": "anobench_testplugins:LabelSpy",
+        "weakspy": "anobench_testplugins:WeakSpy",
+        "broken": "anobench_brokenplugin:Nothing",
+    },
+}

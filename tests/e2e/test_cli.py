@@ -1,0 +1,141 @@
+"""End to end through the CLI with click's runner, in a temporary home."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from anobench.cli import cli
+
+
+@pytest.fixture
+def invoke(home):
+    runner = CliRunner()
+
+    def _invoke(*args: str):
+        return runner.invoke(cli, ["--home", str(home), *args], catch_exceptions=False)
+
+    return _invoke
+
+
+def _one_line_error(result, *fragments: str) -> None:
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    assert "Traceback" not in result.output
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def test_list_shows_builtins_third_party_and_broken(invoke, testplugins):
+    result = invoke("list", "--format", "json")
+    assert result.exit_code == 0
+    rows = {(r["kind"], r["name"]): r for r in json.loads(result.stdout)}
+    assert rows[("method", "meandiff")]["status"] == "ok"
+    assert rows[("dataset", "synthetic")]["distribution"] == "anobench"
+    assert rows[("method", "brightness")]["distribution"] == "anobench-testplugins"
+    assert rows[("method", "broken")]["status"] == "broken"
+    assert "broken on purpose" in rows[("method", "broken")]["error"]
+    assert rows[("metric", "pixel_dice_oracle")]["oracle"] is True
+    text = invoke("list", "--kind", "method")
+    assert text.exit_code == 0 and "brightness" in text.stdout and "broken" in text.stdout
+
+
+def test_third_party_plugin_runs_twice_and_aggregates(invoke, testplugins, home):
+    runs = []
+    for seed in (0, 1):
+        result = invoke("--quiet", "run", "-m", "brightness", "-d", "toy", "--seed", str(seed),
+                        "--device", "cpu", "--format", "json")
+        assert result.exit_code == 0, result.output
+        runs.append(json.loads(result.stdout))
+    assert runs[0]["config_hash"] == runs[1]["config_hash"]
+    assert [r["spec"]["seed"] for r in runs] == [0, 1]
+
+    board = json.loads(invoke("leaderboard", "--format", "json").stdout)
+    assert len(board) == 1 and board[0]["n"] == 2 and board[0]["seeds"] == "0 1"
+    values = [r["metrics"]["pixel_ap"] for r in runs]
+    assert board[0]["pixel_ap_mean"] == pytest.approx(sum(values) / 2)
+
+    md = invoke("leaderboard", "--format", "markdown").stdout
+    assert "| 1 | brightness (quick) | 2 |" in md and "±" in md
+
+    out = home / "board.html"
+    assert invoke("leaderboard", "--format", "html", "--output", str(out)).exit_code == 0
+    assert "<table" in out.read_text() and "brightness" in out.read_text()
+
+    shown = json.loads(invoke("show", runs[0]["run_id"][:8], "--format", "json").stdout)
+    assert shown["run_id"] == runs[0]["run_id"]
+    assert shown["provenance"]["dataset_fingerprint"]
+
+
+def test_run_text_output_names_the_figure(invoke, testplugins):
+    result = invoke("--quiet", "run", "-m", "brightness", "-d", "toy", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    assert "pixel_ap" in result.stdout
+    assert "panel.png" in result.stdout
+    listing = invoke("show")
+    assert "brightness" in listing.stdout and "finished" in listing.stdout
+
+
+def test_unknown_method_suggests(invoke):
+    _one_line_error(invoke("run", "-m", "meandif", "-d", "synthetic"), "Did you mean 'meandiff'")
+
+
+def test_bad_method_option(invoke):
+    _one_line_error(
+        invoke("run", "-m", "zscore", "-d", "synthetic", "--method-opt", "min_std=abc"),
+        "option 'min_std' expects float",
+    )
+    _one_line_error(
+        invoke("run", "-m", "zscore", "-d", "synthetic", "--method-opt", "minstd=1"),
+        "unknown option 'minstd'", "min_std",
+    )
+
+
+def test_bad_dataset_option_and_device(invoke):
+    _one_line_error(
+        invoke("run", "-m", "zscore", "-d", "synthetic", "--dataset-opt", "image_size=48"),
+        "image_size",
+    )
+    _one_line_error(invoke("run", "-m", "zscore", "-d", "synthetic", "--device", "tpu"),
+                    "--device")
+
+
+@pytest.mark.parametrize("method", ["failing", "nanmaps", "badshape"])
+def test_failing_plugin_is_one_line_and_stored_as_failed(invoke, testplugins, method):
+    assert invoke("-q", "run", "-m", "brightness", "-d", "toy", "--device", "cpu").exit_code == 0
+    _one_line_error(invoke("-q", "run", "-m", method, "-d", "toy", "--device", "cpu"), method)
+    runs = json.loads(invoke("show", "--format", "json").stdout)
+    assert sorted(r["status"] for r in runs) == ["failed", "finished"]
+    assert len(json.loads(invoke("leaderboard", "--format", "json").stdout)) == 1
+
+
+def test_debug_shows_the_traceback(home, testplugins):
+    result = CliRunner().invoke(
+        cli, ["--home", str(home), "--debug", "-q", "run", "-m", "failing", "-d", "toy"]
+    )
+    assert result.exit_code != 0
+    assert isinstance(result.exception, Exception)
+
+
+def test_corrupt_store_is_one_line_and_not_overwritten(invoke, home):
+    home.mkdir(parents=True)
+    (home / "store.sqlite").write_bytes(b"garbage" * 50)
+    _one_line_error(invoke("leaderboard"), "store.sqlite", "not a usable anobench store")
+    assert (home / "store.sqlite").read_bytes() == b"garbage" * 50
+
+
+def test_unwritable_output_file(invoke, testplugins, home):
+    invoke("-q", "run", "-m", "brightness", "-d", "toy", "--device", "cpu")
+    (home / "blocker").write_text("x")
+    _one_line_error(invoke("leaderboard", "--format", "csv", "--output",
+                           str(home / "blocker" / "x.csv")), "--output")
+
+
+def test_empty_leaderboard_says_how_to_start(invoke):
+    result = invoke("leaderboard")
+    assert result.exit_code == 0
+    assert "anobench run" in result.stderr

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import pytest
+
+from anobench import ConfigError, Option, option_set
+from anobench_reference import ZScore
+
+OPTS = option_set(
+    Option("size", int, 64, choices=(32, 64)),
+    Option("rate", float, 0.1, minimum=0.0),
+    Option("flag", bool, False),
+    Option("name", str, "a"),
+    Option("limit", int, None, nullable=True),
+)
+
+
+def test_parse_pairs_types_values():
+    got = OPTS.parse_pairs(
+        ["size=32", "rate=1e-3", "flag=yes", "name=b", "limit=none"], "m", "--method-opt"
+    )
+    assert got == {"size": 32, "rate": 1e-3, "flag": True, "name": "b", "limit": None}
+
+
+@pytest.mark.parametrize(
+    ("pair", "message"),
+    [
+        ("size=abc", "option 'size' expects int"),
+        ("siez=32", "unknown option 'siez'.*Did you mean size"),
+        ("flag=maybe", "option 'flag' expects bool"),
+        ("noequals", "expected key=value"),
+    ],
+)
+def test_parse_pairs_rejects_bad_input(pair, message):
+    with pytest.raises(ConfigError, match=message):
+        OPTS.parse_pairs([pair], "method 'm'", "--method-opt")
+
+
+def test_resolve_checks_choices_and_minimum():
+    with pytest.raises(ConfigError, match="must be one of 32, 64"):
+        OPTS.resolve({"size": 48}, "m")
+    with pytest.raises(ConfigError, match=">= 0.0"):
+        OPTS.resolve({"rate": -1.0}, "m")
+    assert OPTS.resolve({"rate": 1}, "m")["rate"] == 1.0
+
+
+def test_plugin_profiles_and_constructor_store_options():
+    assert ZScore.resolve("paper", {"score": "max"})["score"] == "max"
+    with pytest.raises(ConfigError, match="no profile 'fast'"):
+        ZScore.resolve("fast", {})
+    with pytest.raises(ConfigError, match="unknown option"):
+        ZScore(bogus=1)
+    model = ZScore(min_std=0.5)
+    assert model.get_params() == {"score": "mean", "min_std": 0.5}

@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from anobench import ConfigError, MethodFailure, TrainingDiverged
+from anobench.runner import Runner, build_spec
+from anobench.store import Store
+
+
+def run(home, method, seed=0, **kw):
+    spec = build_spec(dataset="toy", method=method, seed=seed, device="cpu", **kw)
+    return Runner(home).run(spec)
+
+
+def test_finished_run_has_metrics_provenance_and_artifacts(testplugins, tmp_path):
+    record = run(tmp_path, "brightness", seed=3)
+    assert record.status == "finished"
+    assert set(record.metrics) >= {"pixel_ap", "pixel_auroc", "image_auroc", "pixel_dice"}
+    assert 0.0 <= record.metrics["pixel_ap"] <= 1.0
+    prov = record.provenance
+    for key in ("seed", "torch_version", "anobench_version", "dataset_fingerprint", "fit_seconds",
+                "predict_seconds", "n_parameters", "device", "plugins", "git_revision"):
+        assert key in prov, key
+    assert prov["seed"] == 3
+    assert prov["plugins"]["method"]["distribution"] == "anobench-testplugins"
+    art = tmp_path / "runs" / record.run_id
+    for name in ("predictions.npz", "model.pt", "panel.png", "curves.png", "training_log.jsonl"):
+        assert (art / name).exists(), name
+    pred = np.load(art / "predictions.npz")
+    assert pred["maps"].shape == (12, 16, 16)
+    rows = [json.loads(line) for line in (art / "training_log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2, 3, 4, 5]
+
+
+def test_same_seed_same_metrics(testplugins, tmp_path):
+    a = run(tmp_path, "brightness", seed=1)
+    b = run(tmp_path, "brightness", seed=1)
+    assert a.metrics == b.metrics
+    assert a.spec.config_hash() == b.spec.config_hash()
+
+
+def test_step_budget_is_enforced_through_the_context(testplugins, tmp_path):
+    record = run(tmp_path, "brightness", max_steps=2)
+    assert record.provenance["training_steps_logged"] == 2
+    assert record.spec.max_steps == 2
+
+
+def test_unsupervised_methods_only_see_healthy_images(testplugins, tmp_path):
+    assert run(tmp_path, "labelspy").status == "finished"
+    assert run(tmp_path, "weakspy").status == "finished"
+
+
+@pytest.mark.parametrize(
+    ("method", "error", "message"),
+    [
+        ("failing", MethodFailure, "method 'failing' raised RuntimeError during fit: boom in fit"),
+        ("nanmaps", MethodFailure, "method 'nanmaps' returned anomaly maps with 1 NaN"),
+        ("badshape", MethodFailure, r"method 'badshape' returned maps of shape \(12, 15, 16\)"),
+        ("diverging", TrainingDiverged, "loss 'loss' became nan at step 2"),
+    ],
+)
+def test_failures_are_stored_and_do_not_touch_other_runs(testplugins, tmp_path, method, error,
+                                                        message):
+    good = run(tmp_path, "brightness")
+    with pytest.raises(error, match=message):
+        run(tmp_path, method)
+    store = Store(tmp_path / "store.sqlite")
+    failed = store.runs(status="failed")
+    assert len(failed) == 1
+    assert failed[0].spec.method == method
+    assert failed[0].metrics == {}
+    assert store.get_run(good.run_id).metrics == good.metrics
+
+
+def test_bad_options_fail_before_anything_is_stored(testplugins, tmp_path):
+    with pytest.raises(ConfigError, match="unknown option 'stepz'"):
+        run(tmp_path, "brightness", method_options={"stepz": 3})
+    assert not (tmp_path / "store.sqlite").exists()
+
+
+def test_profile_changes_the_configuration(testplugins):
+    quick = build_spec(dataset="toy", method="brightness", profile="quick")
+    paper = build_spec(dataset="toy", method="brightness", profile="paper")
+    assert quick.method_options == {"steps": 5}
+    assert paper.method_options == {"steps": 10}
+    assert paper.dataset_options["size"] == 32
+    assert quick.config_hash() != paper.config_hash()
+    seeded = build_spec(dataset="toy", method="brightness", seed=7, device="cpu")
+    assert seeded.config_hash() == quick.config_hash()
