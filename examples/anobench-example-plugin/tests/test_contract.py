@@ -1,0 +1,24 @@
+from anobench.testing import check_method
+from anobench_example import MedianDiff
+
+
+def test_mediandiff_passes_the_anobench_contract(tmp_path):
+    passed = check_method(MedianDiff, workdir=tmp_path)
+    assert "save-load" in passed
+
+
+def test_smoothing_spreads_the_map(tmp_path):
+    from anobench.testing import toy_split
+
+    split = toy_split(6, 6, size=32)
+    sharp = MedianDiff(sigma=0.0).fit(split, split, _ctx(tmp_path))
+    smooth = MedianDiff(sigma=2.0).fit(split, split, _ctx(tmp_path))
+    a = sharp.predict(split.images, None).maps
+    b = smooth.predict(split.images, None).maps
+    assert b.std() < a.std()
+
+
+def _ctx(path):
+    from anobench import RunContext
+
+    return RunContext(workdir=path)
