@@ -123,7 +123,9 @@ def _describe_plugin(kind: str, plugin: registry.PluginInfo) -> dict[str, Any]:
 def list_cmd(pattern: str, kind: tuple[str, ...], fmt: str, show_options: bool) -> None:
     """Installed datasets, methods and metrics (found through entry points); PATTERN may use *."""
     rows = [
-        _describe_plugin(k, p) for k in (kind or registry.KINDS) for p in registry.available(k, pattern)
+        _describe_plugin(k, p)
+        for k in (kind or registry.KINDS)
+        for p in registry.available(k, pattern)
     ]
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2, default=str))
@@ -140,13 +142,18 @@ def list_cmd(pattern: str, kind: tuple[str, ...], fmt: str, show_options: bool) 
                 details = f"[red]{row['error']}[/red]"
             else:
                 details = row.get("description", "")
-                extra = [f"{key}: {row[key]}" for key in ("supervision", "primary_metric", "level")
-                         if row.get(key)]
+                extra = [
+                    f"{key}: {row[key]}"
+                    for key in ("supervision", "primary_metric", "level")
+                    if row.get(key)
+                ]
                 if row.get("profiles"):
                     extra.append(f"profiles: {', '.join(row['profiles'])}")
                 if show_options and row.get("options"):
-                    extra += [f"  {n}={o['default']!r} ({o['type']}) {o['help']}"
-                              for n, o in row["options"].items()]
+                    extra += [
+                        f"  {n}={o['default']!r} ({o['type']}) {o['help']}"
+                        for n, o in row["options"].items()
+                    ]
                 details = "\n".join([details, *extra]) if extra else details
             status = "[green]ok[/green]" if row["status"] == "ok" else "[red]broken[/red]"
             table.add_row(row["name"], status, f"{row['distribution']} {row['version']}", details)
@@ -171,8 +178,12 @@ def _value(v: float) -> str:
 @cli.command()
 @click.option("--method", "-m", required=True, help="Method name (see 'anobench list').")
 @click.option("--dataset", "-d", required=True, help="Dataset name (see 'anobench list').")
-@click.option("--profile", default="quick", show_default=True,
-              help="Named settings of method and dataset: quick (CPU) or paper (published).")
+@click.option(
+    "--profile",
+    default="quick",
+    show_default=True,
+    help="Named settings of method and dataset: quick (CPU) or paper (published).",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seeds python, numpy, torch.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--dataset-opt", multiple=True, metavar="KEY=VALUE", help="Dataset option override.")
@@ -182,9 +193,20 @@ def _value(v: float) -> str:
 @click.option("--metric", "metrics", multiple=True, help="Only these metrics (default: all).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @click.pass_obj
-def run(state: _State, method: str, dataset: str, profile: str, seed: int, device: str,
-        dataset_opt: tuple[str, ...], method_opt: tuple[str, ...], max_steps: int | None,
-        time_budget: float | None, metrics: tuple[str, ...], fmt: str) -> None:
+def run(
+    state: _State,
+    method: str,
+    dataset: str,
+    profile: str,
+    seed: int,
+    device: str,
+    dataset_opt: tuple[str, ...],
+    method_opt: tuple[str, ...],
+    max_steps: int | None,
+    time_budget: float | None,
+    metrics: tuple[str, ...],
+    fmt: str,
+) -> None:
     """Train and evaluate one method on one dataset; store the result with its provenance."""
     from .runner import Runner, build_spec
 
@@ -250,24 +272,37 @@ def _print_record(record: RunRecord, brief: bool) -> None:
 
 
 @cli.command()
-@click.option("--format", "fmt", type=click.Choice(["rich", "markdown", "csv", "json", "html"]),
-              default="rich", show_default=True)
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write to this file instead of the terminal.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["rich", "markdown", "csv", "json", "html"]),
+    default="rich",
+    show_default=True,
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file instead of the terminal.",
+)
 @click.option("--dataset", default=None, help="Only this dataset.")
 @click.option("--method", default=None, help="Only this method.")
 @click.pass_obj
-def leaderboard(state: _State, fmt: str, output: Path | None, dataset: str | None,
-                method: str | None) -> None:
-    """Finished runs aggregated over seeds (mean ± std, n), ranked by each dataset's primary metric."""
+def leaderboard(
+    state: _State, fmt: str, output: Path | None, dataset: str | None, method: str | None
+) -> None:
+    """Finished runs aggregated over seeds (mean ± std, n), ranked by the primary metric."""
     from . import leaderboard as lb
     from . import render
 
     with state.store() as store:
         tables = lb.build(store, dataset=dataset, method=method)
     if not tables:
-        click.echo("no finished runs yet: start one with 'anobench run --method meandiff"
-                   " --dataset synthetic'", err=True)
+        click.echo(
+            "no finished runs yet: start one with 'anobench run --method meandiff"
+            " --dataset synthetic'",
+            err=True,
+        )
         if output is None:
             return
     if fmt == "rich" and output is None:
@@ -317,8 +352,16 @@ def _print_runs(records: list[RunRecord]) -> None:
     for r in records:
         value = r.metrics.get(r.primary_metric or "")
         primary = f"{r.primary_metric} {_value(value)}" if value is not None else "-"
-        table.add_row(r.run_id, r.status, r.spec.method, r.spec.dataset, r.spec.profile,
-                      str(r.spec.seed), primary, r.created or "")
+        table.add_row(
+            r.run_id,
+            r.status,
+            r.spec.method,
+            r.spec.dataset,
+            r.spec.profile,
+            str(r.spec.seed),
+            primary,
+            r.created or "",
+        )
     _console().print(table)
 
 

@@ -9,10 +9,10 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from .records import Predictions, Split  # noqa: E402
+from .records import Predictions, Split
 
 #: extras shown between the input and the map, in this order, when a method returns them
 IMAGE_EXTRAS = ("healthy_translation", "diseased_translation", "reconstruction")

@@ -94,7 +94,7 @@ class Method(Configurable):
         raise NotImplementedError
 
     def state_dict(self) -> dict[str, Any]:
-        """Learned state as tensors/arrays/numbers, loadable with ``torch.load(weights_only=True)``."""
+        """Learned state (tensors, arrays, numbers); must load with ``weights_only=True``."""
         raise NotImplementedError
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:

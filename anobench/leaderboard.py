@@ -51,9 +51,7 @@ def _metric_order(metrics: list[str], primary: str, level: dict[str, str]) -> li
     return ([primary] if primary in metrics else []) + rest
 
 
-def build(
-    store: Store, dataset: str | None = None, method: str | None = None
-) -> list[Table]:
+def build(store: Store, dataset: str | None = None, method: str | None = None) -> list[Table]:
     """Tables ranked by each dataset's primary metric (mean over seeds)."""
     df = _long_frame(store)
     if df.empty:
@@ -64,7 +62,11 @@ def build(
         df = df[df["method"] == method]
     tables = []
     for dataset_hash, part in df.groupby("dataset_hash", sort=False):
-        primary = str(part["primary_metric"].dropna().iloc[0]) if part["primary_metric"].notna().any() else ""
+        primary = (
+            str(part["primary_metric"].dropna().iloc[0])
+            if part["primary_metric"].notna().any()
+            else ""
+        )
         level = dict(zip(part["name"], part["level"], strict=False))
         hib = {m: bool(v) for m, v in zip(part["name"], part["higher_is_better"], strict=False)}
         oracle = {m: bool(v) for m, v in zip(part["name"], part["oracle"], strict=False)}

@@ -68,7 +68,9 @@ class Option:
             )
         if self.choices is not None and value not in self.choices:
             allowed = ", ".join(map(str, self.choices))
-            raise ConfigError(f"{owner}: option '{self.name}' must be one of {allowed}, got {value!r}")
+            raise ConfigError(
+                f"{owner}: option '{self.name}' must be one of {allowed}, got {value!r}"
+            )
         if self.minimum is not None and value < self.minimum:
             raise ConfigError(
                 f"{owner}: option '{self.name}' must be >= {self.minimum}, got {value!r}"

@@ -80,7 +80,10 @@ class Split:
 
     def counts(self) -> dict[str, int]:
         labels = np.asarray(self.labels)
-        return {"healthy": int((labels == HEALTHY).sum()), "diseased": int((labels == DISEASED).sum())}
+        return {
+            "healthy": int((labels == HEALTHY).sum()),
+            "diseased": int((labels == DISEASED).sum()),
+        }
 
 
 @dataclass(frozen=True)
@@ -111,7 +114,7 @@ class Scored:
 
 @dataclass(frozen=True)
 class MetricResult:
-    """A metric's value; ``per_image`` maps image id to a value where the metric is a mean over images.
+    """A metric's value; ``per_image`` maps image ids to values when it is a mean over images.
 
     A metric that cannot be computed returns ``value = nan`` and says why in ``reason``.
     """

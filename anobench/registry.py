@@ -9,7 +9,7 @@ import difflib
 import fnmatch
 import traceback
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from importlib import metadata
 from typing import Any
 
@@ -39,9 +39,7 @@ class PluginInfo:
 
     def load(self) -> Any:
         if self.duplicates:
-            who = ", ".join(
-                f"{d.distribution} ({d.value})" for d in [self, *self.duplicates]
-            )
+            who = ", ".join(f"{d.distribution} ({d.value})" for d in [self, *self.duplicates])
             raise PluginError(
                 f"{self.kind} '{self.name}' is registered by more than one distribution: {who};"
                 " uninstall one of them"
@@ -55,7 +53,8 @@ class PluginInfo:
                 self._error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         if self._error is not None:
             raise PluginError(
-                f"{self.kind} '{self.name}' from {self.distribution} failed to import: {self._error}"
+                f"{self.kind} '{self.name}' from {self.distribution} failed to import:"
+                f" {self._error}"
             )
         return self._obj
 
@@ -83,7 +82,7 @@ def _dist_of(ep: metadata.EntryPoint) -> tuple[str, str]:
     return dist.metadata["Name"] or "unknown", dist.version or "unknown"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _scan(kind: str) -> dict[str, PluginInfo]:
     found: dict[str, PluginInfo] = {}
     for ep in metadata.entry_points(group=GROUPS[kind]):

@@ -70,7 +70,7 @@ def html_page(tables: list[Table], title: str = "anobench leaderboard") -> str:
         "td:nth-child(2),th:nth-child(2){text-align:left}th{background:#f3f3f3}"
     )
     return (
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
         f"<title>{html.escape(title)}</title><style>{style}</style></head><body>\n"
         + "\n".join(body)
         + "\n</body></html>\n"

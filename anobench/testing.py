@@ -38,7 +38,11 @@ CHECK_MAX_STEPS = 3
 
 
 def toy_split(
-    n_healthy: int = 6, n_diseased: int = 6, size: int = 32, channels: int = 1, seed: int = 0,
+    n_healthy: int = 6,
+    n_diseased: int = 6,
+    size: int = 32,
+    channels: int = 1,
+    seed: int = 0,
     name: str = "toy",
 ) -> Split:
     """Smooth random backgrounds; diseased images carry a bright disc (the mask)."""
@@ -50,7 +54,8 @@ def toy_split(
     images = np.empty((n, channels, size, size), dtype=np.float32)
     masks = np.zeros((n, size, size), dtype=bool)
     for i in range(n):
-        fx, fy, phase = rng.uniform(0.1, 0.3, 2).tolist() + [rng.uniform(0, 6.28)]
+        fx, fy = rng.uniform(0.1, 0.3, 2)
+        phase = rng.uniform(0, 6.28)
         base = 0.4 * np.sin(fx * xx + phase) * np.cos(fy * yy)
         base = base + 0.05 * rng.standard_normal((size, size))
         if labels[i] == 1:
@@ -74,7 +79,10 @@ def _workdir(path: Path | str | None):
 
 def _context(workdir: Path, seed: int, max_steps: int | None = None) -> RunContext:
     ctx = RunContext(
-        device="cpu", seed=seed, workdir=workdir, cache_dir=workdir / "cache",
+        device="cpu",
+        seed=seed,
+        workdir=workdir,
+        cache_dir=workdir / "cache",
         budget=Budget(max_steps=max_steps),
     )
     ctx.generator = seed_everything(seed)
@@ -250,7 +258,9 @@ def check_dataset(
             seen |= set(split.ids)
             again = cls(**params).load(name, _context(root, seed=1))
             if again.ids != split.ids or not np.array_equal(np.asarray(again.images), images):
-                raise _fail(owner, f"'{name}' differs between two loads (or depends on the run seed)")
+                raise _fail(
+                    owner, f"'{name}' differs between two loads (or depends on the run seed)"
+                )
         if len(np.unique(dataset.load("test", ctx).labels)) < 2:
             raise _fail(owner, "the test split needs both classes")
         passed += ["splits", "determinism", "disjoint ids"]
@@ -309,7 +319,9 @@ def check_metric(cls: type[Metric], *, seed: int = 0) -> list[str]:
         (lambda a, b: a >= b - 1e-12) if cls.higher_is_better else (lambda a, b: a <= b + 1e-12)
     )
     if rand.defined and not better(best.value, rand.value):
-        raise _fail(owner, f"perfect predictions ({best.value}) score worse than random ({rand.value})")
+        raise _fail(
+            owner, f"perfect predictions ({best.value}) score worse than random ({rand.value})"
+        )
     passed.append("perfect beats random")
 
     repeat = value(perfect(test_split), perfect(val_split))

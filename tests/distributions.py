@@ -13,8 +13,11 @@ FAKE = Path(__file__).parent / "fakeplugins"
 
 
 def write_distribution(
-    root: Path, name: str, entry_points: Mapping[str, Mapping[str, str]],
-    modules: tuple[str, ...] = (), version: str = "0.0.1",
+    root: Path,
+    name: str,
+    entry_points: Mapping[str, Mapping[str, str]],
+    modules: tuple[str, ...] = (),
+    version: str = "0.0.1",
 ) -> Path:
     """A minimal installed distribution: METADATA + entry_points.txt (+ copied modules)."""
     root.mkdir(parents=True, exist_ok=True)

@@ -39,7 +39,9 @@ class Store:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise StoreError(f"cannot create the store folder {self.path.parent}: {exc}; {_FIX}")
+            raise StoreError(
+                f"cannot create the store folder {self.path.parent}: {exc}; {_FIX}"
+            ) from None
         if self.path.exists() and not os.access(self.path, os.R_OK | os.W_OK):
             raise StoreError(f"store file {self.path} is not readable and writable; {_FIX}")
         if not self.path.exists() and not os.access(self.path.parent, os.W_OK):
@@ -267,5 +269,7 @@ class Store:
 
     def count(self, status: str | None = None) -> int:
         if status:
-            return self._db.execute("SELECT COUNT(*) FROM runs WHERE status = ?", (status,)).fetchone()[0]
+            return self._db.execute(
+                "SELECT COUNT(*) FROM runs WHERE status = ?", (status,)
+            ).fetchone()[0]
         return self._db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]

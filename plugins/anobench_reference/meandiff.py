@@ -11,8 +11,13 @@ from anobench import Method, Option, Predictions, RunContext, Split, option_set
 
 from .statistics import CHUNK, pixel_mean_std
 
-_SCORE = Option("score", str, "mean", "image score from the map: its mean or its maximum",
-                choices=("mean", "max"))
+_SCORE = Option(
+    "score",
+    str,
+    "mean",
+    "image score from the map: its mean or its maximum",
+    choices=("mean", "max"),
+)
 
 
 class _PopulationReference(Method):
@@ -62,8 +67,13 @@ class ZScore(_PopulationReference):
     description = "map = per-pixel |z-score| against healthy training mean/std (no training)"
     options = option_set(
         _SCORE,
-        Option("min_std", float, 1e-2, "floor on the per-pixel std, so flat pixels stay finite",
-               minimum=1e-8),
+        Option(
+            "min_std",
+            float,
+            1e-2,
+            "floor on the per-pixel std, so flat pixels stay finite",
+            minimum=1e-8,
+        ),
     )
 
     def _map(self, images: np.ndarray) -> np.ndarray:

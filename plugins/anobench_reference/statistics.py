@@ -1,4 +1,4 @@
-"""Per-pixel statistics of healthy training images, computed in chunks (images may be memory maps)."""
+"""Per-pixel statistics of healthy training images, in chunks (images may be memory maps)."""
 
 from __future__ import annotations
 

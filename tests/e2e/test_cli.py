@@ -47,8 +47,20 @@ def test_list_shows_builtins_third_party_and_broken(invoke, testplugins):
 def test_third_party_plugin_runs_twice_and_aggregates(invoke, testplugins, home):
     runs = []
     for seed in (0, 1):
-        result = invoke("--quiet", "run", "-m", "brightness", "-d", "toy", "--seed", str(seed),
-                        "--device", "cpu", "--format", "json")
+        result = invoke(
+            "--quiet",
+            "run",
+            "-m",
+            "brightness",
+            "-d",
+            "toy",
+            "--seed",
+            str(seed),
+            "--device",
+            "cpu",
+            "--format",
+            "json",
+        )
         assert result.exit_code == 0, result.output
         runs.append(json.loads(result.stdout))
     assert runs[0]["config_hash"] == runs[1]["config_hash"]
@@ -91,7 +103,8 @@ def test_bad_method_option(invoke):
     )
     _one_line_error(
         invoke("run", "-m", "zscore", "-d", "synthetic", "--method-opt", "minstd=1"),
-        "unknown option 'minstd'", "min_std",
+        "unknown option 'minstd'",
+        "min_std",
     )
 
 
@@ -100,8 +113,7 @@ def test_bad_dataset_option_and_device(invoke):
         invoke("run", "-m", "zscore", "-d", "synthetic", "--dataset-opt", "image_size=48"),
         "image_size",
     )
-    _one_line_error(invoke("run", "-m", "zscore", "-d", "synthetic", "--device", "tpu"),
-                    "--device")
+    _one_line_error(invoke("run", "-m", "zscore", "-d", "synthetic", "--device", "tpu"), "--device")
 
 
 @pytest.mark.parametrize("method", ["failing", "nanmaps", "badshape"])
@@ -131,8 +143,10 @@ def test_corrupt_store_is_one_line_and_not_overwritten(invoke, home):
 def test_unwritable_output_file(invoke, testplugins, home):
     invoke("-q", "run", "-m", "brightness", "-d", "toy", "--device", "cpu")
     (home / "blocker").write_text("x")
-    _one_line_error(invoke("leaderboard", "--format", "csv", "--output",
-                           str(home / "blocker" / "x.csv")), "--output")
+    _one_line_error(
+        invoke("leaderboard", "--format", "csv", "--output", str(home / "blocker" / "x.csv")),
+        "--output",
+    )
 
 
 def test_empty_leaderboard_says_how_to_start(invoke):

@@ -18,7 +18,8 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "anobench-example-p
 
 def test_example_plugin_is_discovered_checked_and_runs(tmp_path, monkeypatch, testplugins, home):
     site = write_distribution(
-        tmp_path / "site", "anobench-example-plugin",
+        tmp_path / "site",
+        "anobench-example-plugin",
         {"anobench.methods": {"mediandiff": "anobench_example:MedianDiff"}},
     )
     monkeypatch.syspath_prepend(str(EXAMPLE))
@@ -28,8 +29,21 @@ def test_example_plugin_is_discovered_checked_and_runs(tmp_path, monkeypatch, te
     assert "save-load" in check_method(info.load(), workdir=tmp_path / "check")
 
     result = CliRunner().invoke(
-        cli, ["--home", str(home), "-q", "run", "-m", "mediandiff", "-d", "toy", "--format",
-              "json", "--method-opt", "sigma=0.5"],
+        cli,
+        [
+            "--home",
+            str(home),
+            "-q",
+            "run",
+            "-m",
+            "mediandiff",
+            "-d",
+            "toy",
+            "--format",
+            "json",
+            "--method-opt",
+            "sigma=0.5",
+        ],
     )
     assert result.exit_code == 0, result.output
     record = json.loads(result.stdout)

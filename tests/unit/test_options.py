@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 import pytest
+from anobench_reference import ZScore
 
 from anobench import ConfigError, Option, option_set
-from anobench_reference import ZScore
 
 OPTS = option_set(
     Option("size", int, 64, choices=(32, 64)),
@@ -38,7 +38,7 @@ def test_parse_pairs_rejects_bad_input(pair, message):
 def test_resolve_checks_choices_and_minimum():
     with pytest.raises(ConfigError, match="must be one of 32, 64"):
         OPTS.resolve({"size": 48}, "m")
-    with pytest.raises(ConfigError, match=">= 0.0"):
+    with pytest.raises(ConfigError, match=r">= 0\.0"):
         OPTS.resolve({"rate": -1.0}, "m")
     assert OPTS.resolve({"rate": 1}, "m")["rate"] == 1.0
 

@@ -42,7 +42,8 @@ def test_broken_plugin_is_reported_and_others_still_load(testplugins):
 def test_duplicate_names_name_both_distributions(tmp_path, monkeypatch):
     for dist in ("lab-one", "lab-two"):
         write_distribution(
-            tmp_path / dist, dist,
+            tmp_path / dist,
+            dist,
             {"anobench.methods": {"twin": f"{dist.replace('-', '_')}_mod:Twin"}},
         )
         activate(monkeypatch, tmp_path / dist)

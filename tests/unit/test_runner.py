@@ -21,8 +21,18 @@ def test_finished_run_has_metrics_provenance_and_artifacts(testplugins, tmp_path
     assert set(record.metrics) >= {"pixel_ap", "pixel_auroc", "image_auroc", "pixel_dice"}
     assert 0.0 <= record.metrics["pixel_ap"] <= 1.0
     prov = record.provenance
-    for key in ("seed", "torch_version", "anobench_version", "dataset_fingerprint", "fit_seconds",
-                "predict_seconds", "n_parameters", "device", "plugins", "git_revision"):
+    for key in (
+        "seed",
+        "torch_version",
+        "anobench_version",
+        "dataset_fingerprint",
+        "fit_seconds",
+        "predict_seconds",
+        "n_parameters",
+        "device",
+        "plugins",
+        "git_revision",
+    ):
         assert key in prov, key
     assert prov["seed"] == 3
     assert prov["plugins"]["method"]["distribution"] == "anobench-testplugins"
@@ -62,8 +72,9 @@ def test_unsupervised_methods_only_see_healthy_images(testplugins, tmp_path):
         ("diverging", TrainingDiverged, "loss 'loss' became nan at step 2"),
     ],
 )
-def test_failures_are_stored_and_do_not_touch_other_runs(testplugins, tmp_path, method, error,
-                                                        message):
+def test_failures_are_stored_and_do_not_touch_other_runs(
+    testplugins, tmp_path, method, error, message
+):
     good = run(tmp_path, "brightness")
     with pytest.raises(error, match=message):
         run(tmp_path, method)

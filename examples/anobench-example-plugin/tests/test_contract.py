@@ -1,5 +1,6 @@
-from anobench.testing import check_method
 from anobench_example import MedianDiff
+
+from anobench.testing import check_method
 
 
 def test_mediandiff_passes_the_anobench_contract(tmp_path):
