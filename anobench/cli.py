@@ -287,16 +287,27 @@ def _print_record(record: RunRecord, brief: bool) -> None:
 )
 @click.option("--dataset", default=None, help="Only this dataset.")
 @click.option("--method", default=None, help="Only this method.")
+@click.option(
+    "--metric",
+    "columns",
+    multiple=True,
+    help="Only these metric columns (repeatable); the primary metric is always shown.",
+)
 @click.pass_obj
 def leaderboard(
-    state: _State, fmt: str, output: Path | None, dataset: str | None, method: str | None
+    state: _State,
+    fmt: str,
+    output: Path | None,
+    dataset: str | None,
+    method: str | None,
+    columns: tuple[str, ...],
 ) -> None:
     """Finished runs aggregated over seeds (mean ± std, n), ranked by the primary metric."""
     from . import leaderboard as lb
     from . import render
 
     with state.store() as store:
-        tables = lb.build(store, dataset=dataset, method=method)
+        tables = lb.build(store, dataset=dataset, method=method, columns=list(columns))
     if not tables:
         click.echo(
             "no finished runs yet: start one with 'anobench run --method meandiff"

@@ -51,8 +51,16 @@ def _metric_order(metrics: list[str], primary: str, level: dict[str, str]) -> li
     return ([primary] if primary in metrics else []) + rest
 
 
-def build(store: Store, dataset: str | None = None, method: str | None = None) -> list[Table]:
-    """Tables ranked by each dataset's primary metric (mean over seeds)."""
+def build(
+    store: Store,
+    dataset: str | None = None,
+    method: str | None = None,
+    columns: list[str] | None = None,
+) -> list[Table]:
+    """Tables ranked by each dataset's primary metric (mean over seeds).
+
+    ``columns`` restricts the metrics shown (the primary metric is always kept for the rank).
+    """
     df = _long_frame(store)
     if df.empty:
         return []
@@ -73,9 +81,11 @@ def build(store: Store, dataset: str | None = None, method: str | None = None) -
         # metrics that are undefined everywhere (e.g. pixel metrics without masks) are dropped
         defined = part.groupby("name")["value"].apply(lambda v: v.notna().any())
         metrics = _metric_order([m for m, ok in defined.items() if ok], primary, level)
-        wide = part.pivot_table(
-            index=[*KEYS, "run_id", "seed"], columns="name", values="value", dropna=False
-        ).reset_index()
+        if columns:
+            metrics = [m for m in metrics if m in columns or m == primary]
+        # pivot (not pivot_table): keeps undefined (NaN) values and invents no key combinations
+        wide = part.pivot(index=[*KEYS, "run_id", "seed"], columns="name", values="value")
+        wide = wide.reset_index()
         costs = part.drop_duplicates("run_id").set_index("run_id")[list(COST)]
         wide = wide.join(costs, on="run_id")
         grouped = wide.groupby(KEYS, sort=False)

@@ -25,7 +25,7 @@ def rich_tables(tables: list[Table]) -> list:
         header, rows = display_rows(table)
         rt = RichTable(title=table.title, caption=NOTE, caption_justify="left")
         for i, col in enumerate(header):
-            rt.add_column(col, justify="left" if i == 1 else "right", overflow="fold")
+            rt.add_column(col, justify="left" if i == 1 else "right", no_wrap=i <= 2)
         for row in rows:
             rt.add_row(*row)
         out.append(rt)
