@@ -176,8 +176,8 @@ def _value(v: float) -> str:
 
 
 @cli.command()
-@click.option("--method", "-m", required=True, help="Method name (see 'anobench list').")
-@click.option("--dataset", "-d", required=True, help="Dataset name (see 'anobench list').")
+@click.option("--method", "-m", help="Method name (see 'anobench list').")
+@click.option("--dataset", "-d", help="Dataset name (see 'anobench list').")
 @click.option(
     "--profile",
     default="quick",
@@ -192,11 +192,17 @@ def _value(v: float) -> str:
 @click.option("--time-budget", type=float, default=None, help="Training wall-clock budget (s).")
 @click.option("--metric", "metrics", multiple=True, help="Only these metrics (default: all).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.option(
+    "--resume",
+    "resume_id",
+    metavar="RUN_ID",
+    help="Continue a failed or interrupted run from its last checkpoint (its stored spec is used).",
+)
 @click.pass_obj
 def run(
     state: _State,
-    method: str,
-    dataset: str,
+    method: str | None,
+    dataset: str | None,
     profile: str,
     seed: int,
     device: str,
@@ -206,10 +212,18 @@ def run(
     time_budget: float | None,
     metrics: tuple[str, ...],
     fmt: str,
+    resume_id: str | None,
 ) -> None:
     """Train and evaluate one method on one dataset; store the result with its provenance."""
     from .runner import Runner, build_spec
 
+    runner = Runner(state.home, make_reporter(state.quiet or fmt == "json"), state.store())
+    if resume_id:
+        record = runner.resume(resume_id, metrics=list(metrics) or None)
+        _report(record, fmt)
+        return
+    if not method or not dataset:
+        raise ConfigError("run needs --method and --dataset (or --resume RUN_ID)")
     spec = build_spec(
         dataset=dataset,
         method=method,
@@ -221,8 +235,10 @@ def run(
         max_steps=max_steps,
         time_budget=time_budget,
     )
-    runner = Runner(state.home, make_reporter(state.quiet or fmt == "json"), state.store())
-    record = runner.run(spec, metrics=list(metrics) or None)
+    _report(runner.run(spec, metrics=list(metrics) or None), fmt)
+
+
+def _report(record: RunRecord, fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps(record.to_dict(), indent=2, default=str))
         return

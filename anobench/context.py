@@ -15,6 +15,9 @@ import torch
 from .errors import TrainingDiverged
 from .progress import Reporter
 
+CHECKPOINT = "checkpoint.pt"
+TRAINING_LOG = "training_log.jsonl"
+
 
 @dataclass
 class Budget:
@@ -64,12 +67,16 @@ class RunContext:
         self.cache_dir = Path(cache_dir) if cache_dir else self.workdir / "cache"
         self.progress = progress or Reporter()
         self.budget = budget or Budget()
+        self._log_path = self.workdir / TRAINING_LOG
+        # a resumed run continues the log it already has
         self.history: list[dict[str, Any]] = []
-        self._log_path = self.workdir / "training_log.jsonl"
+        if self._log_path.exists():
+            lines = self._log_path.read_text().splitlines()
+            self.history = [json.loads(line) for line in lines if line.strip()]
 
     @property
     def checkpoint_path(self) -> Path:
-        return self.workdir / "checkpoint.pt"
+        return self.workdir / CHECKPOINT
 
     def log(self, step: int, **scalars: float) -> None:
         """Record training scalars for curves; raises ``TrainingDiverged`` on NaN or inf."""
@@ -86,7 +93,10 @@ class RunContext:
             fh.write(json.dumps(row) + "\n")
 
     def checkpoint(self, state: Mapping[str, Any]) -> None:
-        """Save a resumable state (tensors, numbers, strings) atomically."""
+        """Save a resumable state (tensors, numbers, strings) atomically.
+
+        Put the training step under the key ``"step"`` so a resume trims the training log.
+        """
         tmp = self.checkpoint_path.with_suffix(".tmp")
         torch.save(dict(state), tmp)
         tmp.replace(self.checkpoint_path)
@@ -95,4 +105,9 @@ class RunContext:
         """The last checkpoint of this run, or ``None``. Loaded without executing code."""
         if not self.checkpoint_path.exists():
             return None
-        return torch.load(self.checkpoint_path, map_location="cpu", weights_only=True)
+        state = torch.load(self.checkpoint_path, map_location="cpu", weights_only=True)
+        if "step" in state:
+            # steps logged after the checkpoint will be trained (and logged) again
+            self.history = [row for row in self.history if row["step"] <= int(state["step"])]
+            self._log_path.write_text("".join(json.dumps(row) + "\n" for row in self.history))
+        return state

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from . import registry
-from .context import Budget, RunContext
+from .context import CHECKPOINT, Budget, RunContext
 from .devices import resolve_device
 from .errors import AnobenchError, ConfigError, MethodFailure, PluginError
 from .figures import curves, panel
@@ -144,13 +144,30 @@ class Runner:
         self.reporter = reporter or Reporter()
         self.store = store or Store(store_path(self.home))
 
-    def run(self, spec: RunSpec, metrics: Sequence[str] | None = None) -> RunRecord:
-        """Execute one run; raises ``AnobenchError`` (run stored as failed) when it fails."""
+    def resume(self, run_id: str, metrics: Sequence[str] | None = None) -> RunRecord:
+        """Continue a failed or interrupted run from its last checkpoint, under the same id."""
+        record = self.store.get_run(run_id)
+        if record.status == "finished":
+            raise ConfigError(f"run {record.run_id} already finished; nothing to resume")
+        return self.run(record.spec, metrics, resume=record.run_id)
+
+    def run(
+        self, spec: RunSpec, metrics: Sequence[str] | None = None, resume: str | None = None
+    ) -> RunRecord:
+        """Execute one run; raises ``AnobenchError`` (run stored as failed) when it fails.
+
+        An interrupted run of the same configuration and seed that left a checkpoint is resumed
+        automatically; ``resume`` names a run to continue explicitly.
+        """
         dataset_cls = _plugin_class("dataset", spec.dataset, Dataset)
         method_cls = _plugin_class("method", spec.method, Method)
         metric_classes = metric_plugins(metrics)
         device = resolve_device(spec.device)
-        run_id = uuid.uuid4().hex[:12]
+        if resume is None:
+            resume = self._interrupted_with_checkpoint(spec)
+            if resume:
+                self.reporter.log(f"resuming interrupted run {resume} of the same configuration")
+        run_id = resume or uuid.uuid4().hex[:12]
         workdir = runs_dir(self.home) / run_id
         provenance: dict[str, Any] = {
             **environment(),
@@ -158,9 +175,13 @@ class Runner:
             "plugins": _plugin_versions(spec, metric_classes),
             "seed": spec.seed,
         }
-        self.store.start_run(
-            run_id, spec, provenance, dataset_cls.primary_metric, artifacts=str(workdir)
-        )
+        if resume:
+            provenance["resumed"] = True
+            self.store.restart_run(run_id, provenance)
+        else:
+            self.store.start_run(
+                run_id, spec, provenance, dataset_cls.primary_metric, artifacts=str(workdir)
+            )
         phase = "setup"
         owner = f"method '{spec.method}'"
         try:
@@ -224,6 +245,12 @@ class Runner:
             self.store.end_run(run_id, "failed", message, provenance)
             raise _as_anobench(exc, f"run {run_id} failed: {message}") from exc
         return self.store.get_run(run_id)
+
+    def _interrupted_with_checkpoint(self, spec: RunSpec) -> str | None:
+        for run_id in self.store.find_interrupted(spec.config_hash(), spec.seed):
+            if (runs_dir(self.home) / run_id / CHECKPOINT).exists():
+                return run_id
+        return None
 
     def _artifacts(
         self,

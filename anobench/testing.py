@@ -287,14 +287,24 @@ def check_metric(cls: type[Metric], *, seed: int = 0) -> list[str]:
     test_split = toy_split(10, 10, seed=seed + 11, name="test")
 
     def perfect(split: Split) -> Predictions:
+        # a perfect translator leaves healthy images alone; a perfect reconstruction is the input
+        images = split.images
         return Predictions(
             scores=np.asarray(split.labels, dtype=np.float64),
             maps=split.masks.astype(np.float32),
+            extras={"healthy_translation": images, "reconstruction": images},
         )
 
     def noisy(split: Split) -> Predictions:
         n, _, h, w = split.images.shape
-        return Predictions(scores=rng.random(n), maps=rng.random((n, h, w)).astype(np.float32))
+        shape = split.images.shape
+        extras = {
+            "healthy_translation": rng.uniform(-1, 1, shape).astype(np.float32),
+            "reconstruction": rng.uniform(-1, 1, shape).astype(np.float32),
+        }
+        return Predictions(
+            scores=rng.random(n), maps=rng.random((n, h, w)).astype(np.float32), extras=extras
+        )
 
     metric = cls()
 

@@ -1,10 +1,15 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from anobench import registry
 
 from .distributions import TESTPLUGINS, activate, write_distribution
+
+# tiny test models gain nothing from threads, and busy-waiting thread pools slow to a crawl
+# when the machine is shared; one thread also makes CPU results bit-reproducible
+torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")

@@ -167,6 +167,14 @@ class Store:
                 )
             self._set_status(db, run_id, "finished", None, provenance)
 
+    def restart_run(self, run_id: str, provenance: Mapping[str, Any]) -> None:
+        """Mark a failed or interrupted run as running again (it is being resumed)."""
+        with self._write() as db:
+            db.execute("DELETE FROM metrics WHERE run_id = ?", (run_id,))
+            db.execute("DELETE FROM per_image WHERE run_id = ?", (run_id,))
+            self._set_status(db, run_id, "running", None, provenance)
+            db.execute("UPDATE runs SET finished = NULL WHERE run_id = ?", (run_id,))
+
     def end_run(
         self, run_id: str, status: str, error: str | None, provenance: Mapping[str, Any]
     ) -> None:
@@ -248,6 +256,15 @@ class Store:
             (config_hash, seed),
         ).fetchone()
         return row[0] if row else None
+
+    def find_interrupted(self, config_hash: str, seed: int) -> list[str]:
+        """Interrupted runs of one configuration and seed, newest first."""
+        rows = self._db.execute(
+            "SELECT run_id FROM runs WHERE config_hash = ? AND seed = ?"
+            " AND status = 'interrupted' ORDER BY created DESC",
+            (config_hash, seed),
+        )
+        return [r[0] for r in rows]
 
     def metric_rows(self) -> list[dict[str, Any]]:
         """One row per (finished run, metric), with the run's identifying columns."""

@@ -153,3 +153,17 @@ def test_empty_leaderboard_says_how_to_start(invoke):
     result = invoke("leaderboard")
     assert result.exit_code == 0
     assert "anobench run" in result.stderr
+
+
+def test_resume_flag_continues_an_interrupted_run(invoke, testplugins, monkeypatch):
+    monkeypatch.setenv("TESTPLUGINS_INTERRUPT_AT", "2")
+    stopped = invoke("-q", "run", "-m", "brightness", "-d", "toy", "--device", "cpu")
+    assert stopped.exit_code == 130
+    (run,) = json.loads(invoke("show", "--format", "json").stdout)
+    assert run["status"] == "interrupted"
+    monkeypatch.delenv("TESTPLUGINS_INTERRUPT_AT")
+    resumed = invoke("-q", "run", "--resume", run["run_id"], "--format", "json")
+    assert resumed.exit_code == 0, resumed.output
+    assert json.loads(resumed.stdout)["run_id"] == run["run_id"]
+    _one_line_error(invoke("run", "--resume", run["run_id"]), "already finished")
+    _one_line_error(invoke("run", "-m", "brightness"), "--dataset")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 
 import numpy as np
 import torch
@@ -43,14 +44,24 @@ class Brightness(Method):
         offset = torch.zeros(1, requires_grad=True)
         opt = torch.optim.SGD([offset], lr=0.1)
         target = torch.from_numpy(np.asarray(train.images)).mean()
-        for step in range(ctx.budget.steps(self.steps)):
+        start = 0
+        state = ctx.resume()
+        if state is not None:
+            with torch.no_grad():
+                offset.copy_(state["offset"])
+            start = int(state["step"])
+        interrupt_at = int(os.environ.get("TESTPLUGINS_INTERRUPT_AT", "0"))
+        for step in range(start, ctx.budget.steps(self.steps)):
             if ctx.budget.expired(step):
                 break
+            if step == interrupt_at and interrupt_at:
+                raise KeyboardInterrupt
             loss = (offset - target) ** 2
             opt.zero_grad()
             loss.backward()
             opt.step()
             ctx.log(step + 1, loss=loss.item())
+            ctx.checkpoint({"offset": offset.detach(), "step": step + 1})
         self.offset_ = float(offset.detach())
         return self
 

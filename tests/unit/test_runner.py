@@ -101,3 +101,28 @@ def test_profile_changes_the_configuration(testplugins):
     assert quick.config_hash() != paper.config_hash()
     seeded = build_spec(dataset="toy", method="brightness", seed=7, device="cpu")
     assert seeded.config_hash() == quick.config_hash()
+
+
+def test_interrupted_run_resumes_automatically_and_matches(testplugins, tmp_path, monkeypatch):
+    straight = run(tmp_path / "a", "brightness")
+    monkeypatch.setenv("TESTPLUGINS_INTERRUPT_AT", "3")
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "b", "brightness")
+    store = Store(tmp_path / "b" / "store.sqlite")
+    (stopped,) = store.runs()
+    assert stopped.status == "interrupted"
+    monkeypatch.delenv("TESTPLUGINS_INTERRUPT_AT")
+    resumed = run(tmp_path / "b", "brightness")
+    assert resumed.run_id == stopped.run_id and resumed.status == "finished"
+    assert resumed.provenance["resumed"] is True
+    assert resumed.metrics == straight.metrics
+    log = (tmp_path / "b" / "runs" / resumed.run_id / "training_log.jsonl").read_text()
+    assert [json.loads(line)["step"] for line in log.splitlines()] == [1, 2, 3, 4, 5]
+
+
+def test_explicit_resume_of_a_failed_run_and_refusal_of_a_finished_one(testplugins, tmp_path):
+    from anobench.runner import Runner
+
+    done = run(tmp_path, "brightness")
+    with pytest.raises(ConfigError, match="already finished"):
+        Runner(tmp_path).resume(done.run_id)

@@ -1,0 +1,187 @@
+"""DeScarGAN's generator and discriminator as pure ``nn.Module``s (Wolleb et al., MICCAI 2020).
+
+Shapes follow the official code at 256 px with ``width`` = 64 (G) and 32 (D); the image size is a
+constructor argument instead of a constant.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+HEALTHY, DISEASED = 0, 1
+
+
+class PerImageBatchNorm2d(nn.BatchNorm2d):
+    """BatchNorm2d that can normalise each image with its own statistics.
+
+    The official evaluation runs G in train mode with batch size 1, so BatchNorm uses the
+    statistics of that one image. That equals instance normalisation with BatchNorm's affine
+    parameters and eps, which lets inference run batched with identical results.
+    """
+
+    per_image: bool = False
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.per_image:
+            return F.instance_norm(x, weight=self.weight, bias=self.bias, eps=self.eps)
+        return super().forward(x)
+
+
+def conv_bn_relu(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, padding=1),
+        PerImageBatchNorm2d(cout, momentum=0.01),
+        nn.ReLU(inplace=True),
+    )
+
+
+def up_bn_relu(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), conv_bn_relu(cin, cout))
+
+
+class Generator(nn.Module):
+    """U-Net-like translator with one output head per target class.
+
+    The target class enters as a one-hot tiled to ``n_classes`` constant channels. As in the
+    official code, the full-resolution skip connection is absent (its concatenation is computed
+    there but never used), and the whole batch uses the head of one target class.
+    """
+
+    def __init__(self, channels: int = 1, width: int = 64, n_classes: int = 2) -> None:
+        super().__init__()
+        c = width
+        self.n_classes = n_classes
+        self.down0 = nn.Sequential(conv_bn_relu(channels + n_classes, c), conv_bn_relu(c, c))
+        self.down1 = nn.Sequential(
+            nn.MaxPool2d(2), conv_bn_relu(c, 2 * c), conv_bn_relu(2 * c, 2 * c)
+        )
+        self.down2 = nn.Sequential(
+            nn.MaxPool2d(2), conv_bn_relu(2 * c, 4 * c), conv_bn_relu(4 * c, 4 * c)
+        )
+        self.down3 = nn.Sequential(
+            nn.MaxPool2d(2), conv_bn_relu(4 * c, 8 * c), conv_bn_relu(8 * c, 8 * c)
+        )
+        self.up3 = up_bn_relu(8 * c, 4 * c)
+        self.conv5 = nn.Sequential(conv_bn_relu(8 * c, 4 * c), conv_bn_relu(4 * c, 4 * c))
+        self.up2 = up_bn_relu(4 * c, 2 * c)
+        self.conv6 = nn.Sequential(conv_bn_relu(4 * c, 2 * c), conv_bn_relu(2 * c, 2 * c))
+        self.up1 = up_bn_relu(2 * c, c)
+        self.heads = nn.ModuleList([self._head(c, channels) for _ in range(n_classes)])
+
+    @staticmethod
+    def _head(c: int, channels: int) -> nn.Sequential:
+        return nn.Sequential(
+            conv_bn_relu(c, c),
+            nn.Conv2d(c, channels, 3, padding=1),
+            PerImageBatchNorm2d(channels, momentum=0.01),
+            nn.Tanh(),
+        )
+
+    def forward(self, x: torch.Tensor, target: int) -> torch.Tensor:
+        n, _, h, w = x.shape
+        code = torch.zeros(n, self.n_classes, h, w, dtype=x.dtype, device=x.device)
+        code[:, target] = 1
+        x0 = self.down0(torch.cat([x, code], dim=1))
+        x1 = self.down1(x0)
+        x2 = self.down2(x1)
+        x3 = self.down3(x2)
+        x5 = self.conv5(torch.cat([self.up3(x3), x2], dim=1))
+        x6 = self.conv6(torch.cat([self.up2(x5), x1], dim=1))
+        return self.heads[target](self.up1(x6))
+
+    def set_per_image_norm(self, enabled: bool) -> None:
+        for module in self.modules():
+            if isinstance(module, PerImageBatchNorm2d):
+                module.per_image = enabled
+
+
+def conv_relu(cin: int, cout: int, kernel: int = 3, padding: int = 1) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, kernel, padding=padding), nn.ReLU(inplace=True))
+
+
+class Discriminator(nn.Module):
+    """Shared encoder, one patch critic per class and a classification head.
+
+    No normalisation. The critic's final 1x1 convolution keeps the official ``padding=1``, so the
+    patch map is ``(size/32 + 2)^2`` with a bias-only border.
+    """
+
+    def __init__(
+        self, channels: int = 1, width: int = 32, image_size: int = 256, n_classes: int = 2
+    ) -> None:
+        super().__init__()
+        if image_size % 32:
+            raise ValueError(f"image_size must be a multiple of 32, got {image_size}")
+        c = width
+        self.encoder = nn.Sequential(
+            conv_relu(channels, c),
+            nn.MaxPool2d(2),
+            conv_relu(c, 2 * c),
+            nn.MaxPool2d(2),
+            conv_relu(2 * c, 4 * c),
+            conv_relu(4 * c, 4 * c),
+            nn.MaxPool2d(2),
+            conv_relu(4 * c, 8 * c),
+            conv_relu(8 * c, 8 * c),
+            nn.MaxPool2d(2),
+            conv_relu(8 * c, 8 * c),
+            conv_relu(8 * c, 8 * c),
+            nn.MaxPool2d(2),
+            conv_relu(8 * c, 16 * c),
+        )
+        top = 16 * c
+        self.critics = nn.ModuleList(
+            [
+                nn.Sequential(
+                    conv_relu(top, top), conv_relu(top, top), nn.Conv2d(top, 1, 1, padding=1)
+                )
+                for _ in range(n_classes)
+            ]
+        )
+        side = image_size // 32
+        # the official head pools 8x8 -> 4x4 at 256 px; below 64 px there is nothing to pool
+        pool = side >= 2
+        side = side // 2 if pool else side
+        self.classifier = nn.Sequential(
+            conv_relu(top, top),
+            conv_relu(top, top),
+            nn.MaxPool2d(2) if pool else nn.Identity(),
+            nn.Flatten(),
+            nn.Linear(top * side * side, 64),
+            nn.ReLU(inplace=True),
+            nn.Dropout(0.1),
+            nn.Linear(64, n_classes),
+        )
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(x)
+
+    def critic(self, h: torch.Tensor, cls: int) -> torch.Tensor:
+        return self.critics[cls](h)
+
+    def classify(self, h: torch.Tensor) -> torch.Tensor:
+        return self.classifier(h)
+
+    def forward(self, x: torch.Tensor, cls: int) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.features(x)
+        return self.critic(h, cls), self.classify(h)
+
+
+def init_generator(g: Generator) -> None:
+    for m in g.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
+            nn.init.zeros_(m.bias)
+
+
+def init_discriminator(d: Discriminator) -> None:
+    for m in d.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.xavier_normal_(m.weight)
+            nn.init.zeros_(m.bias)
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())

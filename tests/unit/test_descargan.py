@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from anobench_descargan import DeScarGAN
+from anobench_descargan import method as method_module
+from anobench_descargan.networks import Discriminator, Generator, count_parameters
+
+from anobench import Budget, RunContext, TrainingDiverged
+from anobench.testing import toy_split
+
+TINY = {**DeScarGAN.test_options, "epochs": 10}
+
+
+def ctx_for(path, max_steps=None, seed=0):
+    ctx = RunContext(workdir=path, seed=seed, budget=Budget(max_steps=max_steps))
+    torch.manual_seed(seed)
+    return ctx
+
+
+def train_split(size=32):
+    return toy_split(6, 6, size=size, seed=1)
+
+
+def test_parameter_counts_match_the_official_networks():
+    assert count_parameters(Generator(1, 64)) == 8_528_262
+    assert count_parameters(Discriminator(1, 32, 256)) == 18_170_180
+
+
+@pytest.mark.parametrize("size", [32, 64, 128, 256])
+def test_every_size_builds(size):
+    g, d = Generator(1, 4), Discriminator(1, 4, size)
+    x = torch.zeros(2, 1, size, size)
+    with torch.no_grad():
+        assert g(x, 0).shape == x.shape
+        critic, logits = d(x, 1)
+    assert critic.shape == (2, 1, size // 32 + 2, size // 32 + 2)
+    assert logits.shape == (2, 2)
+
+
+def test_training_steps_change_weights_and_keep_losses_finite(tmp_path):
+    model = DeScarGAN(**TINY)
+    ctx = ctx_for(tmp_path, max_steps=4)
+    torch.manual_seed(0)
+    model._build(1, 32, torch.device("cpu"))
+    before = {k: v.clone() for k, v in model.state_dict()["generator"].items()}
+    model.fit(train_split(), train_split(), ctx)
+    after = model.state_dict()["generator"]
+    changed = [k for k in before if not torch.equal(before[k], after[k])]
+    assert changed, "no generator weight changed"
+    assert len(ctx.history) == 4
+    for row in ctx.history:
+        assert all(np.isfinite(v) for v in row.values())
+    assert {"d_real", "d_gp", "g_id", "g_rec"} <= set(ctx.history[-1])
+
+
+@pytest.fixture
+def one_thread():
+    # several CPU threads reduce gradients in a varying order: two uninterrupted runs already
+    # differ by ~1e-4 after a few steps, so bit-exact comparisons need one thread
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_resume_ends_with_the_same_weights(tmp_path, one_thread):
+    data = train_split()
+    straight = DeScarGAN(**TINY).fit(data, data, ctx_for(tmp_path / "a", max_steps=6))
+    first = DeScarGAN(**TINY).fit(data, data, ctx_for(tmp_path / "b", max_steps=3))
+    assert first.state_dict()  # stopped after 3 steps with a checkpoint
+    ctx = ctx_for(tmp_path / "b", max_steps=6)
+    resumed = DeScarGAN(**TINY).fit(data, data, ctx)
+    assert [row["step"] for row in ctx.history] == [1, 2, 3, 4, 5, 6]
+    for part in ("generator", "discriminator"):
+        a, b = straight.state_dict()[part], resumed.state_dict()[part]
+        for key in a:
+            assert torch.equal(a[key], b[key]), (part, key)
+
+
+def test_checkpoint_loads_without_executing_code(tmp_path):
+    data = train_split()
+    DeScarGAN(**TINY).fit(data, data, ctx_for(tmp_path, max_steps=2))
+    state = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    assert state["step"] == 2 and "generator" in state and "opt_d" in state
+
+
+def test_batched_inference_equals_the_official_batch_one_loop(tmp_path):
+    data = train_split()
+    model = DeScarGAN(**TINY).fit(data, data, ctx_for(tmp_path, max_steps=3))
+    test = toy_split(3, 3, size=32, seed=5)
+    pred = model.predict(test.images, ctx_for(tmp_path))
+    g = model.generator_
+    g.train()  # the official evaluation: G in train mode, one image at a time
+    loop = []
+    with torch.no_grad():
+        for image in test.images:
+            x = torch.from_numpy(image[None])
+            h = g(x, 0)
+            loop.append((method_module.minmax(x) - method_module.minmax(h)).abs().mean(1)[0])
+    assert np.abs(pred.maps - torch.stack(loop).numpy()).max() <= 1e-4
+    assert pred.extras["healthy_translation"].shape == test.images.shape
+
+
+def test_running_statistics_option_changes_the_translation(tmp_path):
+    data = train_split()
+    model = DeScarGAN(**TINY).fit(data, data, ctx_for(tmp_path, max_steps=3))
+    faithful = model.predict(data.images, ctx_for(tmp_path)).maps
+    model.per_image_norm = False
+    running = model.predict(data.images, ctx_for(tmp_path)).maps
+    assert not np.allclose(faithful, running)
+
+
+def test_nan_loss_fails_naming_the_step(tmp_path, monkeypatch):
+    real = method_module.discriminator_loss
+
+    def poisoned(*args, **kwargs):
+        loss, parts = real(*args, **kwargs)
+        return loss * float("nan"), {**parts, "d_real": float("nan")}
+
+    monkeypatch.setattr(method_module, "discriminator_loss", poisoned)
+    with pytest.raises(TrainingDiverged, match="at step 1"):
+        DeScarGAN(**TINY).fit(train_split(), train_split(), ctx_for(tmp_path, max_steps=3))
+
+
+def test_one_flip_decision_per_image_for_all_channels():
+    model = DeScarGAN(**TINY, noise=0.0)
+    images = np.repeat(np.random.default_rng(0).random((8, 1, 32, 32), dtype=np.float32), 2, 1)
+    labels = torch.zeros(8, dtype=torch.long)
+    x, _ = model._batch(images, labels, torch.arange(8), torch.Generator().manual_seed(0),
+                        torch.device("cpu"))  # fmt: skip
+    assert torch.equal(x[:, 0], x[:, 1])
+    flipped = [not torch.equal(x[i, 0], torch.from_numpy(images[i, 0])) for i in range(8)]
+    assert any(flipped) and not all(flipped)
+
+
+def test_odd_image_size_is_a_clear_error(tmp_path):
+    data = toy_split(4, 4, size=40)
+    with pytest.raises(ValueError, match="divisible by 32"):
+        DeScarGAN(**TINY).fit(data, data, ctx_for(tmp_path, max_steps=1))
