@@ -26,10 +26,10 @@ from anobench_descargan.networks import (
 )
 from anobench_descargan.training import (
     Weights,
+    apply,
     autocast,
-    discriminator_loss,
-    generator_loss,
-    step,
+    discriminator_backward,
+    generator_backward,
 )
 
 VARIANTS = {"fp32 eager": ("fp32", False), "bf16 + channels_last": ("bf16", True)}
@@ -57,16 +57,19 @@ def run(variant: str, args: argparse.Namespace) -> dict:
         noise = 0.05 * torch.rand(x.shape, generator=data)
         alpha = torch.rand(args.batch, 1, 1, 1, generator=data)
         t = time.perf_counter()
-        loss_d, _ = discriminator_loss(g, d, x, y, noise, alpha, w, cast)
-        step(opt_d, loss_d, d, 10.0)
+        parts = discriminator_backward(g, d, x, y, noise, alpha, w, cast)
+        apply(opt_d, d, 10.0)
         if (i + 1) % 5 == 0:
             d.requires_grad_(False)
-            loss_g, _ = generator_loss(g, d, x, y, noise, w, cast)
+            generator_backward(g, d, x, y, noise, w, cast)
             d.requires_grad_(True)
-            step(opt_g, loss_g, g, 10.0)
+            apply(opt_g, g, 10.0)
         if i >= args.warmup:
             times.append(time.perf_counter() - t)
-            losses.append(float(loss_d))
+            losses.append(
+                w.real * parts["d_real"] + w.fake * parts["d_fake"] + w.gp * parts["d_gp"]
+                + w.cls_d * parts["d_cls"]
+            )  # fmt: skip
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB
     return {"seconds": sum(times) / len(times), "losses": losses, "peak_gib": peak}
 

@@ -19,7 +19,7 @@ from .networks import (
     init_discriminator,
     init_generator,
 )
-from .training import Weights, autocast, discriminator_loss, generator_loss, step
+from .training import Weights, apply, autocast, discriminator_backward, generator_backward
 
 _W = Weights()
 
@@ -102,7 +102,6 @@ class DeScarGAN(Method):
             "lr_g": 2e-4,
             "lr_d": 2e-4,
             "n_critic": 2,
-            "precision": "bf16",
             "channels_last": True,
         },
     }
@@ -182,15 +181,13 @@ class DeScarGAN(Method):
                 x, y = self._batch(images, labels, index, gen, device)
                 noise = self.noise * torch.rand(x.shape, generator=gen).to(device)
                 alpha = torch.rand(len(x), 1, 1, 1, generator=gen).to(device)
-                loss_d, parts = discriminator_loss(g, d, x, y, noise, alpha, weights, cast)
-                step(opt_d, loss_d, d, self.clip)
-                last.update(parts)
+                last.update(discriminator_backward(g, d, x, y, noise, alpha, weights, cast))
+                apply(opt_d, d, self.clip)
                 if (it + 1) % self.n_critic == 0:
                     d.requires_grad_(False)
-                    loss_g, parts = generator_loss(g, d, x, y, noise, weights, cast)
+                    last.update(generator_backward(g, d, x, y, noise, weights, cast))
                     d.requires_grad_(True)
-                    step(opt_g, loss_g, g, self.clip)
-                    last.update(parts)
+                    apply(opt_g, g, self.clip)
                 ctx.log(it + 1, **last)
                 task.advance(1, d=last["d_real"] + last["d_fake"], g_id=last.get("g_id", math.nan))
                 if (it + 1) % self.checkpoint_every == 0 or it + 1 == total:

@@ -47,7 +47,7 @@ def gradient_penalty(
     return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
 
 
-def discriminator_loss(
+def discriminator_backward(
     g: Generator,
     d: Discriminator,
     x: torch.Tensor,
@@ -56,30 +56,40 @@ def discriminator_loss(
     alpha: torch.Tensor,
     w: Weights,
     cast: AbstractContextManager,
-) -> tuple[torch.Tensor, dict[str, float]]:
-    """``x``: noisy real batch; ``noise``: the one noise tensor added to every translation."""
+) -> dict[str, float]:
+    """Accumulate the gradients of L_D in D; returns the loss terms.
+
+    ``x``: noisy real batch; ``noise``: the one noise tensor added to every translation. L_D is
+    back-propagated in three pieces (real terms, then each class's fake and GP terms) so only one
+    piece's graph is alive at a time; the accumulated gradients equal those of the summed loss.
+    """
     with cast:
-        # translations for the critic only: no graph through G (saves most of the memory)
+        # translations for the critic only: no graph through G
         with torch.no_grad():
             fakes = {c: g(x, c) + noise for c in CLASSES}
         h = d.features(x)
         cls_loss = F.cross_entropy(d.classify(h).float(), y)
-        real_loss = x.new_zeros(())
-        fake_loss = x.new_zeros(())
-        gp = x.new_zeros(())
+        real_loss = x.new_zeros((), dtype=torch.float32)
         for c in CLASSES:
             member = y == c
-            share = member.float().mean()
             if member.any():
+                share = member.float().mean()
                 real_loss = real_loss - d.critic(h[member], c).float().mean() * share
-            fake_loss = fake_loss + d.critic(d.features(fakes[c]), c).float().mean() * share
-            gp = gp + gradient_penalty(d, x, fakes[c], c, alpha)
-    loss = w.real * real_loss + w.fake * fake_loss + w.gp * gp + w.cls_d * cls_loss
-    parts = {"d_real": real_loss, "d_fake": fake_loss, "d_gp": gp, "d_cls": cls_loss}
-    return loss, {k: float(v.detach()) for k, v in parts.items()}
+    (w.real * real_loss + w.cls_d * cls_loss).backward()
+    fake_loss, gp = 0.0, 0.0
+    for c in CLASSES:
+        with cast:
+            share = (y == c).float().mean()
+            fake_c = d.critic(d.features(fakes[c]), c).float().mean() * share
+            gp_c = gradient_penalty(d, x, fakes[c], c, alpha)
+        (w.fake * fake_c + w.gp * gp_c).backward()
+        fake_loss += float(fake_c.detach())
+        gp += float(gp_c.detach())
+    return {"d_real": float(real_loss.detach()), "d_fake": fake_loss, "d_gp": gp,
+            "d_cls": float(cls_loss.detach())}  # fmt: skip
 
 
-def generator_loss(
+def generator_backward(
     g: Generator,
     d: Discriminator,
     x: torch.Tensor,
@@ -87,38 +97,44 @@ def generator_loss(
     noise: torch.Tensor,
     w: Weights,
     cast: AbstractContextManager,
-) -> tuple[torch.Tensor, dict[str, float]]:
-    with cast:
-        fakes = {c: g(x, c) + noise for c in CLASSES}
-        adv = x.new_zeros(())
-        cls_loss = x.new_zeros(())
-        identity = x.new_zeros(())
-        reconstruction = x.new_zeros(())
-        for c in CLASSES:
-            h = d.features(fakes[c])
-            adv = adv - d.critic(h, c).float().mean()
-            target = torch.full((len(x),), c, dtype=torch.long, device=x.device)
-            cls_loss = cls_loss + F.cross_entropy(d.classify(h).float(), target)
-            member = y == c
-            if member.any():
-                # identity: an image translated to its own class; cycle: there and back again
-                identity = identity + F.mse_loss(fakes[c][member].float(), x[member].float())
-                back = g(fakes[1 - c][member], c) + noise[member]
-                reconstruction = reconstruction + F.mse_loss(back.float(), x[member].float())
-    loss = (
-        w.adv_g * adv
-        + w.cls_g * cls_loss
-        + w.identity * identity
-        + w.reconstruction * reconstruction
-    )
-    parts = {"g_adv": adv, "g_cls": cls_loss, "g_id": identity, "g_rec": reconstruction}
-    return loss, {k: float(v.detach()) for k, v in parts.items()}
+) -> dict[str, float]:
+    """Accumulate the gradients of L_G in G; returns the loss terms.
+
+    One piece per translation target t: the adversarial and classification terms of G(x, t), the
+    identity term of the images of class t, and the cycle term of the other class's images
+    (translated to t and back). Summed over t this is L_G; only one piece's graph is alive.
+    """
+    totals = dict.fromkeys(("g_adv", "g_cls", "g_id", "g_rec"), 0.0)
+    for t in CLASSES:
+        other = 1 - t
+        with cast:
+            fake = g(x, t) + noise
+            h = d.features(fake)
+            adv = -d.critic(h, t).float().mean()
+            target = torch.full((len(x),), t, dtype=torch.long, device=x.device)
+            cls_loss = F.cross_entropy(d.classify(h).float(), target)
+            identity = x.new_zeros((), dtype=torch.float32)
+            reconstruction = x.new_zeros((), dtype=torch.float32)
+            own, rest = y == t, y == other
+            if own.any():
+                # an image translated to its own class must stay unchanged
+                identity = F.mse_loss(fake[own].float(), x[own].float())
+            if rest.any():
+                # there and back again: the other class's images, via t, back to their class
+                back = g(fake[rest], other) + noise[rest]
+                reconstruction = F.mse_loss(back.float(), x[rest].float())
+        loss = (
+            w.adv_g * adv + w.cls_g * cls_loss + w.identity * identity
+            + w.reconstruction * reconstruction
+        )  # fmt: skip
+        loss.backward()
+        for key, value in zip(totals, (adv, cls_loss, identity, reconstruction), strict=True):
+            totals[key] += float(value.detach())
+    return totals
 
 
-def step(
-    optimizer: torch.optim.Optimizer, loss: torch.Tensor, module: nn.Module, clip: float
-) -> None:
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
+def apply(optimizer: torch.optim.Optimizer, module: nn.Module, clip: float) -> None:
+    """Clip the accumulated gradients, step, and clear them for the next accumulation."""
     nn.utils.clip_grad_norm_(module.parameters(), clip)
     optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
