@@ -1,0 +1,277 @@
+"""The ``vae`` and ``ae`` method plugins: reconstruct healthy anatomy, flag what does not fit.
+
+One implementation (``_Autoencoder``) with a ``variational`` switch: the VAE adds the
+reparameterisation and the KL term; the AE is the same network with a deterministic
+bottleneck and no KL term (MedIAnomaly's ``vae`` and ``ae``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from anobench import ConfigError, Method, Option, Predictions, RunContext, Split, option_set
+
+from .network import ConvAutoencoder, kl_per_image, stages
+
+_COMMON = (
+    Option("latent_dim", int, 16, "latent size (MedIAnomaly -ls)", minimum=1),
+    Option(
+        "hidden", int, 1024, "width of the bottleneck MLPs (MedIAnomaly --hidden-num)", minimum=1
+    ),
+    Option("base_width", int, 16, "channels of the first encoder stage", minimum=1),
+    Option("epochs", float, 250.0, "passes over the healthy training images", minimum=0.0),
+    Option("batch_size", int, 64, "training batch size", minimum=1),
+    Option("lr", float, 1e-3, "Adam learning rate (no weight decay, no schedule)", minimum=0.0),
+    Option(
+        "map",
+        str,
+        "squared",
+        "pixel map: squared (x - x_hat)^2 as in MedIAnomaly, or abs |x - x_hat|",
+        choices=("squared", "abs"),
+    ),
+    Option(
+        "smooth_sigma",
+        float,
+        0.0,
+        "Gaussian smoothing of the map in pixels (0 = none, as in MedIAnomaly)",
+        minimum=0.0,
+    ),
+    Option("checkpoint_every", int, 500, "save a resumable checkpoint every N steps", minimum=1),
+    Option("predict_batch", int, 64, "images reconstructed together at prediction", minimum=1),
+)
+_SCORE = Option(
+    "score", str, "mean", "image score: mean or max of the map", choices=("mean", "max")
+)
+_PROFILES = {"paper": {}, "quick": {}}
+_TEST = {
+    "latent_dim": 4,
+    "hidden": 16,
+    "base_width": 4,
+    "epochs": 1.0,
+    "batch_size": 4,
+    "checkpoint_every": 2,
+}
+
+
+def _to_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
+    """A float32 copy of (a slice of) an image array, which may be a read-only memory map."""
+    return torch.from_numpy(np.array(images, dtype=np.float32, order="C")).to(device)
+
+
+def gaussian_blur(maps: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian smoothing of ``[N, H, W]`` maps (radius 4 sigma, reflect padding)."""
+    if sigma <= 0:
+        return maps
+    radius = max(1, min(int(4 * sigma + 0.5), min(maps.shape[-2:]) - 1))
+    t = torch.arange(-radius, radius + 1, dtype=maps.dtype, device=maps.device)
+    kernel = torch.exp(-0.5 * (t / sigma) ** 2)
+    kernel = kernel / kernel.sum()
+    x = F.pad(maps[:, None], (radius, radius, 0, 0), mode="reflect")
+    x = F.conv2d(x, kernel.view(1, 1, 1, -1))
+    x = F.pad(x, (0, 0, radius, radius), mode="reflect")
+    return F.conv2d(x, kernel.view(1, 1, -1, 1))[:, 0]
+
+
+class _Autoencoder(Method):
+    """Shared fit / predict / state of the VAE and the AE."""
+
+    supervision = "unsupervised"
+    variational: ClassVar[bool] = False
+    #: the AE has no KL term; the VAE's constructor sets this from its option
+    kl_weight: float = 0.0
+    profiles = _PROFILES
+    test_options = _TEST
+
+    def _network(self, size: int, channels: int, seed: int = 0) -> ConvAutoencoder:
+        """The network, initialised under ``seed`` without touching the global RNG."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return ConvAutoencoder(
+                size,
+                channels,
+                variational=self.variational,
+                latent_dim=self.latent_dim,
+                hidden=self.hidden,
+                base=self.base_width,
+            )
+
+    def _losses(self, x: torch.Tensor, noise: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        """Per-image reconstruction MSE and KL (zeros for the AE), and the reconstruction."""
+        recon, mu, log_var = self.net_(x, noise)
+        rec = (x - recon).pow(2).flatten(1).mean(dim=1)
+        kl = kl_per_image(mu, log_var) if log_var is not None else torch.zeros_like(rec)
+        return {"rec": rec, "kl": kl, "recon": recon}
+
+    # -- fit -----------------------------------------------------------------------------------
+
+    def fit(self, train: Split, val: Split, ctx: RunContext) -> _Autoencoder:
+        n, channels, height, width = train.images.shape
+        if height != width:
+            raise ConfigError(f"method '{self.name}' needs square images, got {height}x{width}")
+        try:
+            stages(height)
+        except ValueError:
+            raise ConfigError(
+                f"method '{self.name}' needs an image side of 32, 64, 128 or 256 px, got {height}"
+            ) from None
+        seed = int(torch.randint(0, 2**31 - 1, (1,), generator=ctx.generator))
+        self.net_ = self._network(height, channels, seed)
+        self.net_.to(ctx.device).train()
+        self.shape_ = (int(channels), int(height))
+        opt = torch.optim.Adam(self.net_.parameters(), lr=self.lr)
+        batch = min(self.batch_size, n)
+        total = ctx.budget.steps(max(1, math.ceil(self.epochs * n / batch)))
+        loop = {"step": 0, "pos": 0, "perm": torch.empty(0, dtype=torch.long)}
+
+        def save() -> None:
+            ctx.checkpoint(
+                {
+                    **loop,
+                    "net": self.net_.state_dict(),
+                    "opt": opt.state_dict(),
+                    "rng": ctx.generator.get_state(),
+                }
+            )
+
+        state = ctx.resume()
+        if state is not None:
+            self.net_.load_state_dict(state["net"])
+            opt.load_state_dict(state["opt"])
+            ctx.generator.set_state(state["rng"])
+            loop = {"step": int(state["step"]), "pos": int(state["pos"]), "perm": state["perm"]}
+
+        def next_batch() -> torch.Tensor:
+            parts, need = [], batch  # a batch crossing an epoch end continues in the next one
+            while need:
+                if loop["pos"] >= len(loop["perm"]):
+                    loop["perm"], loop["pos"] = torch.randperm(n, generator=ctx.generator), 0
+                take = loop["perm"][loop["pos"] : loop["pos"] + need]
+                loop["pos"] += len(take)
+                need -= len(take)
+                parts.append(take)
+            return _to_tensor(train.images[torch.cat(parts).numpy()], ctx.device)
+
+        first = loop["step"]
+        with ctx.progress.task(f"{self.name}: training", total=total) as task:
+            task.advance(min(first, total))
+            while loop["step"] < total and not ctx.budget.expired(loop["step"]):
+                x = next_batch()
+                noise = None
+                if self.variational:
+                    noise = torch.randn(batch, self.latent_dim, generator=ctx.generator)
+                    noise = noise.to(ctx.device)
+                out = self._losses(x, noise)
+                rec, kl = out["rec"].mean(), out["kl"].mean()
+                loss = rec + self.kl_weight * kl
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                loop["step"] += 1
+                scalars = {"loss": loss.item(), "rec": rec.item()}
+                if self.variational:
+                    scalars["kl"] = kl.item()
+                ctx.log(loop["step"], **scalars)
+                task.advance(1, **scalars)
+                if loop["step"] % self.checkpoint_every == 0:
+                    self._log_val(val, ctx, loop["step"])
+                    save()
+        if loop["step"] > first and loop["step"] % self.checkpoint_every != 0:
+            self._log_val(val, ctx, loop["step"])
+        save()
+        self.net_.eval()
+        return self
+
+    def _log_val(self, val: Split, ctx: RunContext, step: int) -> None:
+        if len(val) == 0 or step == 0:
+            return
+        self.net_.eval()
+        with torch.no_grad():
+            x = _to_tensor(val.images[:256], ctx.device)
+            out = self._losses(x, None)
+        self.net_.train()
+        ctx.log(step, val_loss=(out["rec"] + self.kl_weight * out["kl"]).mean().item())
+
+    # -- predict -------------------------------------------------------------------------------
+
+    def predict(self, images: np.ndarray, ctx: RunContext) -> Predictions:
+        self.net_.to(ctx.device).eval()
+        n = len(images)
+        scores = np.empty(n, dtype=np.float64)
+        maps = np.empty((n, *images.shape[2:]), dtype=np.float32)
+        recon = np.empty(images.shape, dtype=np.float32)
+        with torch.no_grad(), ctx.progress.task(f"{self.name}: reconstructing", total=n) as task:
+            for start in range(0, n, self.predict_batch):
+                x = _to_tensor(images[start : start + self.predict_batch], ctx.device)
+                out = self._losses(x, None)  # the VAE decodes the posterior mean at test time
+                diff = x - out["recon"]
+                pixel = diff.pow(2) if self.map == "squared" else diff.abs()
+                pixel = gaussian_blur(pixel.mean(dim=1), self.smooth_sigma)
+                if self.score == "elbo":
+                    score = out["rec"] + self.kl_weight * out["kl"]
+                elif self.score == "max":
+                    score = pixel.flatten(1).amax(dim=1)
+                else:
+                    score = pixel.flatten(1).mean(dim=1)
+                stop = start + len(x)
+                scores[start:stop] = score.double().cpu().numpy()
+                maps[start:stop] = pixel.cpu().numpy()
+                recon[start:stop] = out["recon"].cpu().numpy()
+                task.advance(len(x))
+        return Predictions(scores=scores, maps=maps, extras={"reconstruction": recon})
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        channels, size = self.shape_
+        weights = {k: v.detach().cpu() for k, v in self.net_.state_dict().items()}
+        return {"channels": channels, "image_size": size, "net": weights}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        channels, size = int(state["channels"]), int(state["image_size"])
+        with torch.inference_mode(False):
+            self.net_ = self._network(size, channels)
+            self.net_.load_state_dict(state["net"])
+        self.net_.eval()
+        self.shape_ = (channels, size)
+
+
+class VAE(_Autoencoder):
+    name = "vae"
+    description = (
+        "convolutional VAE (MedIAnomaly 64 px recipe: latent 16, KL weight 0.005 on mean-reduced"
+        " terms, Adam 1e-3, 250 epochs); map = (x - x_hat)^2 or |x - x_hat|, score = map mean"
+    )
+    variational = True
+    options = option_set(
+        *_COMMON,
+        Option(
+            "kl_weight",
+            float,
+            0.005,
+            "weight of the KL term; both terms are means (pixels, latent dims, batch)",
+            minimum=0.0,
+        ),
+        dataclasses.replace(
+            _SCORE,
+            choices=("mean", "max", "elbo"),
+            help="image score: mean or max of the map, or elbo = per-image training loss"
+            " (reconstruction MSE + kl_weight * KL, decoding the posterior mean)",
+        ),
+    )
+
+
+class AE(_Autoencoder):
+    name = "ae"
+    description = (
+        "convolutional autoencoder: the VAE's network without the KL term (MedIAnomaly 'ae');"
+        " map = (x - x_hat)^2 or |x - x_hat|, score = map mean"
+    )
+    variational = False
+    options = option_set(*_COMMON, _SCORE)

@@ -1,0 +1,192 @@
+"""The ``anogan`` and ``fanogan`` plugins beyond the shared contract."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from anobench_anogan import AnoGAN, FAnoGAN
+from anobench_anogan import networks as nets
+from anobench_anogan.mapping import initial_latents, latent_search
+
+from anobench import Budget, RunContext, seed_everything
+from anobench.testing import toy_split
+
+TRAIN = toy_split(8, 0, size=32, seed=1, name="train")
+VAL = toy_split(4, 0, size=32, seed=2, name="val")
+TEST = toy_split(3, 3, size=32, seed=3, name="test")
+
+
+def _ctx(workdir, seed=0, max_steps=None) -> RunContext:
+    ctx = RunContext(device="cpu", seed=seed, workdir=workdir, budget=Budget(max_steps=max_steps))
+    ctx.generator = seed_everything(seed)
+    ctx.budget.start()
+    return ctx
+
+
+def _method(cls, **overrides):
+    return cls(**cls.resolve("quick", {**cls.test_options, **overrides}))
+
+
+def _weights(method) -> dict[str, torch.Tensor]:
+    return {
+        f"{net}.{k}": v.clone()
+        for net, sd in method.state_dict()["nets"].items()
+        for k, v in sd.items()
+    }
+
+
+def _count(module) -> float:
+    return round(sum(p.numel() for p in module.parameters()) / 1e6, 2)
+
+
+@pytest.mark.parametrize("size", [32, 64, 128, 256])
+def test_every_size_builds_with_the_right_shapes(size):
+    x = torch.zeros(2, 3, size, size)
+    with torch.no_grad():
+        g = nets.DCGANGenerator(size, 3, latent_dim=6, base=4).eval()
+        d = nets.DCGANDiscriminator(size, 3, base=4).eval()
+        assert g(torch.zeros(2, 6)).shape == x.shape
+        assert d(x).shape == (2,)
+        assert d.features(x).shape == (2, nets.width(nets.stages(size) - 1, 4) * 16)
+        rg = nets.ResNetGenerator(size, 3, latent_dim=6, base=2).eval()
+        critic = nets.ResNetCritic(size, 3, base=2).eval()
+        enc = nets.Encoder(size, 3, latent_dim=6, base=2).eval()
+        assert rg(torch.zeros(2, 6)).shape == x.shape
+        assert critic(x).shape == (2,)
+        assert critic.features(x).shape == (2, 8 * 2 * 16)  # 8*base x 4 x 4 at every size
+        z = enc(x)
+        assert z.shape == (2, 6) and z.abs().max() < 1
+
+
+def test_published_parameter_counts_at_64px():
+    # official f-AnoGAN nets (baselines.md 2.1): G 8.54 M, D 7.49 M, E 8.53 M; DCGAN 3.57/2.76 M
+    assert _count(nets.ResNetGenerator(64, 1)) == 8.54
+    assert _count(nets.ResNetCritic(64, 1)) == 7.49
+    assert _count(nets.Encoder(64, 1)) == 8.53
+    assert _count(nets.DCGANGenerator(64, 1)) == 3.57
+    assert _count(nets.DCGANDiscriminator(64, 1)) == 2.76
+
+
+def test_critic_normalisation_is_per_sample():
+    critic = nets.ResNetCritic(32, 1, base=2)
+    x = torch.randn(5, 1, 32, 32)
+    torch.testing.assert_close(critic(x)[:2], critic(x[:2]))
+
+
+@pytest.mark.parametrize("cls", [AnoGAN, FAnoGAN])
+def test_a_few_steps_keep_losses_finite_and_change_weights(cls, tmp_path):
+    untrained = _method(cls).fit(TRAIN, VAL, _ctx(tmp_path / "a", max_steps=0))
+    ctx = _ctx(tmp_path / "b", max_steps=3)
+    trained = _method(cls, gan_epochs=2.0).fit(TRAIN, VAL, ctx)
+    assert max(r["step"] for r in ctx.history) == 3
+    assert all(np.isfinite(v) for r in ctx.history for v in r.values())
+    before, after = _weights(untrained), _weights(trained)
+    for net in cls.net_names:  # f-AnoGAN: 2 WGAN iterations, then 1 encoder step
+        keys = [k for k in before if k.startswith(f"{net}.") and k.endswith("weight")]
+        assert any(not torch.equal(before[k], after[k]) for k in keys), net
+
+
+def test_fanogan_trains_both_stages_in_order(tmp_path):
+    # 8 images, batch 4, n_critic 2: 1 epoch = 1 WGAN iteration; then 2 encoder steps
+    ctx = _ctx(tmp_path)
+    _method(FAnoGAN, gan_epochs=2.0, encoder_steps=2).fit(TRAIN, VAL, ctx)
+    rows = [r for r in ctx.history if "val_loss_enc" not in r]
+    assert [r["step"] for r in rows] == [1, 2, 3, 4]
+    assert "loss_g" not in rows[0] and "loss_g" in rows[1]  # the first iteration is critic-only
+    assert all("loss_enc" in r for r in rows[2:])
+
+
+@pytest.mark.parametrize(
+    ("cls", "options", "stop"),
+    [
+        (AnoGAN, {"gan_epochs": 2.0}, 3),
+        (FAnoGAN, {"gan_epochs": 3.0, "encoder_steps": 3}, 2),  # interrupted in the WGAN stage
+        (FAnoGAN, {"gan_epochs": 3.0, "encoder_steps": 3}, 5),  # interrupted in the encoder stage
+    ],
+)
+def test_a_resumed_fit_ends_with_the_same_weights(cls, options, stop, tmp_path):
+    whole_ctx = _ctx(tmp_path / "whole")
+    whole = _method(cls, **options).fit(TRAIN, VAL, whole_ctx)
+    _method(cls, **options).fit(TRAIN, VAL, _ctx(tmp_path / "parts", max_steps=stop))
+    ctx = _ctx(tmp_path / "parts")
+    resumed = _method(cls, **options).fit(TRAIN, VAL, ctx)
+    steps = [r["step"] for r in ctx.history if "val_loss_enc" not in r]
+    assert steps == [r["step"] for r in whole_ctx.history if "val_loss_enc" not in r]
+    assert steps == sorted(set(steps))  # continued, not restarted
+    a, b = _weights(whole), _weights(resumed)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert whole.predict(TEST.images, ctx).scores.tolist() == (
+        resumed.predict(TEST.images, ctx).scores.tolist()
+    )
+
+
+def test_batched_latent_search_equals_per_image_search():
+    """One z per image and a summed loss: batching changes nothing (float64, atol 1e-10)."""
+    torch.manual_seed(0)
+    g = nets.DCGANGenerator(32, 1, latent_dim=6, base=4).double().eval()
+    d = nets.DCGANDiscriminator(32, 1, base=4).double().eval()
+    for net in (g, d):  # non-trivial BN running statistics
+        for m in net.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+    x = torch.from_numpy(TEST.images[:4]).double()
+    z0 = initial_latents(TEST.images[:4], seed=7, dim=6).double()
+    options = {"steps": 25, "lr": 0.05, "betas": (0.5, 0.999), "lam": 0.1}
+    batched = latent_search(g, d, x, z0, **options)
+    for i in range(4):
+        alone = latent_search(g, d, x[i : i + 1], z0[i : i + 1], **options)
+        torch.testing.assert_close(batched.latent[i : i + 1], alone.latent, atol=1e-10, rtol=0)
+        torch.testing.assert_close(batched.score[i : i + 1], alone.score, atol=1e-9, rtol=0)
+    # the search moved z and lowered the loss; score = the final loss, recomputed by hand
+    start = latent_search(g, d, x, z0, **{**options, "steps": 0})
+    assert (batched.score < start.score).all()
+    recon = g(batched.latent)
+    by_hand = 0.9 * (x - recon).abs().sum(dim=(1, 2, 3)) + 0.1 * (
+        d.features(x) - d.features(recon)
+    ).abs().sum(dim=1)
+    torch.testing.assert_close(batched.score, by_hand.detach())
+
+
+def test_initial_latents_depend_only_on_the_image():
+    images = TEST.images
+    z = initial_latents(images, seed=3, dim=5)
+    torch.testing.assert_close(initial_latents(images[2:4], seed=3, dim=5), z[2:4])
+    assert z.abs().max() <= 1 and not torch.equal(z[0], z[1])
+    assert not torch.equal(initial_latents(images[:1], seed=4, dim=5), z[:1])
+
+
+def test_anogan_predictions(tmp_path):
+    method = _method(AnoGAN).fit(TRAIN, VAL, _ctx(tmp_path, max_steps=2))
+    with torch.inference_mode():  # as the runner calls it: the search must still get gradients
+        pred = method.predict(TEST.images, _ctx(tmp_path))
+    recon = pred.extras["reconstruction"]
+    assert recon.shape == TEST.images.shape
+    np.testing.assert_allclose(pred.maps, np.abs(TEST.images - recon).mean(axis=1), atol=1e-6)
+
+
+def test_fanogan_score_decomposes_into_image_and_feature_mse(tmp_path):
+    kappa = 0.7
+    method = _method(FAnoGAN, kappa=kappa, gan_epochs=2.0, encoder_steps=2)
+    method.fit(TRAIN, VAL, _ctx(tmp_path))
+    pred = method.predict(TEST.images, _ctx(tmp_path))
+    gen, critic, enc = (method.nets_[k] for k in ("generator", "critic", "encoder"))
+    x = torch.from_numpy(TEST.images)
+    with torch.no_grad():
+        recon = gen(enc(x))
+        image_mse = ((x - recon) ** 2).mean(dim=(1, 2, 3))
+        feature_mse = ((critic.features(x) - critic.features(recon)) ** 2).mean(dim=1)
+    assert critic.features(x).shape[1] == 8 * method.base_width * 16
+    np.testing.assert_allclose(pred.scores, (image_mse + kappa * feature_mse).numpy(), rtol=1e-5)
+    np.testing.assert_allclose(pred.maps, (x - recon).abs().mean(dim=1).numpy(), atol=1e-6)
+    np.testing.assert_allclose(pred.extras["reconstruction"], recon.numpy(), atol=1e-6)
+
+
+@pytest.mark.parametrize("cls", [AnoGAN, FAnoGAN])
+def test_multichannel_fit_and_predict(cls, tmp_path):
+    train = toy_split(4, 0, size=32, channels=3, seed=1)
+    test = toy_split(2, 2, size=32, channels=3, seed=3, name="test")
+    method = _method(cls).fit(train, train, _ctx(tmp_path, max_steps=1))
+    pred = method.predict(test.images, _ctx(tmp_path))
+    assert pred.maps.shape == (4, 32, 32) and pred.extras["reconstruction"].shape == (4, 3, 32, 32)
