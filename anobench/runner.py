@@ -217,9 +217,12 @@ class Runner:
             if fitted is not method:
                 raise MethodFailure(f"{owner}: fit() must return self")
             provenance["n_parameters"] = method.num_parameters()
-            provenance["training_steps_logged"] = len(ctx.history)
+            provenance["training_steps_logged"] = len({row["step"] for row in ctx.history})
             phase = "predict"
-            val_pred = _predict(method, splits["val"], ctx, owner)
+            # validation predictions only feed thresholds; skip them when no metric chooses one
+            needs_val = any(cls.needs_val for cls in metric_classes.values())
+            val_pred = _predict(method, splits["val"], ctx, owner) if needs_val else None
+            provenance["val_predicted"] = needs_val
             t0 = time.perf_counter()
             test_pred = _predict(method, splits["test"], ctx, owner)
             provenance["predict_seconds"] = time.perf_counter() - t0
@@ -230,7 +233,7 @@ class Runner:
             results = compute_metrics(
                 metric_classes,
                 Scored(test_pred, splits["test"]),
-                Scored(val_pred, splits["val"]),
+                None if val_pred is None else Scored(val_pred, splits["val"]),
                 self.reporter,
             )
             phase = "artifacts"

@@ -126,3 +126,15 @@ def test_explicit_resume_of_a_failed_run_and_refusal_of_a_finished_one(testplugi
     done = run(tmp_path, "brightness")
     with pytest.raises(ConfigError, match="already finished"):
         Runner(tmp_path).resume(done.run_id)
+
+
+def test_validation_is_predicted_only_when_a_metric_needs_it(testplugins, tmp_path):
+    from anobench.runner import Runner
+
+    spec = build_spec(dataset="toy", method="brightness", device="cpu")
+    ranking_only = Runner(tmp_path).run(spec, metrics=["pixel_auroc", "image_auroc"])
+    assert ranking_only.provenance["val_predicted"] is False
+    assert set(ranking_only.metrics) == {"pixel_auroc", "image_auroc"}
+    thresholded = Runner(tmp_path).run(spec, metrics=["pixel_dice"])
+    assert thresholded.provenance["val_predicted"] is True
+    assert thresholded.metrics["pixel_dice"] >= 0
