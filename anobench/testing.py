@@ -31,7 +31,7 @@ from .runner import training_split
 from .seeding import seed_everything
 from .validate import check_predictions, check_split
 
-__all__ = ["check_dataset", "check_method", "check_metric", "toy_split"]
+__all__ = ["check_dataset", "check_method", "check_metric", "make_context", "toy_split"]
 
 #: step budget every method must honour under ``check_method``
 CHECK_MAX_STEPS = 3
@@ -77,15 +77,20 @@ def _workdir(path: Path | str | None):
         yield Path(tmp)
 
 
-def _context(workdir: Path, seed: int, max_steps: int | None = None) -> RunContext:
+def make_context(
+    workdir: Path | str, seed: int = 0, max_steps: int | None = None, device: str = "cpu"
+) -> RunContext:
+    """A run context as the runner builds it: everything seeded, budget clock started."""
+    workdir = Path(workdir)
     ctx = RunContext(
-        device="cpu",
+        device=device,
         seed=seed,
         workdir=workdir,
         cache_dir=workdir / "cache",
         budget=Budget(max_steps=max_steps),
     )
     ctx.generator = seed_everything(seed)
+    ctx.budget.start()
     return ctx
 
 
@@ -154,9 +159,8 @@ def check_method(
         raise _fail(owner, "unsupervised methods must only see healthy training images")
 
     def fit_predict(workdir: Path) -> tuple[Method, RunContext, Predictions]:
-        ctx = _context(workdir, seed, max_steps=CHECK_MAX_STEPS)
+        ctx = make_context(workdir, seed, max_steps=CHECK_MAX_STEPS)
         model = cls(**params)
-        ctx.budget.start()
         out = model.fit(train, val, ctx)
         if out is not model:
             raise _fail(owner, "fit() must return self")
@@ -239,7 +243,7 @@ def check_dataset(
     passed.append("declaration")
 
     with _workdir(workdir) as root:
-        ctx = _context(root, seed=0)
+        ctx = make_context(root, seed=0)
         seen: set[str] = set()
         for name in SPLITS:
             split = dataset.load(name, ctx)
@@ -256,7 +260,7 @@ def check_dataset(
             if seen & set(split.ids):
                 raise _fail(owner, f"'{name}' shares image ids with another split")
             seen |= set(split.ids)
-            again = cls(**params).load(name, _context(root, seed=1))
+            again = cls(**params).load(name, make_context(root, seed=1))
             if again.ids != split.ids or not np.array_equal(np.asarray(again.images), images):
                 raise _fail(
                     owner, f"'{name}' differs between two loads (or depends on the run seed)"

@@ -9,8 +9,8 @@ from anobench_anogan import AnoGAN, FAnoGAN
 from anobench_anogan import networks as nets
 from anobench_anogan.mapping import initial_latents, latent_search
 
-from anobench import Budget, RunContext, seed_everything
-from anobench.testing import toy_split
+from anobench import RunContext
+from anobench.testing import make_context, toy_split
 
 TRAIN = toy_split(8, 0, size=32, seed=1, name="train")
 VAL = toy_split(4, 0, size=32, seed=2, name="val")
@@ -18,10 +18,7 @@ TEST = toy_split(3, 3, size=32, seed=3, name="test")
 
 
 def _ctx(workdir, seed=0, max_steps=None) -> RunContext:
-    ctx = RunContext(device="cpu", seed=seed, workdir=workdir, budget=Budget(max_steps=max_steps))
-    ctx.generator = seed_everything(seed)
-    ctx.budget.start()
-    return ctx
+    return make_context(workdir, seed=seed, max_steps=max_steps)
 
 
 def _method(cls, **overrides):

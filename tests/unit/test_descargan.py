@@ -7,16 +7,14 @@ from anobench_descargan import DeScarGAN
 from anobench_descargan import method as method_module
 from anobench_descargan.networks import Discriminator, Generator, count_parameters
 
-from anobench import Budget, RunContext, TrainingDiverged
-from anobench.testing import toy_split
+from anobench import TrainingDiverged
+from anobench.testing import make_context, toy_split
 
 TINY = {**DeScarGAN.test_options, "epochs": 10}
 
 
 def ctx_for(path, max_steps=None, seed=0):
-    ctx = RunContext(workdir=path, seed=seed, budget=Budget(max_steps=max_steps))
-    torch.manual_seed(seed)
-    return ctx
+    return make_context(path, seed=seed, max_steps=max_steps)
 
 
 def train_split(size=32):

@@ -9,15 +9,12 @@ from anobench_vae import AE, VAE
 from anobench_vae.method import gaussian_blur
 from anobench_vae.network import ConvAutoencoder
 
-from anobench import Budget, ConfigError, RunContext, seed_everything
-from anobench.testing import toy_split
+from anobench import ConfigError, RunContext
+from anobench.testing import make_context, toy_split
 
 
 def _ctx(workdir, seed=0, max_steps=None) -> RunContext:
-    ctx = RunContext(device="cpu", seed=seed, workdir=workdir, budget=Budget(max_steps=max_steps))
-    ctx.generator = seed_everything(seed)
-    ctx.budget.start()
-    return ctx
+    return make_context(workdir, seed=seed, max_steps=max_steps)
 
 
 def _method(cls, **overrides):
