@@ -249,7 +249,7 @@ class DeScarGAN(Method):
         with torch.no_grad():
             for start in range(0, n, self.predict_batch_size):
                 stop = min(n, start + self.predict_batch_size)
-                x = torch.from_numpy(np.asarray(images[start:stop], dtype=np.float32))
+                x = torch.from_numpy(np.array(images[start:stop], dtype=np.float32))
                 x = x.to(ctx.device)
                 to_healthy = self.translate(x, HEALTHY)
                 to_diseased = self.translate(x, DISEASED)
