@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from anobench import registry
+from anobench.figures import IMAGE_EXTRAS
 from anobench.testing import check_dataset, check_method, check_metric
 
 
@@ -45,3 +46,21 @@ def test_the_checks_catch_a_broken_method(testplugins, tmp_path):
         check_method(registry.get_method("nanmaps"), workdir=tmp_path)
     with pytest.raises(AssertionError, match="maps of shape"):
         check_method(registry.get_method("badshape"), workdir=tmp_path)
+
+
+@pytest.mark.parametrize("name", _names("method"))
+def test_method_handles_several_channels(name, tmp_path):
+    from anobench.testing import make_context, toy_split
+
+    cls = registry.get_method(name)
+    train = toy_split(4, 4, size=32, channels=3, seed=1)
+    test = toy_split(2, 2, size=32, channels=3, seed=3, name="test")
+    if cls.supervision == "unsupervised":
+        train = train.subset(train.labels == 0)
+    method = cls(**cls.resolve("quick", cls.test_options))
+    method.fit(train, train, make_context(tmp_path, max_steps=1))
+    pred = method.predict(test.images, make_context(tmp_path))
+    assert pred.maps.shape == (4, 32, 32)
+    images = {k: v for k, v in pred.extras.items() if k in IMAGE_EXTRAS}
+    assert images, "every built-in method shows a reconstruction or translation in its figure"
+    assert all(v.shape == (4, 3, 32, 32) for v in images.values())

@@ -178,12 +178,3 @@ def test_fanogan_score_decomposes_into_image_and_feature_mse(tmp_path):
     np.testing.assert_allclose(pred.scores, (image_mse + kappa * feature_mse).numpy(), rtol=1e-5)
     np.testing.assert_allclose(pred.maps, (x - recon).abs().mean(dim=1).numpy(), atol=1e-6)
     np.testing.assert_allclose(pred.extras["reconstruction"], recon.numpy(), atol=1e-6)
-
-
-@pytest.mark.parametrize("cls", [AnoGAN, FAnoGAN])
-def test_multichannel_fit_and_predict(cls, tmp_path):
-    train = toy_split(4, 0, size=32, channels=3, seed=1)
-    test = toy_split(2, 2, size=32, channels=3, seed=3, name="test")
-    method = _method(cls).fit(train, train, _ctx(tmp_path, max_steps=1))
-    pred = method.predict(test.images, _ctx(tmp_path))
-    assert pred.maps.shape == (4, 32, 32) and pred.extras["reconstruction"].shape == (4, 3, 32, 32)

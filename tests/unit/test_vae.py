@@ -108,12 +108,3 @@ def test_gaussian_blur_keeps_constants_and_mass():
     spike[0, 16, 16] = 1.0
     blurred = gaussian_blur(spike, 2.0)
     assert blurred[0, 16, 16] < 0.1 and abs(blurred.sum().item() - 1.0) < 1e-5
-
-
-@pytest.mark.parametrize("cls", [VAE, AE])
-def test_multichannel_fit_and_predict(cls, tmp_path):
-    train = toy_split(4, 0, size=32, channels=3, seed=1)
-    test = toy_split(2, 2, size=32, channels=3, seed=3, name="test")
-    method = _method(cls).fit(train, train, _ctx(tmp_path, max_steps=1))
-    pred = method.predict(test.images, _ctx(tmp_path))
-    assert pred.maps.shape == (4, 32, 32) and pred.extras["reconstruction"].shape == (4, 3, 32, 32)
