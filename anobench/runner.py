@@ -6,19 +6,21 @@ import time
 import traceback
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from . import registry
+from . import errors, registry
 from .context import CHECKPOINT, Budget, RunContext
 from .devices import resolve_device
 from .errors import AnobenchError, ConfigError, MethodFailure, PluginError
 from .figures import curves, panel
 from .home import cache_dir, runs_dir, store_path
 from .interfaces import Dataset, Method, Metric
+from .liveness import alive, this_process
 from .progress import Reporter
 from .provenance import device_description, environment
 from .records import HEALTHY, MetricResult, Predictions, RunRecord, RunSpec, Scored, Split
@@ -136,8 +138,182 @@ def _save_predictions(path: Path, split: Split, pred: Predictions) -> None:
     np.savez(path, **arrays)
 
 
+@dataclass(frozen=True)
+class MetricInfo:
+    """What the store needs to know about a metric; plain data, so results cross processes."""
+
+    level: str
+    higher_is_better: bool
+    oracle: bool = False
+
+
+@dataclass(frozen=True)
+class Job:
+    """A run registered in the store, ready to execute in any process (it holds no store handle).
+
+    ``provenance`` is what the registering process recorded (owner, resumed, suite); ``device``
+    lets an executor pin the device a worker was given (e.g. ``cuda`` inside a Ray GPU task).
+    """
+
+    run_id: str
+    spec: RunSpec
+    home: str
+    metrics: tuple[str, ...] | None = None
+    provenance: Mapping[str, Any] = field(default_factory=dict)
+    device: str | None = None
+
+
+@dataclass
+class Outcome:
+    """What executing a job produced; the store is written from it by ``Runner.commit``."""
+
+    run_id: str
+    status: str  # finished | failed | interrupted
+    provenance: dict[str, Any]
+    results: dict[str, tuple[MetricInfo, MetricResult]] = field(default_factory=dict)
+    error: str | None = None
+    error_type: str = "MethodFailure"
+    seconds: float = 0.0
+    #: the exception itself, kept only in the process that raised it (it may not pickle)
+    cause: BaseException | None = field(default=None, repr=False, compare=False)
+
+    def portable(self) -> Outcome:
+        return replace(self, cause=None)
+
+    def exception(self) -> AnobenchError:
+        message = f"run {self.run_id} failed: {self.error}"
+        if self.cause is not None:
+            return _as_anobench(self.cause, message)
+        cls = getattr(errors, self.error_type, None)
+        if not (isinstance(cls, type) and issubclass(cls, AnobenchError)):
+            cls = MethodFailure
+        return cls(message)
+
+
+def execute(job: Job, reporter: Reporter | None = None) -> Outcome:
+    """Run one job to its outcome (never raises for a failing plugin); writes only artifacts."""
+    reporter = reporter or Reporter()
+    provenance = dict(job.provenance)
+    phase = ["setup"]
+    t0 = time.perf_counter()
+    try:
+        results = _execute(job, reporter, provenance, phase)
+    except KeyboardInterrupt:
+        return Outcome(
+            job.run_id,
+            "interrupted",
+            provenance,
+            error=f"interrupted during {phase[0]}",
+            seconds=time.perf_counter() - t0,
+        )
+    except Exception as exc:
+        provenance["traceback"] = traceback.format_exc()
+        return Outcome(
+            job.run_id,
+            "failed",
+            provenance,
+            error=_describe(exc, phase[0], job.spec),
+            error_type=type(exc).__name__ if isinstance(exc, AnobenchError) else "MethodFailure",
+            seconds=time.perf_counter() - t0,
+            cause=exc,
+        )
+    return Outcome(
+        job.run_id, "finished", provenance, results=results, seconds=time.perf_counter() - t0
+    )
+
+
+def _execute(
+    job: Job, reporter: Reporter, provenance: dict[str, Any], phase: list[str]
+) -> dict[str, tuple[MetricInfo, MetricResult]]:
+    spec = job.spec
+    home = Path(job.home)
+    dataset_cls = _plugin_class("dataset", spec.dataset, Dataset)
+    method_cls = _plugin_class("method", spec.method, Method)
+    metric_classes = metric_plugins(job.metrics)
+    device = resolve_device(job.device or spec.device)
+    provenance.update(
+        {
+            **environment(),
+            "device": device_description(device),
+            "plugins": _plugin_versions(spec, metric_classes),
+            "seed": spec.seed,
+        }
+    )
+    owner = f"method '{spec.method}'"
+    generator = seed_everything(spec.seed)
+    ctx = RunContext(
+        device=device,
+        seed=spec.seed,
+        workdir=runs_dir(home) / job.run_id,
+        cache_dir=cache_dir(home),
+        progress=reporter,
+        budget=Budget(max_steps=spec.max_steps, seconds=spec.time_budget),
+    )
+    ctx.generator = generator
+    phase[0] = "load data"
+    dataset = dataset_cls(**spec.dataset_options)
+    provenance["dataset_fingerprint"] = dataset.fingerprint()
+    splits = {}
+    for name in ("train", "val", "test"):
+        splits[name] = dataset.load(name, ctx)
+        check_split(splits[name], f"dataset '{spec.dataset}'", name)
+    provenance["data"] = {
+        name: {**s.counts(), **{k: v for k, v in s.meta.items() if _jsonable(v)}}
+        for name, s in splits.items()
+    }
+    method = method_cls(**spec.method_options)
+    train = training_split(splits["train"], method_cls.supervision, owner)
+    fit_val = training_split(splits["val"], method_cls.supervision, owner)
+    phase[0] = "fit"
+    ctx.budget.start()
+    t0 = time.perf_counter()
+    fitted = method.fit(train, fit_val, ctx)
+    provenance["fit_seconds"] = time.perf_counter() - t0
+    if fitted is not method:
+        raise MethodFailure(f"{owner}: fit() must return self")
+    provenance["n_parameters"] = method.num_parameters()
+    provenance["training_steps_logged"] = len({row["step"] for row in ctx.history})
+    phase[0] = "predict"
+    # validation predictions only feed thresholds; skip them when no metric chooses one
+    needs_val = any(cls.needs_val for cls in metric_classes.values())
+    val_pred = _predict(method, splits["val"], ctx, owner) if needs_val else None
+    provenance["val_predicted"] = needs_val
+    t0 = time.perf_counter()
+    test_pred = _predict(method, splits["test"], ctx, owner)
+    provenance["predict_seconds"] = time.perf_counter() - t0
+    provenance["predict_seconds_per_image"] = provenance["predict_seconds"] / len(splits["test"])
+    phase[0] = "metrics"
+    results = compute_metrics(
+        metric_classes,
+        Scored(test_pred, splits["test"]),
+        None if val_pred is None else Scored(val_pred, splits["val"]),
+        reporter,
+    )
+    phase[0] = "artifacts"
+    _artifacts(ctx.workdir, spec, method, splits["test"], test_pred, ctx)
+    return {
+        name: (MetricInfo(cls.level, cls.higher_is_better, bool(cls.oracle)), result)
+        for name, (cls, result) in results.items()
+    }
+
+
+def _artifacts(
+    workdir: Path, spec: RunSpec, method: Method, test: Split, pred: Predictions, ctx: RunContext
+) -> None:
+    _save_predictions(workdir / "predictions.npz", test, pred)
+    torch.save(method.state_dict(), workdir / "model.pt")
+    title = f"{spec.method} on {spec.dataset} (profile {spec.profile}, seed {spec.seed})"
+    panel(test, pred, workdir / "panel.png", title)
+    curves(ctx.history, workdir / "curves.png", title)
+
+
 class Runner:
-    """Executes RunSpecs against one anobench home (store, cache, artifacts)."""
+    """Executes RunSpecs against one anobench home (store, cache, artifacts).
+
+    ``run`` is ``prepare`` (register the run in the store), ``execute`` (no store access, may
+    happen in another process) and ``commit`` (metrics and status in one transaction); suite
+    executors call the three steps themselves so that only the driver writes the store.
+    """
 
     def __init__(self, home: Path, reporter: Reporter | None = None, store: Store | None = None):
         self.home = Path(home)
@@ -159,116 +335,74 @@ class Runner:
         An interrupted run of the same configuration and seed that left a checkpoint is resumed
         automatically; ``resume`` names a run to continue explicitly.
         """
+        resolve_device(spec.device)  # a device that is not there fails before anything is stored
+        job = self.prepare(spec, metrics, resume)
+        outcome = execute(job, self.reporter)
+        self.commit(outcome)
+        if outcome.status == "interrupted":
+            raise KeyboardInterrupt
+        if outcome.status == "failed":
+            raise outcome.exception() from outcome.cause
+        return self.store.get_run(job.run_id)
+
+    def prepare(
+        self,
+        spec: RunSpec,
+        metrics: Sequence[str] | None = None,
+        resume: str | None = None,
+        provenance: Mapping[str, Any] | None = None,
+    ) -> Job:
+        """Check the plugins and register the run as ``running`` (or restart the one resumed)."""
         dataset_cls = _plugin_class("dataset", spec.dataset, Dataset)
-        method_cls = _plugin_class("method", spec.method, Method)
+        _plugin_class("method", spec.method, Method)
         metric_classes = metric_plugins(metrics)
-        device = resolve_device(spec.device)
         if resume is None:
+            self.reclaim(spec)
             resume = self._interrupted_with_checkpoint(spec)
             if resume:
                 self.reporter.log(f"resuming interrupted run {resume} of the same configuration")
         run_id = resume or uuid.uuid4().hex[:12]
-        workdir = runs_dir(self.home) / run_id
-        provenance: dict[str, Any] = {
-            **environment(),
-            "device": device_description(device),
-            "plugins": _plugin_versions(spec, metric_classes),
+        recorded: dict[str, Any] = {
+            **dict(provenance or {}),
             "seed": spec.seed,
+            "owner": this_process(),
+            "plugins": _plugin_versions(spec, metric_classes),
         }
         if resume:
-            provenance["resumed"] = True
-            self.store.restart_run(run_id, provenance)
+            recorded["resumed"] = True
+            self.store.restart_run(run_id, recorded)
         else:
+            workdir = runs_dir(self.home) / run_id
             self.store.start_run(
-                run_id, spec, provenance, dataset_cls.primary_metric, artifacts=str(workdir)
+                run_id, spec, recorded, dataset_cls.primary_metric, artifacts=str(workdir)
             )
-        phase = "setup"
-        owner = f"method '{spec.method}'"
-        try:
-            generator = seed_everything(spec.seed)
-            ctx = RunContext(
-                device=device,
-                seed=spec.seed,
-                workdir=workdir,
-                cache_dir=cache_dir(self.home),
-                progress=self.reporter,
-                budget=Budget(max_steps=spec.max_steps, seconds=spec.time_budget),
-            )
-            ctx.generator = generator
-            phase = "load data"
-            dataset = dataset_cls(**spec.dataset_options)
-            provenance["dataset_fingerprint"] = dataset.fingerprint()
-            splits = {}
-            for name in ("train", "val", "test"):
-                splits[name] = dataset.load(name, ctx)
-                check_split(splits[name], f"dataset '{spec.dataset}'", name)
-            provenance["data"] = {
-                name: {**s.counts(), **{k: v for k, v in s.meta.items() if _jsonable(v)}}
-                for name, s in splits.items()
-            }
-            method = method_cls(**spec.method_options)
-            train = training_split(splits["train"], method_cls.supervision, owner)
-            fit_val = training_split(splits["val"], method_cls.supervision, owner)
-            phase = "fit"
-            ctx.budget.start()
-            t0 = time.perf_counter()
-            fitted = method.fit(train, fit_val, ctx)
-            provenance["fit_seconds"] = time.perf_counter() - t0
-            if fitted is not method:
-                raise MethodFailure(f"{owner}: fit() must return self")
-            provenance["n_parameters"] = method.num_parameters()
-            provenance["training_steps_logged"] = len({row["step"] for row in ctx.history})
-            phase = "predict"
-            # validation predictions only feed thresholds; skip them when no metric chooses one
-            needs_val = any(cls.needs_val for cls in metric_classes.values())
-            val_pred = _predict(method, splits["val"], ctx, owner) if needs_val else None
-            provenance["val_predicted"] = needs_val
-            t0 = time.perf_counter()
-            test_pred = _predict(method, splits["test"], ctx, owner)
-            provenance["predict_seconds"] = time.perf_counter() - t0
-            provenance["predict_seconds_per_image"] = provenance["predict_seconds"] / len(
-                splits["test"]
-            )
-            phase = "metrics"
-            results = compute_metrics(
-                metric_classes,
-                Scored(test_pred, splits["test"]),
-                None if val_pred is None else Scored(val_pred, splits["val"]),
-                self.reporter,
-            )
-            phase = "artifacts"
-            self._artifacts(workdir, spec, method, splits["test"], test_pred, ctx)
-            self.store.finish_run(run_id, results, provenance)
-        except KeyboardInterrupt:
-            self.store.end_run(run_id, "interrupted", f"interrupted during {phase}", provenance)
-            raise
-        except Exception as exc:
-            message = _describe(exc, phase, spec)
-            provenance["traceback"] = traceback.format_exc()
-            self.store.end_run(run_id, "failed", message, provenance)
-            raise _as_anobench(exc, f"run {run_id} failed: {message}") from exc
-        return self.store.get_run(run_id)
+        return Job(run_id, spec, str(self.home), tuple(metrics) if metrics else None, recorded)
+
+    def commit(self, outcome: Outcome) -> None:
+        """Write an outcome: metrics and ``finished`` in one transaction, or the error."""
+        if outcome.status == "finished":
+            self.store.finish_run(outcome.run_id, outcome.results, outcome.provenance)
+        else:
+            self.store.end_run(outcome.run_id, outcome.status, outcome.error, outcome.provenance)
+
+    def reclaim(self, spec: RunSpec) -> list[str]:
+        """Mark runs of this configuration and seed left ``running`` by a dead process as
+        interrupted (so they resume); returns the ids still running in live processes."""
+        live = []
+        for run_id, provenance in self.store.find_running(spec.config_hash(), spec.seed):
+            if alive(provenance.get("owner")):
+                live.append(run_id)
+            elif self.store.interrupt_if_running(
+                run_id, "the process running it ended without closing it (killed?)"
+            ):
+                self.reporter.log(f"run {run_id} was left running by a process that is gone")
+        return live
 
     def _interrupted_with_checkpoint(self, spec: RunSpec) -> str | None:
         for run_id in self.store.find_interrupted(spec.config_hash(), spec.seed):
             if (runs_dir(self.home) / run_id / CHECKPOINT).exists():
                 return run_id
         return None
-
-    def _artifacts(
-        self,
-        workdir: Path,
-        spec: RunSpec,
-        method: Method,
-        test: Split,
-        pred: Predictions,
-        ctx: RunContext,
-    ) -> None:
-        _save_predictions(workdir / "predictions.npz", test, pred)
-        torch.save(method.state_dict(), workdir / "model.pt")
-        title = f"{spec.method} on {spec.dataset} (profile {spec.profile}, seed {spec.seed})"
-        panel(test, pred, workdir / "panel.png", title)
-        curves(ctx.history, workdir / "curves.png", title)
 
 
 def _jsonable(value: Any) -> bool:

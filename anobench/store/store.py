@@ -196,6 +196,16 @@ class Store:
             (status, error, json.dumps(dict(provenance), default=str), now(), run_id),
         )
 
+    def interrupt_if_running(self, run_id: str, error: str) -> bool:
+        """Mark a run interrupted only if it is still ``running``; False if it ended meanwhile."""
+        with self._write() as db:
+            cursor = db.execute(
+                "UPDATE runs SET status = 'interrupted', error = ?, finished = ?"
+                " WHERE run_id = ? AND status = 'running'",
+                (error, now(), run_id),
+            )
+            return cursor.rowcount == 1
+
     def delete_run(self, run_id: str) -> None:
         with self._write() as db:
             db.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
@@ -265,6 +275,15 @@ class Store:
             (config_hash, seed),
         )
         return [r[0] for r in rows]
+
+    def find_running(self, config_hash: str, seed: int) -> list[tuple[str, dict[str, Any]]]:
+        """``running`` runs of one configuration and seed with their provenance, newest first."""
+        rows = self._db.execute(
+            "SELECT run_id, provenance_json FROM runs WHERE config_hash = ? AND seed = ?"
+            " AND status = 'running' ORDER BY created DESC",
+            (config_hash, seed),
+        )
+        return [(r[0], json.loads(r[1])) for r in rows]
 
     def metric_rows(self) -> list[dict[str, Any]]:
         """One row per (finished run, metric), with the run's identifying columns."""
