@@ -392,6 +392,11 @@ def _print_runs(records: list[RunRecord]) -> None:
     _console().print(table)
 
 
+from .cli_bench import bench  # noqa: E402
+
+cli.add_command(bench)
+
+
 def main() -> None:
     cli(prog_name="anobench")
 

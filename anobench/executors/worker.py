@@ -1,0 +1,98 @@
+"""What runs inside a worker process (a local pool process or a Ray task)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+import time
+from typing import Any
+
+from ..progress import Reporter, Task, _fmt_fields
+from ..runner import Job, Outcome, execute
+
+#: thread pools that would otherwise each start one thread per core in every worker
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+_queue: Any = None
+
+
+def limit_threads(threads: int) -> None:
+    """Give this process ``threads`` CPU threads, so N workers do not fight over the cores."""
+    import torch
+
+    for name in THREAD_VARIABLES:
+        os.environ[name] = str(threads)
+    torch.set_num_threads(threads)
+    # possible only before the first parallel work; a pool that already started keeps its size
+    with contextlib.suppress(RuntimeError):
+        torch.set_num_interop_threads(threads)
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A worker whose driver died (SIGKILL) must not keep training or writing artifacts."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.25)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="anobench-parent-watch", daemon=True).start()
+
+
+def init_local(threads: int, queue: Any, parent: int) -> None:
+    """Initializer of a local pool process."""
+    global _queue
+    # Ctrl-C is the driver's to handle: it marks the runs interrupted and stops the workers
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _exit_with_parent(parent)
+    limit_threads(threads)
+    # progress events are best effort: never block the worker's exit on flushing them
+    queue.cancel_join_thread()
+    _queue = queue
+
+
+def run_local(job: Job) -> Outcome:
+    reporter = QueueReporter(_queue, job.run_id) if _queue is not None else Reporter()
+    return execute(job, reporter).portable()
+
+
+class QueueReporter(Reporter):
+    """Forwards one run's progress to the driver as ``(run_id, kind, ...)`` events, throttled.
+
+    Events: ``("task", run_id, description, completed, total, info)`` and
+    ``("log", run_id, message)``. A lost event only delays the progress view.
+    """
+
+    def __init__(self, queue: Any, run_id: str, interval: float = 0.5) -> None:
+        self.queue = queue
+        self.run_id = run_id
+        self.interval = interval
+        self._names: dict[int, str] = {}
+        self._last = 0.0
+
+    def log(self, message: str) -> None:
+        self._put(("log", self.run_id, message))
+
+    def _start(self, task: Task, description: str) -> None:
+        self._names[id(task)] = description
+        self._send(task, "", force=True)
+
+    def _advance(self, task: Task, amount: float, fields: dict[str, Any]) -> None:
+        self._send(task, _fmt_fields(fields))
+
+    def _stop(self, task: Task) -> None:
+        self._names.pop(id(task), None)
+
+    def _send(self, task: Task, info: str, force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now - self._last >= self.interval:
+            self._last = now
+            name = self._names.get(id(task), "")
+            self._put(("task", self.run_id, name, task.completed, task.total, info))
+
+    def _put(self, event: tuple[Any, ...]) -> None:
+        # a full or closed queue must never fail a run
+        with contextlib.suppress(Exception):
+            self.queue.put_nowait(event)
