@@ -8,6 +8,7 @@ style); learning happens in ``fit`` and learned attributes end in ``_``.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -79,6 +80,39 @@ class Dataset(Configurable):
     def fingerprint(self) -> str:
         """A string that changes whenever the data this configuration yields changes."""
         raise NotImplementedError
+
+    def preprocess(self, image: np.ndarray) -> np.ndarray:
+        """One user image prepared like this dataset's own: ``[C, H, W]`` float32 in ``[-1, 1]``.
+
+        ``image`` is a 2-D array of display intensities in ``[0, 1]`` (0 = black), any size, as
+        ``anobench.imageio.read_image`` returns it (``anobench predict`` uses this). The default
+        resizes to the ``image_size`` option (square, bilinear, antialiased) and maps ``[0, 1]``
+        linearly to ``[-1, 1]`` as one channel; datasets that crop, equalise, normalise per image
+        or have several channels override it.
+        """
+        size = self.params.get("image_size")
+        if not isinstance(size, int):
+            raise ConfigError(
+                f"{self.owner()} has no integer 'image_size' option and does not define"
+                " preprocess(), so anobench cannot prepare user images for it"
+            )
+        from PIL import Image
+
+        pixels = np.clip(np.asarray(image, dtype=np.float32), 0.0, 1.0)
+        if pixels.ndim != 2:
+            raise ConfigError(f"{self.owner()}: preprocess() needs a 2-D image, not {pixels.shape}")
+        resized = Image.fromarray(pixels).resize((size, size), Image.Resampling.BILINEAR)
+        out = np.asarray(resized, dtype=np.float32) * 2.0 - 1.0
+        return np.clip(out, -1.0, 1.0)[None]
+
+    @classmethod
+    def test_data(cls, directory: Path) -> dict[str, Any]:
+        """Option overrides pointing the contract checks at stand-in data made under ``directory``.
+
+        For datasets whose real data cannot be shipped (licences, size): write a small fake copy
+        in the real layout and return e.g. ``{"root": str(directory)}``. Default: none needed.
+        """
+        return {}
 
 
 class Method(Configurable):
