@@ -1,0 +1,151 @@
+"""Read one user image (PNG, JPEG or DICOM) as display intensities in ``[0, 1]``.
+
+What ``anobench predict`` feeds to ``Dataset.preprocess``: a 2-D float32 array, 0 = black.
+
+- 8-bit images are divided by 255 and 16-bit ones by 65535 (their nominal range, so contrast is
+  never stretched); colour images become luma (ITU-R 601, Pillow's ``convert("L")``).
+- DICOM (needs pydicom, ``pip install "anobench[chexpert]"``): the modality LUT (rescale slope
+  and intercept) first, then the first VOI window of the file (Window Center / Width with its
+  VOI LUT Function: LINEAR, LINEAR_EXACT or SIGMOID, DICOM PS3.3 C.11.2.1.2) or its VOI LUT
+  sequence; with neither, the image's own minimum and maximum. MONOCHROME1 is inverted so that
+  0 is black like every other input. A multi-frame file uses its first frame.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ConfigError, DataError
+
+FORMATS = "PNG, JPEG or DICOM"
+DICOM_INSTALL = 'pip install "anobench[chexpert]"'
+
+
+def is_dicom(path: Path) -> bool:
+    """DICOM by suffix, or by the ``DICM`` marker after the 128-byte preamble."""
+    if path.suffix.lower() in {".dcm", ".dicom"}:
+        return True
+    try:
+        with path.open("rb") as fh:
+            fh.seek(128)
+            return fh.read(4) == b"DICM"
+    except OSError:
+        return False
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """The image at ``path`` as float32 ``[H, W]`` in ``[0, 1]``; ``DataError`` naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file (expected a {FORMATS} image)")
+    if is_dicom(path):
+        return read_dicom(path)
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            img.load()
+            return _pil_to_unit(img)
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        raise DataError(
+            f"{path}: cannot read this image ({exc}); anobench reads {FORMATS} files"
+        ) from None
+
+
+def _pil_to_unit(img) -> np.ndarray:
+    if img.mode in ("I;16", "I;16B", "I;16L", "I;16N"):
+        return np.asarray(img, dtype=np.float32) / 65535.0
+    if img.mode == "I":
+        pixels = np.asarray(img, dtype=np.float64)
+        top = 255.0 if pixels.max() <= 255 else 65535.0
+        return np.clip(pixels / top, 0.0, 1.0).astype(np.float32)
+    if img.mode == "F":
+        return _min_max(np.asarray(img, dtype=np.float64))
+    return np.asarray(img.convert("L"), dtype=np.float32) / 255.0
+
+
+def _min_max(pixels: np.ndarray) -> np.ndarray:
+    low, high = float(np.min(pixels)), float(np.max(pixels))
+    if high <= low:
+        return np.zeros(pixels.shape, dtype=np.float32)
+    return ((pixels - low) / (high - low)).astype(np.float32)
+
+
+def read_dicom(path: Path) -> np.ndarray:
+    try:
+        import pydicom
+    except ImportError:
+        raise ConfigError(
+            f"{path} is a DICOM file and reading DICOM needs pydicom: {DICOM_INSTALL}"
+        ) from None
+    try:
+        ds = pydicom.dcmread(path)
+    except Exception as exc:
+        raise DataError(f"{path}: not a readable DICOM file ({exc})") from None
+    if "PixelData" not in ds:
+        raise DataError(f"{path}: the DICOM file holds no image (no Pixel Data element)")
+    try:
+        pixels = np.asarray(ds.pixel_array)
+    except Exception as exc:
+        raise DataError(
+            f"{path}: cannot decode the DICOM pixel data ({exc}); compressed transfer syntaxes"
+            " need a decoder such as 'pip install pylibjpeg pylibjpeg-libjpeg'"
+        ) from None
+    samples = int(ds.get("SamplesPerPixel", 1))
+    frames = int(ds.get("NumberOfFrames", 1) or 1)
+    if frames > 1:
+        pixels = pixels[0]
+    if samples > 1:
+        weights = np.array([0.299, 0.587, 0.114], dtype=np.float64)[: pixels.shape[-1]]
+        return _min_max(pixels.astype(np.float64) @ (weights / weights.sum()))
+    if pixels.ndim != 2:
+        raise DataError(f"{path}: expected a 2-D greyscale DICOM image, got shape {pixels.shape}")
+    values = _modality(pixels, ds)
+    unit = _voi(values, ds)
+    if str(ds.get("PhotometricInterpretation", "")).upper() == "MONOCHROME1":
+        unit = 1.0 - unit
+    return unit.astype(np.float32)
+
+
+def _modality(pixels: np.ndarray, ds) -> np.ndarray:
+    slope = float(ds.get("RescaleSlope", 1) or 1)
+    intercept = float(ds.get("RescaleIntercept", 0) or 0)
+    return pixels.astype(np.float64) * slope + intercept
+
+
+def _first(value) -> float:
+    try:
+        return float(value[0])
+    except TypeError:
+        return float(value)
+
+
+def _voi(values: np.ndarray, ds) -> np.ndarray:
+    if "WindowCenter" in ds and "WindowWidth" in ds:
+        center, width = _first(ds.WindowCenter), _first(ds.WindowWidth)
+        function = str(ds.get("VOILUTFunction", "LINEAR") or "LINEAR").upper()
+        if width > 0:
+            return window(values, center, width, function)
+    if "VOILUTSequence" in ds:
+        try:
+            from pydicom.pixels import apply_voi_lut
+        except ImportError:  # pydicom < 3
+            from pydicom.pixel_data_handlers.util import apply_voi_lut
+
+        return _min_max(np.asarray(apply_voi_lut(values, ds, index=0), dtype=np.float64))
+    return _min_max(values)
+
+
+def window(values: np.ndarray, center: float, width: float, function: str = "LINEAR") -> np.ndarray:
+    """DICOM VOI windowing (PS3.3 C.11.2.1.2/3) mapped to ``[0, 1]``."""
+    if function == "SIGMOID":
+        return 1.0 / (1.0 + np.exp(-4.0 * (values - center) / width))
+    if function == "LINEAR_EXACT":
+        return np.clip((values - center) / width + 0.5, 0.0, 1.0)
+    if width < 1:
+        raise DataError(f"DICOM Window Width {width} is below 1, which LINEAR windowing forbids")
+    if width == 1:
+        return (values > center - 0.5).astype(np.float64)
+    return np.clip((values - (center - 0.5)) / (width - 1) + 0.5, 0.0, 1.0)
