@@ -163,6 +163,11 @@ class Metric:
     needs_val: ClassVar[bool] = False
     #: True when the metric looks at the test labels to choose something (upper bound, not fair).
     oracle: ClassVar[bool] = False
+    #: How the leaderboard recomputes the metric on resampled test images for its intervals:
+    #: the name of a recipe in ``anobench.resampling.RECIPES`` (pooled metrics such as
+    #: ``"pixel_ap"``), or ``None`` when the value is the mean of the per-image values (resampled
+    #: directly). A metric with neither gets no interval.
+    resample: ClassVar[str | None] = None
 
     def compute(self, test: Scored, val: Scored | None = None) -> MetricResult:
         raise NotImplementedError

@@ -24,6 +24,7 @@ from .liveness import alive, this_process
 from .progress import Reporter
 from .provenance import device_description, environment
 from .records import HEALTHY, MetricResult, Predictions, RunRecord, RunSpec, Scored, Split
+from .resampling import collect as collect_evidence
 from .seeding import seed_everything
 from .store import Store
 from .validate import check_predictions, check_split
@@ -145,6 +146,7 @@ class MetricInfo:
     level: str
     higher_is_better: bool
     oracle: bool = False
+    resample: str | None = None
 
 
 @dataclass(frozen=True)
@@ -171,6 +173,8 @@ class Outcome:
     status: str  # finished | failed | interrupted
     provenance: dict[str, Any]
     results: dict[str, tuple[MetricInfo, MetricResult]] = field(default_factory=dict)
+    #: per-image inputs of the pooled metrics (``anobench.resampling.Evidence`` as bytes)
+    evidence: bytes | None = None
     error: str | None = None
     error_type: str = "MethodFailure"
     seconds: float = 0.0
@@ -197,7 +201,7 @@ def execute(job: Job, reporter: Reporter | None = None) -> Outcome:
     phase = ["setup"]
     t0 = time.perf_counter()
     try:
-        results = _execute(job, reporter, provenance, phase)
+        results, evidence = _execute(job, reporter, provenance, phase)
     except KeyboardInterrupt:
         return Outcome(
             job.run_id,
@@ -218,13 +222,18 @@ def execute(job: Job, reporter: Reporter | None = None) -> Outcome:
             cause=exc,
         )
     return Outcome(
-        job.run_id, "finished", provenance, results=results, seconds=time.perf_counter() - t0
+        job.run_id,
+        "finished",
+        provenance,
+        results=results,
+        evidence=evidence,
+        seconds=time.perf_counter() - t0,
     )
 
 
 def _execute(
     job: Job, reporter: Reporter, provenance: dict[str, Any], phase: list[str]
-) -> dict[str, tuple[MetricInfo, MetricResult]]:
+) -> tuple[dict[str, tuple[MetricInfo, MetricResult]], bytes | None]:
     spec = job.spec
     home = Path(job.home)
     dataset_cls = _plugin_class("dataset", spec.dataset, Dataset)
@@ -291,10 +300,39 @@ def _execute(
     )
     phase[0] = "artifacts"
     _artifacts(ctx.workdir, spec, method, splits["test"], test_pred, ctx)
-    return {
-        name: (MetricInfo(cls.level, cls.higher_is_better, bool(cls.oracle)), result)
+    evidence = _evidence(splits["test"], test_pred, results, provenance, reporter)
+    infos = {
+        name: (
+            MetricInfo(
+                cls.level, cls.higher_is_better, bool(cls.oracle), getattr(cls, "resample", None)
+            ),
+            result,
+        )
         for name, (cls, result) in results.items()
     }
+    return infos, evidence
+
+
+def _evidence(
+    test: Split,
+    pred: Predictions,
+    results: Mapping[str, tuple[type[Metric], MetricResult]],
+    provenance: dict[str, Any],
+    reporter: Reporter,
+) -> bytes | None:
+    """What the leaderboard's bootstrap needs; its failure costs the intervals, not the run."""
+    # pixel thresholds become bin edges, so pooled Dice at them is recomputed exactly
+    thresholds = [
+        float(result.details["threshold"])
+        for cls, result in results.values()
+        if cls.level == "pixel" and result.defined and "threshold" in result.details
+    ]
+    try:
+        return collect_evidence(test, pred, thresholds).to_bytes()
+    except Exception as exc:
+        provenance["evidence_error"] = f"{type(exc).__name__}: {exc}"
+        reporter.log(f"no bootstrap evidence stored: {exc}")
+        return None
 
 
 def _artifacts(
@@ -381,7 +419,9 @@ class Runner:
     def commit(self, outcome: Outcome) -> None:
         """Write an outcome: metrics and ``finished`` in one transaction, or the error."""
         if outcome.status == "finished":
-            self.store.finish_run(outcome.run_id, outcome.results, outcome.provenance)
+            self.store.finish_run(
+                outcome.run_id, outcome.results, outcome.provenance, evidence=outcome.evidence
+            )
         else:
             self.store.end_run(outcome.run_id, outcome.status, outcome.error, outcome.provenance)
 

@@ -110,6 +110,7 @@ def _result(value: float, reason: str | None = None, **kwargs: Any) -> MetricRes
 
 class ImageAUROC(_Builtin):
     name = "image_auroc"
+    resample = "image_auroc"
     description = "Image-level area under the ROC curve of the anomaly scores (exact, ties = 1/2)."
     level = "image"
 
@@ -121,6 +122,7 @@ class ImageAUROC(_Builtin):
 
 class ImageAP(_Builtin):
     name = "image_ap"
+    resample = "image_ap"
     description = "Image-level average precision (area under the precision-recall curve)."
     level = "image"
 
@@ -193,6 +195,7 @@ class ImageAccuracy(_ValThresholdImage):
 
 class ImageBalancedAccuracy(_ValThresholdImage):
     name = "image_balanced_accuracy"
+    resample = "image_balanced_accuracy"
     description = (
         "Mean of sensitivity and specificity on the test images with score >= t, the threshold t"
         " chosen on the validation split (maximum balanced accuracy)."
@@ -222,6 +225,7 @@ class _Pixel(_Builtin):
 
 class PixelAUROC(_Pixel):
     name = "pixel_auroc"
+    resample = "pixel_auroc"
     description = (
         "Area under the ROC curve of all test pixels pooled (healthy images' pixels are negatives)."
     )
@@ -234,6 +238,7 @@ class PixelAUROC(_Pixel):
 
 class PixelAP(_Pixel):
     name = "pixel_ap"
+    resample = "pixel_ap"
     description = (
         "Average precision of all test pixels pooled (healthy images' pixels are negatives)."
     )
@@ -277,6 +282,7 @@ def _dice_at(test: Scored, threshold: float) -> MetricResult:
 
 class PixelDice(_Pixel):
     name = "pixel_dice"
+    resample = "pixel_dice"
     description = (
         "Dice of all test pixels pooled with map >= t, the threshold t that maximises pooled Dice"
         " on the validation split; per-image values are the Dice of each diseased test image."
@@ -308,6 +314,7 @@ class PixelDice(_Pixel):
 
 class PixelDiceOracle(_Pixel):
     name = "pixel_dice_oracle"
+    resample = "pixel_dice_oracle"
     description = (
         "Best pooled Dice over all thresholds searched on the test set itself (the usual"
         " ⌈Dice⌉): an optimistic upper bound, not a fair comparison; use pixel_dice for that."

@@ -43,6 +43,16 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (run_id, metric, image_id)
     );
     """,
+    # 2: the recipe that recomputes a metric on resampled images, and each run's evidence (test
+    # image ids, labels, scores and per-image pixel histograms) for bootstrap intervals
+    """
+    ALTER TABLE metrics ADD COLUMN resample TEXT;
+    CREATE TABLE evidence (
+        run_id TEXT PRIMARY KEY REFERENCES runs (run_id) ON DELETE CASCADE,
+        format INTEGER NOT NULL,
+        data BLOB NOT NULL
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

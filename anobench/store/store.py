@@ -20,6 +20,9 @@ from ..errors import StoreError
 from ..records import MetricResult, RunRecord, RunSpec
 from .schema import MIGRATIONS, SCHEMA_VERSION
 
+#: layout of the evidence blobs this version writes and reads (see anobench.resampling)
+EVIDENCE_FORMAT = 1
+
 _FIX = "pass --home (or ANOBENCH_HOME) pointing at a writable folder"
 
 
@@ -140,16 +143,18 @@ class Store:
         run_id: str,
         results: Mapping[str, tuple[Any, MetricResult]],
         provenance: Mapping[str, Any],
+        evidence: bytes | None = None,
     ) -> None:
-        """Metrics, per-image values and the ``finished`` status in one transaction.
+        """Metrics, per-image values, evidence and the ``finished`` status in one transaction.
 
-        ``results`` maps metric name to (metric class or instance, result).
+        ``results`` maps metric name to (metric class or instance, result); ``evidence`` is
+        :meth:`anobench.resampling.Evidence.to_bytes` of the test predictions.
         """
         with self._write() as db:
             for name, (metric, result) in results.items():
                 db.execute(
                     "INSERT INTO metrics (run_id, name, level, value, higher_is_better, oracle,"
-                    " reason, details_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    " reason, details_json, resample) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         run_id,
                         name,
@@ -159,11 +164,17 @@ class Store:
                         int(getattr(metric, "oracle", False)),
                         result.reason,
                         json.dumps(dict(result.details), default=str),
+                        getattr(metric, "resample", None),
                     ),
                 )
                 db.executemany(
                     "INSERT INTO per_image (run_id, metric, image_id, value) VALUES (?, ?, ?, ?)",
                     [(run_id, name, str(k), _num(v)) for k, v in result.per_image.items()],
+                )
+            if evidence is not None:
+                db.execute(
+                    "INSERT INTO evidence (run_id, format, data) VALUES (?, ?, ?)",
+                    (run_id, EVIDENCE_FORMAT, evidence),
                 )
             self._set_status(db, run_id, "finished", None, provenance)
 
@@ -172,6 +183,7 @@ class Store:
         with self._write() as db:
             db.execute("DELETE FROM metrics WHERE run_id = ?", (run_id,))
             db.execute("DELETE FROM per_image WHERE run_id = ?", (run_id,))
+            db.execute("DELETE FROM evidence WHERE run_id = ?", (run_id,))
             self._set_status(db, run_id, "running", None, provenance)
             db.execute("UPDATE runs SET finished = NULL WHERE run_id = ?", (run_id,))
 
@@ -290,11 +302,35 @@ class Store:
         rows = self._db.execute(
             "SELECT r.run_id, r.config_hash, r.dataset, r.dataset_hash, r.method, r.method_hash,"
             " r.profile, r.seed, r.primary_metric, r.provenance_json, r.spec_json,"
-            " m.name, m.value, m.level, m.higher_is_better, m.oracle"
+            " m.name, m.value, m.level, m.higher_is_better, m.oracle, m.resample,"
+            " m.details_json"
             " FROM runs r JOIN metrics m ON m.run_id = r.run_id WHERE r.status = 'finished'"
             " ORDER BY r.created, r.run_id, m.name"
         ).fetchall()
         return [dict(r) for r in rows]
+
+    def per_image_rows(self, run_ids: list[str]) -> list[tuple[str, str, str, float]]:
+        """``(run_id, metric, image_id, value)`` of several runs in one query (NaN for NULL)."""
+        out: list[tuple[str, str, str, float]] = []
+        # SQLite caps the number of bound parameters; 500 per query is far below every limit
+        for a in range(0, len(run_ids), 500):
+            part = run_ids[a : a + 500]
+            rows = self._db.execute(
+                "SELECT run_id, metric, image_id, value FROM per_image WHERE run_id IN"
+                f" ({','.join('?' * len(part))})",
+                part,
+            )
+            out += [(r[0], r[1], r[2], math.nan if r[3] is None else r[3]) for r in rows]
+        return out
+
+    def evidence(self, run_id: str) -> bytes | None:
+        """The run's stored evidence blob, or ``None`` (runs stored before schema 2 have none)."""
+        row = self._db.execute(
+            "SELECT format, data FROM evidence WHERE run_id = ?", (run_id,)
+        ).fetchone()
+        if row is None or row[0] != EVIDENCE_FORMAT:
+            return None
+        return bytes(row[1])
 
     def per_image(self, run_id: str, metric: str) -> dict[str, float]:
         rows = self._db.execute(
