@@ -309,6 +309,14 @@ def _print_record(record: RunRecord, brief: bool) -> None:
     multiple=True,
     help="Only these metric columns (repeatable); the primary metric is always shown.",
 )
+@click.option(
+    "--bootstrap",
+    "resamples",
+    type=click.IntRange(min=0),
+    default=1000,
+    show_default=True,
+    help="Bootstrap resamples of the test images for 95% intervals and paired tests (0: off).",
+)
 @click.pass_obj
 def leaderboard(
     state: _State,
@@ -317,13 +325,23 @@ def leaderboard(
     dataset: str | None,
     method: str | None,
     columns: tuple[str, ...],
+    resamples: int,
 ) -> None:
-    """Finished runs aggregated over seeds (mean ± std, n), ranked by the primary metric."""
+    """Finished runs aggregated over seeds: mean ± std, 95% bootstrap interval, paired test
+    against the best method, ranked by the primary metric; average rank across datasets."""
     from . import leaderboard as lb
     from . import render
 
     with state.store() as store:
-        tables = lb.build(store, dataset=dataset, method=method, columns=list(columns))
+        tables = lb.build(
+            store,
+            dataset=dataset,
+            method=method,
+            columns=list(columns),
+            resamples=resamples,
+            # csv and json carry every metric's interval; the tables show the primary one
+            all_intervals=fmt in ("csv", "json"),
+        )
     if not tables:
         click.echo(
             "no finished runs yet: start one with 'anobench run --method meandiff"

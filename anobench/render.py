@@ -8,12 +8,15 @@ import json
 
 import pandas as pd
 
-from .leaderboard import Table, display_rows, records
+from .leaderboard import SUMMARY_NOTE, Table, display_rows, notes, records, summary_rows
 
 FORMATS = ("rich", "markdown", "csv", "json", "html")
-NOTE = (
-    "mean ± std over seeds (n = number of seeds); * = primary metric the rank uses;"
-    " metrics with 'oracle' in the name choose a threshold on the test set (upper bound)."
+STYLE = (
+    "body{font-family:sans-serif;margin:2em;color:#222}"
+    "table{border-collapse:collapse;margin-bottom:0.5em}"
+    "th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}"
+    "td:nth-child(2),th:nth-child(2){text-align:left}th{background:#f3f3f3}"
+    "ul.notes{font-size:0.85em;color:#555;margin-top:0;margin-bottom:2em}"
 )
 
 
@@ -23,25 +26,45 @@ def rich_tables(tables: list[Table]) -> list:
     out = []
     for table in tables:
         header, rows = display_rows(table)
-        rt = RichTable(title=table.title, caption=NOTE, caption_justify="left")
+        caption = "\n".join(notes(table))
+        rt = RichTable(title=table.title, caption=caption, caption_justify="left")
         for i, col in enumerate(header):
             rt.add_column(col, justify="left" if i == 1 else "right", no_wrap=i <= 2)
+        for row in rows:
+            rt.add_row(*row)
+        out.append(rt)
+    header, rows = summary_rows(tables)
+    if header:
+        rt = RichTable(
+            title="average rank across datasets", caption=SUMMARY_NOTE, caption_justify="left"
+        )
+        for i, col in enumerate(header):
+            rt.add_column(col, justify="left" if i == 1 else "right")
         for row in rows:
             rt.add_row(*row)
         out.append(rt)
     return out
 
 
+def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(h.replace("|", "\\|") for h in header) + " |"]
+    lines.append("|" + "|".join("---" if i == 1 else "---:" for i in range(len(header))) + "|")
+    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
+    return lines
+
+
 def markdown(tables: list[Table]) -> str:
     parts = []
     for table in tables:
         header, rows = display_rows(table)
-        lines = [f"### {table.title}", ""]
-        lines.append("| " + " | ".join(header) + " |")
-        lines.append("|" + "|".join("---" if i == 1 else "---:" for i in range(len(header))) + "|")
-        lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
+        lines = [f"### {table.title}", "", *_md_table(header, rows), ""]
+        lines += [f"- {note}" for note in notes(table)]
         parts.append("\n".join(lines))
-    return "\n\n".join(parts) + f"\n\n{NOTE}\n"
+    header, rows = summary_rows(tables)
+    if header:
+        lines = ["### Average rank across datasets", "", *_md_table(header, rows), ""]
+        parts.append("\n".join([*lines, f"- {SUMMARY_NOTE}"]))
+    return "\n\n".join(parts) + "\n"
 
 
 def csv(tables: list[Table]) -> str:
@@ -54,26 +77,42 @@ def as_json(tables: list[Table]) -> str:
     return json.dumps(records(tables), indent=2) + "\n"
 
 
-def html_page(tables: list[Table], title: str = "anobench leaderboard") -> str:
-    body = [f"<h1>{html.escape(title)}</h1>", f"<p>{html.escape(NOTE)}</p>"]
+def _html_table(header: list[str], rows: list[list[str]], caption: str = "") -> list[str]:
+    out = ['<table class="leaderboard">']
+    if caption:
+        out.append(f"<caption>{html.escape(caption)}</caption>")
+    out.append("<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>")
+    for row in rows:
+        out.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>")
+    out.append("</table>")
+    return out
+
+
+def _html_notes(lines: list[str]) -> str:
+    return '<ul class="notes">' + "".join(f"<li>{html.escape(n)}</li>" for n in lines) + "</ul>"
+
+
+def html_fragment(tables: list[Table], level: int = 2) -> str:
+    """The tables, their legends and the average-rank table as HTML (escaped), without a page."""
+    body = []
     for table in tables:
         header, rows = display_rows(table)
-        body.append(f"<h2>{html.escape(table.title)}</h2>")
-        body.append('<table class="leaderboard">')
-        body.append("<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>")
-        for row in rows:
-            body.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>")
-        body.append("</table>")
-    style = (
-        "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin-bottom:2em}"
-        "th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}"
-        "td:nth-child(2),th:nth-child(2){text-align:left}th{background:#f3f3f3}"
-    )
+        body.append(f"<h{level}>{html.escape(table.title)}</h{level}>")
+        body += _html_table(header, rows)
+        body.append(_html_notes(notes(table)))
+    header, rows = summary_rows(tables)
+    if header:
+        body.append(f"<h{level}>Average rank across datasets</h{level}>")
+        body += _html_table(header, rows)
+        body.append(_html_notes([SUMMARY_NOTE]))
+    return "\n".join(body)
+
+
+def html_page(tables: list[Table], title: str = "anobench leaderboard") -> str:
     return (
         '<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
-        f"<title>{html.escape(title)}</title><style>{style}</style></head><body>\n"
-        + "\n".join(body)
-        + "\n</body></html>\n"
+        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>\n"
+        f"<h1>{html.escape(title)}</h1>\n" + html_fragment(tables) + "\n</body></html>\n"
     )
 
 

@@ -72,7 +72,7 @@ def test_third_party_plugin_runs_twice_and_aggregates(invoke, testplugins, home)
     assert board[0]["pixel_ap_mean"] == pytest.approx(sum(values) / 2)
 
     md = invoke("leaderboard", "--format", "markdown").stdout
-    assert "| 1 | brightness (quick) | 2 |" in md and "±" in md
+    assert "| 1 | brightness (quick) | 2 † |" in md and "±" in md
 
     out = home / "board.html"
     assert invoke("leaderboard", "--format", "html", "--output", str(out)).exit_code == 0

@@ -1,0 +1,87 @@
+"""A store written by schema 1 (before evidence) opens, migrates and keeps working."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import numpy as np
+
+from anobench import MetricResult, RunSpec
+from anobench import leaderboard as lb
+from anobench.metrics.builtin import ImageAccuracy, PixelAP
+from anobench.resampling import Evidence
+from anobench.store import Store
+from anobench.store.schema import MIGRATIONS, SCHEMA_VERSION
+
+
+def _schema_1_store(path) -> RunSpec:
+    """What anobench wrote before schema 2: one finished run with metrics and per-image values."""
+    spec = RunSpec("toy", "brightness", {"n": 6}, {"steps": 2}, seed=0)
+    with sqlite3.connect(path) as db:
+        db.executescript(MIGRATIONS[0])
+        db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        db.execute("INSERT INTO schema_version VALUES (1)")
+        db.execute(
+            "INSERT INTO runs (run_id, config_hash, dataset, dataset_hash, method, method_hash,"
+            " profile, seed, status, spec_json, provenance_json, primary_metric, created)"
+            " VALUES ('old', ?, 'toy', ?, 'brightness', ?, 'quick', 0, 'finished', ?, ?,"
+            " 'pixel_ap', '2024-01-01T00:00:00+00:00')",
+            (
+                spec.config_hash(),
+                spec.dataset_hash(),
+                spec.method_hash(),
+                json.dumps(spec.to_dict()),
+                json.dumps({"fit_seconds": 1.0}),
+            ),
+        )
+        db.executemany(
+            "INSERT INTO metrics (run_id, name, level, value, higher_is_better, oracle)"
+            " VALUES ('old', ?, ?, ?, 1, 0)",
+            [("pixel_ap", "pixel", 0.4), ("image_accuracy", "image", 0.5)],
+        )
+        db.executemany(
+            "INSERT INTO per_image (run_id, metric, image_id, value) VALUES ('old', ?, ?, ?)",
+            [("image_accuracy", f"i{k}", float(k % 2)) for k in range(10)],
+        )
+    return spec
+
+
+def test_schema_1_store_migrates_and_old_runs_stay_readable(tmp_path):
+    path = tmp_path / "store.sqlite"
+    spec = _schema_1_store(path)
+    with Store(path) as store:
+        assert store.schema_version == SCHEMA_VERSION == 2
+        old = store.get_run("old")
+        assert old.status == "finished" and old.metrics == {"image_accuracy": 0.5, "pixel_ap": 0.4}
+        assert store.evidence("old") is None
+        assert {r["resample"] for r in store.metric_rows()} == {None}
+        # the old run still aggregates; intervals say why they are missing or use per-image values
+        (rec,) = lb.records(lb.build(store, resamples=100))
+        assert rec["pixel_ap_mean"] == 0.4 and rec["pixel_ap_ci_low"] is None
+        assert "stored before store schema 2" in rec["pixel_ap_ci_note"]
+        assert rec["image_accuracy_ci_low"] < 0.5 < rec["image_accuracy_ci_high"]
+
+        # a new run of the migrated store stores its recipe names and evidence
+        evidence = Evidence(("a", "b"), np.array([0, 1], np.int8), np.array([0.1, 0.9]))
+        store.start_run("new", spec.__class__(**{**spec.to_dict(), "seed": 1}), {}, "pixel_ap")
+        store.finish_run(
+            "new",
+            {
+                "pixel_ap": (PixelAP, MetricResult(0.5)),
+                "image_accuracy": (ImageAccuracy, MetricResult(1.0, per_image={"a": 1.0})),
+            },
+            {},
+            evidence=evidence.to_bytes(),
+        )
+        assert Evidence.from_bytes(store.evidence("new")).ids == ("a", "b")
+        recipes = {(r["run_id"], r["name"]): r["resample"] for r in store.metric_rows()}
+        assert recipes[("new", "pixel_ap")] == "pixel_ap"
+        assert recipes[("new", "image_accuracy")] is None
+        store.restart_run("new", {})
+        assert store.evidence("new") is None
+    # reopening does not migrate twice
+    with Store(path) as store:
+        assert store.schema_version == 2
+        with sqlite3.connect(path) as db:
+            assert db.execute("SELECT COUNT(*) FROM schema_version").fetchone()[0] == 2
