@@ -1,5 +1,6 @@
-"""Training-free reference methods: the floor every learned method must beat."""
+"""Reference methods: training-free floors (meandiff, zscore) and a supervised classifier."""
 
+from .classifier import Classifier
 from .meandiff import MeanDiff, ZScore
 
-__all__ = ["MeanDiff", "ZScore"]
+__all__ = ["Classifier", "MeanDiff", "ZScore"]

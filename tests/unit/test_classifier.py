@@ -1,0 +1,159 @@
+"""The ``classifier`` reference beyond the contract: Grad-CAM, local weights, selection, resume."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import timm
+import torch
+from anobench_reference import Classifier
+from anobench_reference.gradcam import gradcam
+from sklearn.metrics import roc_auc_score
+from torch import nn
+
+from anobench import ConfigError
+from anobench.testing import make_context, toy_split
+
+TRAIN = toy_split(8, 8, size=32, seed=1, name="train")
+VAL = toy_split(4, 4, size=32, seed=2, name="val")
+TEST = toy_split(6, 6, size=32, seed=3, name="test")
+
+
+def _method(**overrides) -> Classifier:
+    return Classifier(**Classifier.resolve("quick", {**Classifier.test_options, **overrides}))
+
+
+def _weights(method) -> dict[str, torch.Tensor]:
+    return {k: v.clone() for k, v in method.state_dict()["net"].items()}
+
+
+class _Linear(nn.Module):
+    """Features = the image; head = w * mean + b: Grad-CAM has a closed form."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.tensor(2.0))
+        self.b = nn.Parameter(torch.tensor(-0.5))
+
+    def forward_features(self, x):
+        return x
+
+    def forward_head(self, features):
+        return features.mean(dim=(2, 3)) * self.w + self.b
+
+    def forward(self, x):
+        return self.forward_head(self.forward_features(x))
+
+
+def test_gradcam_is_the_closed_form_and_works_in_inference_mode():
+    model = _Linear()
+    x = torch.randn(3, 1, 6, 5)
+    with torch.inference_mode():
+        inference_input = x.clone()
+        y, cam = gradcam(model, inference_input)
+    weight = 2.0 / 30  # dy/dA averaged over the 6 x 5 cells
+    assert torch.allclose(y, x.mean(dim=(1, 2, 3)) * 2 - 0.5)
+    assert torch.allclose(cam, torch.relu(weight * x[:, 0]))
+    # without the ReLU the map sums to the logit minus the bias (a share of the logit per cell)
+    assert torch.allclose((weight * x[:, 0]).sum(dim=(1, 2)), y + 0.5, atol=1e-6)
+
+
+def test_it_learns_the_toy_task_and_grad_cam_points_at_the_lesion(tmp_path):
+    train = toy_split(16, 16, size=32, seed=5, name="train")
+    method = _method(epochs=12.0, batch_size=8, lr=3e-3, eval_every=0)
+    method.fit(train, VAL, make_context(tmp_path))
+    pred = method.predict(TEST.images, make_context(tmp_path))
+    assert np.all((pred.scores >= 0) & (pred.scores <= 1))
+    assert roc_auc_score(TEST.labels, pred.scores) >= 0.9
+    diseased = np.flatnonzero(TEST.labels == 1)
+    inside = np.mean([pred.maps[i][TEST.masks[i]].mean() for i in diseased])
+    outside = np.mean([pred.maps[i][~TEST.masks[i]].mean() for i in diseased])
+    assert inside > outside
+
+
+def test_best_validation_weights_are_kept(tmp_path):
+    ctx = make_context(tmp_path / "best")
+    method = _method(epochs=4.0, eval_every=1).fit(TRAIN, VAL, ctx)
+    rows = [r for r in ctx.history if "val_auroc" in r]
+    assert len(rows) == 16
+    # highest AUROC, ties broken by the lower loss, then by the earlier step
+    best = max(rows, key=lambda r: (r["val_auroc"], -r["val_loss"], -r["step"]))
+    assert method.best_step_ == best["step"]
+    last = _method(epochs=4.0, eval_every=1, select="last")
+    last.fit(TRAIN, VAL, make_context(tmp_path / "last"))
+    assert last.best_step_ == -1
+
+
+def test_a_resumed_fit_ends_with_the_same_weights(tmp_path):
+    options = {"epochs": 2.0, "select": "last"}  # 16 images, batch 4: 8 steps
+    whole = _method(**options).fit(TRAIN, VAL, make_context(tmp_path / "whole"))
+    _method(**options).fit(TRAIN, VAL, make_context(tmp_path / "parts", max_steps=5))
+    ctx = make_context(tmp_path / "parts")
+    resumed = _method(**options).fit(TRAIN, VAL, ctx)
+    assert [r["step"] for r in ctx.history if "loss" in r] == list(range(1, 9))
+    a, b = _weights(whole), _weights(resumed)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_cam_none_gives_no_maps_and_the_same_scores(tmp_path):
+    method = _method().fit(TRAIN, VAL, make_context(tmp_path))
+    with_maps = method.predict(TEST.images, make_context(tmp_path))
+    method.cam = "none"
+    without = method.predict(TEST.images, make_context(tmp_path))
+    assert without.maps is None
+    assert np.allclose(with_maps.scores, without.scores, atol=1e-6)
+
+
+def _small_timm(in_chans=3, classes=1000, width=0.125):
+    channels = tuple(round(c * width) for c in (64, 128, 256, 512))
+    return timm.create_model(
+        "resnet18",
+        pretrained=False,
+        in_chans=in_chans,
+        num_classes=classes,
+        channels=channels,
+        stem_width=round(64 * width),
+        output_stride=8,
+    )
+
+
+def test_local_weights_initialise_the_backbone(tmp_path):
+    source = _small_timm()
+    path = tmp_path / "imagenet-like.pt"
+    torch.save({"state_dict": {f"module.{k}": v for k, v in source.state_dict().items()}}, path)
+    method = _method(weights=str(path), epochs=0.0).fit(TRAIN, VAL, make_context(tmp_path))
+    mine, theirs = method.state_dict()["net"], source.state_dict()
+    # the 3-channel stem is summed to one channel; the 1000-class head is left random
+    assert torch.allclose(mine["conv1.weight"], theirs["conv1.weight"].sum(dim=1, keepdim=True))
+    assert torch.equal(mine["layer3.1.conv2.weight"], theirs["layer3.1.conv2.weight"])
+    assert mine["fc.weight"].shape == (1, 64)
+
+
+def test_bad_weights_files_are_clear_errors(tmp_path):
+    ctx = make_context(tmp_path)
+    with pytest.raises(ConfigError, match="never downloads"):
+        _method(weights=str(tmp_path / "missing.pt")).fit(TRAIN, VAL, ctx)
+    wrong = tmp_path / "wrong-width.pt"
+    torch.save(_small_timm(width=0.25).state_dict(), wrong)
+    with pytest.raises(ConfigError, match=r"does not fit backbone.*shape mismatch"):
+        _method(weights=str(wrong)).fit(TRAIN, VAL, ctx)
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ConfigError, match="cannot be loaded safely"):
+        _method(weights=str(tmp_path / "junk.pt")).fit(TRAIN, VAL, ctx)
+
+
+def test_backbone_options_are_checked(tmp_path):
+    ctx = make_context(tmp_path)
+    with pytest.raises(ConfigError, match="Did you mean resnet18"):
+        _method(backbone="resnet18x").fit(TRAIN, VAL, ctx)
+    with pytest.raises(ConfigError, match="does not support width"):
+        _method(backbone="densenet121", output_stride=32).fit(TRAIN, VAL, ctx)
+    with pytest.raises(ConfigError, match="healthy and diseased"):
+        _method().fit(TRAIN.subset(TRAIN.labels == 0), VAL, ctx)
+
+
+def test_the_paper_profile_is_densenet121_as_in_chexpert():
+    params = Classifier.resolve("paper", {})
+    assert params["backbone"] == "densenet121" and params["lr"] == 1e-4
+    assert params["batch_size"] == 16 and params["epochs"] == 3.0
+    assert params["weights"] is None and params["select"] == "best_val"
