@@ -410,6 +410,10 @@ def _print_runs(records: list[RunRecord]) -> None:
     _console().print(table)
 
 
+from .cli_predict import predict_cmd  # noqa: E402
+
+cli.add_command(predict_cmd)
+
 from .cli_bench import bench  # noqa: E402
 
 cli.add_command(bench)

@@ -1,0 +1,81 @@
+"""Reading user images for ``anobench predict``: PNG, JPEG and DICOM as intensities in [0, 1]."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+from anobench_chexpert.fixture import write_dicom
+from PIL import Image
+
+from anobench import ConfigError, DataError
+from anobench.imageio import read_image, window
+
+RAMP = np.tile(np.arange(0, 4096, 16, dtype=np.uint16), (8, 1))  # 8 x 256, stored 12-bit
+
+
+def test_png_8_and_16_bit_use_their_nominal_range(tmp_path):
+    eight = np.array([[0, 51, 255]], dtype=np.uint8)
+    Image.fromarray(eight).save(tmp_path / "a.png")
+    assert np.allclose(read_image(tmp_path / "a.png"), [[0, 0.2, 1]])
+    sixteen = np.array([[0, 13107, 65535]], dtype=np.uint16)
+    Image.fromarray(sixteen).save(tmp_path / "b.png")
+    assert np.allclose(read_image(tmp_path / "b.png"), [[0, 0.2, 1]], atol=1e-6)
+
+
+def test_colour_becomes_luma_and_jpeg_reads(tmp_path):
+    rgb = np.zeros((4, 4, 3), dtype=np.uint8)
+    rgb[..., 1] = 255
+    Image.fromarray(rgb).save(tmp_path / "g.png")
+    assert np.allclose(read_image(tmp_path / "g.png"), 150 / 255, atol=1 / 255)
+    Image.fromarray(np.full((16, 16), 128, np.uint8)).save(tmp_path / "x.jpg", quality=95)
+    out = read_image(tmp_path / "x.jpg")
+    assert out.shape == (16, 16) and out.dtype == np.float32
+    assert np.allclose(out, 128 / 255, atol=2 / 255)
+
+
+def test_unreadable_and_missing_files_name_the_file(tmp_path):
+    (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    with pytest.raises(DataError, match=r"bad\.jpg: cannot read this image.*PNG, JPEG or DICOM"):
+        read_image(tmp_path / "bad.jpg")
+    with pytest.raises(DataError, match=r"nothere\.png: no such file"):
+        read_image(tmp_path / "nothere.png")
+    (tmp_path / "bad.dcm").write_bytes(b"garbage")
+    with pytest.raises(DataError, match=r"bad\.dcm: not a readable DICOM"):
+        read_image(tmp_path / "bad.dcm")
+
+
+def test_dicom_window_modality_lut_and_monochrome1(tmp_path):
+    plain = read_image(write_dicom(tmp_path / "a.dcm", RAMP))
+    assert plain.shape == RAMP.shape
+    assert plain.min() == 0 and plain.max() == 1  # no window: the image's own range
+    assert np.all(np.diff(plain[0]) > 0)
+    windowed = read_image(write_dicom(tmp_path / "w.dcm", RAMP, window=(1024, 1024)))
+    assert windowed[0, 0] == 0 and windowed[0, -1] == 1  # clipped outside [512, 1536]
+    # stored 1024 at the center: ((x - (c - 0.5)) / (w - 1)) + 0.5 of PS3.3 C.11.2.1.2
+    assert np.isclose(windowed[0, 64], 0.5 / 1023 + 0.5, atol=1e-6)
+    # rescale slope/intercept put the window in modality units: the same picture
+    shifted = write_dicom(tmp_path / "s.dcm", RAMP, window=(0, 1024), intercept=-1024)
+    assert np.allclose(read_image(shifted), windowed)
+    inverted = read_image(write_dicom(tmp_path / "m1.dcm", RAMP, monochrome1=True))
+    assert np.allclose(inverted, 1 - plain)
+    # DICOM found by its marker even without the suffix
+    (tmp_path / "noext").write_bytes((tmp_path / "a.dcm").read_bytes())
+    assert np.array_equal(read_image(tmp_path / "noext"), plain)
+
+
+def test_window_functions_follow_the_standard():
+    x = np.array([0.0, 40.0, 50.0, 60.0, 100.0])
+    linear = window(x, 50, 21)
+    assert linear[0] == 0 and linear[-1] == 1 and np.isclose(linear[2], 0.525)
+    assert np.allclose(window(x, 50, 20, "LINEAR_EXACT"), [0, 0, 0.5, 1, 1])
+    sigmoid = window(x, 50, 20, "SIGMOID")
+    assert np.isclose(sigmoid[2], 0.5) and np.all(np.diff(sigmoid) > 0)
+
+
+def test_dicom_without_pydicom_names_the_extra(tmp_path, monkeypatch):
+    path = write_dicom(tmp_path / "a.dcm", RAMP)
+    monkeypatch.setitem(sys.modules, "pydicom", None)
+    with pytest.raises(ConfigError, match=r'pip install "anobench\[chexpert\]"'):
+        read_image(path)
