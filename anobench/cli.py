@@ -418,6 +418,10 @@ from .cli_bench import bench  # noqa: E402
 
 cli.add_command(bench)
 
+from .cli_report import report_cmd  # noqa: E402
+
+cli.add_command(report_cmd)
+
 
 def main() -> None:
     cli(prog_name="anobench")

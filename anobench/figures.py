@@ -79,7 +79,8 @@ def curves(history: Sequence[dict[str, float]], path: Path, title: str) -> Path 
     fig, axes = plt.subplots(len(keys), 1, figsize=(6, 1.8 * len(keys)), squeeze=False)
     for ax, key in zip(axes[:, 0], keys, strict=True):
         pts = [(row["step"], row[key]) for row in history if key in row]
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], lw=1)
+        # sparse series (e.g. one validation loss at the end) are invisible as a bare line
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], lw=1, marker="o" if len(pts) < 20 else "")
         ax.set_ylabel(key, fontsize=8)
     axes[-1, 0].set_xlabel("step")
     fig.suptitle(title, fontsize=10)

@@ -14,7 +14,7 @@ FORMATS = ("rich", "markdown", "csv", "json", "html")
 STYLE = (
     "body{font-family:sans-serif;margin:2em;color:#222}"
     "table{border-collapse:collapse;margin-bottom:0.5em}"
-    "th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}"
+    "th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}td{white-space:nowrap}"
     "td:nth-child(2),th:nth-child(2){text-align:left}th{background:#f3f3f3}"
     "ul.notes{font-size:0.85em;color:#555;margin-top:0;margin-bottom:2em}"
 )
@@ -77,7 +77,7 @@ def as_json(tables: list[Table]) -> str:
     return json.dumps(records(tables), indent=2) + "\n"
 
 
-def _html_table(header: list[str], rows: list[list[str]], caption: str = "") -> list[str]:
+def html_table(header: list[str], rows: list[list[str]], caption: str = "") -> list[str]:
     out = ['<table class="leaderboard">']
     if caption:
         out.append(f"<caption>{html.escape(caption)}</caption>")
@@ -88,7 +88,7 @@ def _html_table(header: list[str], rows: list[list[str]], caption: str = "") -> 
     return out
 
 
-def _html_notes(lines: list[str]) -> str:
+def html_notes(lines: list[str]) -> str:
     return '<ul class="notes">' + "".join(f"<li>{html.escape(n)}</li>" for n in lines) + "</ul>"
 
 
@@ -98,13 +98,13 @@ def html_fragment(tables: list[Table], level: int = 2) -> str:
     for table in tables:
         header, rows = display_rows(table)
         body.append(f"<h{level}>{html.escape(table.title)}</h{level}>")
-        body += _html_table(header, rows)
-        body.append(_html_notes(notes(table)))
+        body += html_table(header, rows)
+        body.append(html_notes(notes(table)))
     header, rows = summary_rows(tables)
     if header:
         body.append(f"<h{level}>Average rank across datasets</h{level}>")
-        body += _html_table(header, rows)
-        body.append(_html_notes([SUMMARY_NOTE]))
+        body += html_table(header, rows)
+        body.append(html_notes([SUMMARY_NOTE]))
     return "\n".join(body)
 
 
