@@ -21,28 +21,25 @@ STYLE = (
 
 
 def rich_tables(tables: list[Table]) -> list:
+    from rich.markup import escape
     from rich.table import Table as RichTable
+
+    def one(title: str, caption: str, header: list[str], rows: list[list[str]], wrap: int):
+        # "[e2c42d]"-style hashes in titles and labels would otherwise be read as rich markup
+        rt = RichTable(title=escape(title), caption=escape(caption), caption_justify="left")
+        for i, col in enumerate(header):
+            rt.add_column(escape(col), justify="left" if i == 1 else "right", no_wrap=i <= wrap)
+        for row in rows:
+            rt.add_row(*(escape(c) for c in row))
+        return rt
 
     out = []
     for table in tables:
         header, rows = display_rows(table)
-        caption = "\n".join(notes(table))
-        rt = RichTable(title=table.title, caption=caption, caption_justify="left")
-        for i, col in enumerate(header):
-            rt.add_column(col, justify="left" if i == 1 else "right", no_wrap=i <= 2)
-        for row in rows:
-            rt.add_row(*row)
-        out.append(rt)
+        out.append(one(table.title, "\n".join(notes(table)), header, rows, wrap=2))
     header, rows = summary_rows(tables)
     if header:
-        rt = RichTable(
-            title="average rank across datasets", caption=SUMMARY_NOTE, caption_justify="left"
-        )
-        for i, col in enumerate(header):
-            rt.add_column(col, justify="left" if i == 1 else "right")
-        for row in rows:
-            rt.add_row(*row)
-        out.append(rt)
+        out.append(one("average rank across datasets", SUMMARY_NOTE, header, rows, wrap=-1))
     return out
 
 

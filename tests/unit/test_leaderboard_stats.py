@@ -154,3 +154,23 @@ def test_an_undefined_primary_is_not_ranked_or_tested(tmp_path):
         rec = _record(tables, "nan")
         assert rec["rank"] is None and rec["p_note"] == "hit is undefined"
         assert rec["hit_ci_note"] == "undefined"
+
+
+def test_rich_output_keeps_bracketed_hashes(tmp_path):
+    from rich.console import Console
+
+    # rich reads "[" + a letter ... "]" as a style tag: choose hashes that start with a letter
+    sizes = [
+        s for s in range(8, 300) if RunSpec("toy", "a", {"size": s}, {}).dataset_hash()[0] > "9"
+    ]
+    with Store(tmp_path / "s.sqlite") as store:
+        for size in sizes[:2]:
+            _add(store, "a", 0, np.full(30, 0.5), size=size)
+        tables = lb.build(store, resamples=0)
+    console = Console(record=True, width=300)
+    for rt in render.rich_tables(tables):
+        console.print(rt)
+    text = console.export_text()
+    for table in tables:
+        # hex hashes like "[e2c42d]" must not be swallowed as rich markup
+        assert f"[{table.dataset_hash}]" in text and f"[{table.dataset_hash[:6]}]" in text
