@@ -95,6 +95,11 @@ def _check(item: Item, store: Store) -> None:
     finished = store.find_finished(spec.config_hash(), spec.seed)
     if finished:
         item.status, item.run_id = SKIPPED, finished
+        record = store.get_run(finished)
+        value = record.metrics.get(record.primary_metric or "")
+        if value is not None:
+            item.primary = record.primary_metric
+            item.value = None if math.isnan(value) else float(value)
         return
     for run_id, provenance in store.find_running(spec.config_hash(), spec.seed):
         owner = provenance.get("owner")

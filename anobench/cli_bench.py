@@ -84,6 +84,8 @@ def bench(
     from .runner import Runner
     from .suite import load_suite
 
+    if address and executor != "ray":
+        raise ConfigError("--address names a Ray cluster; use it with --executor ray")
     suite = load_suite(suite_file)
     specs = suite.expand(seeds=_seeds(seeds), device=device)
     if dry_run:
@@ -109,7 +111,7 @@ def bench(
         address=address,
         devices=devices,
     )
-    view = make_view(state.quiet or fmt == "json")
+    view = make_view(state.quiet)  # progress goes to stderr: it never mixes with --format json
     report = driver.run_suite(suite, items, runner, pool, view)
     store.close()
     if fmt == "json":

@@ -98,7 +98,9 @@ class Suite:
     ) -> list[RunSpec]:
         """Every dataset x method x seed as a RunSpec, in file order (seeds innermost)."""
         seeds = tuple(seeds) if seeds else self.seeds
-        device = device or self.device
+        device = (device or self.device).strip().lower()
+        if not _DEVICE.match(device):
+            raise ConfigError(f"device {device!r}: use auto, cpu, cuda or cuda:N")
         self._check_metrics()
         specs: list[RunSpec] = []
         seen: dict[tuple[str, int], str] = {}
@@ -143,13 +145,18 @@ class Suite:
                 raise self.error(f"{dataset.where}: profile", str(exc)) from None
             dataset_options = {**chosen, **dataset_options}
         try:
-            registry.get("dataset", dataset.name).resolve(profile, dataset_options)
+            registry.get("method", method.name).profile_options(profile)
         except AnobenchError as exc:
-            raise self.error(f"{dataset.where}: options", str(exc)) from None
+            where = f"{method.where}: profile" if method.profile else "profile"
+            raise self.error(where, str(exc)) from None
         try:
             registry.get("method", method.name).resolve(profile, self._interpolate(method))
         except AnobenchError as exc:
             raise self.error(f"{method.where}: options", str(exc)) from None
+        try:
+            registry.get("dataset", dataset.name).resolve(profile, dataset_options)
+        except AnobenchError as exc:
+            raise self.error(f"{dataset.where}: options", str(exc)) from None
         try:
             return build_spec(
                 dataset=dataset.name,
@@ -297,11 +304,11 @@ class _Checker:
             where = f"[[{key}]] #{index + 1}"
             if not isinstance(table, dict):
                 raise self.error(where, f"expected a table, got {table!r}")
-            self.keys(table, allowed, where)
             name = table.get("name")
             if not isinstance(name, str) or not name:
                 raise self.error(where, f'needs name = "..." ({allowed["name"]})')
             where = f"{where} ({name})"
+            self.keys(table, allowed, where)
             options = table.get("options", {})
             if not isinstance(options, dict):
                 raise self.error(

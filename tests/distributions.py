@@ -46,6 +46,7 @@ TESTPLUGINS = {
     "anobench.methods": {
         "brightness": "anobench_testplugins:Brightness",
         "failing": "anobench_testplugins:Failing",
+        "crashing": "anobench_testplugins:Crashing",
         "nanmaps": "anobench_testplugins:NaNMaps",
         "badshape": "anobench_testplugins:BadShape",
         "diverging": "anobench_testplugins:Diverging",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 
 import numpy as np
 import torch
@@ -81,6 +82,15 @@ class Failing(Brightness):
 
     def fit(self, train, val, ctx):
         raise RuntimeError("boom in fit")
+
+
+class Crashing(Brightness):
+    """Kills its own process, as the out-of-memory killer or a native crash would."""
+
+    name = "crashing"
+
+    def fit(self, train, val, ctx):
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 class NaNMaps(Brightness):

@@ -1,0 +1,143 @@
+"""``anobench bench`` end to end through the CLI, with the fast test plugins."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from anobench.cli import cli
+from anobench.store import Store
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+SUITE = """
+name = "isolation"
+seeds = [0, 1]
+device = "cpu"
+metrics = ["pixel_ap", "image_auroc"]
+
+[[datasets]]
+name = "toy"
+
+[[methods]]
+name = "brightness"
+
+[[methods]]
+name = "failing"
+
+[[methods]]
+name = "crashing"
+"""
+
+
+@pytest.fixture
+def invoke(home):
+    runner = CliRunner()
+
+    def _invoke(*args: str):
+        return runner.invoke(cli, ["--home", str(home), *args], catch_exceptions=False)
+
+    return _invoke
+
+
+def _one_line_error(result, *fragments: str) -> None:
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def test_bench_skips_done_runs_isolates_failures_and_retries_them(
+    invoke, testplugins, home, tmp_path
+):
+    suite = tmp_path / "isolation.toml"
+    suite.write_text(SUITE)
+    # a single run of the same configuration counts as done
+    single = invoke(
+        "-q",
+        "run",
+        "-m",
+        "brightness",
+        "-d",
+        "toy",
+        "--device",
+        "cpu",
+        "--format",
+        "json",
+        "--metric",
+        "pixel_ap",
+    )
+    assert single.exit_code == 0, single.output
+    single_id = json.loads(single.stdout)["run_id"]
+
+    grid = json.loads(invoke("bench", str(suite), "--dry-run", "--format", "json").stdout)
+    assert [(r["method"], r["seed"], r["status"]) for r in grid] == [
+        ("brightness", 0, "skipped"),
+        ("brightness", 1, "todo"),
+        ("failing", 0, "todo"),
+        ("failing", 1, "todo"),
+        ("crashing", 0, "todo"),
+        ("crashing", 1, "todo"),
+    ]
+
+    result = invoke("bench", str(suite), "--jobs", "2", "--format", "json")
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.stdout)
+    assert report["counts"] == {
+        "finished": 1,
+        "skipped": 1,
+        "failed": 4,
+        "interrupted": 0,
+        "running elsewhere": 0,
+    }
+    runs = {(r["method"], r["seed"]): r for r in report["runs"]}
+    assert runs[("brightness", 0)]["run_id"] == single_id
+    assert runs[("brightness", 1)]["status"] == "finished"
+    assert runs[("brightness", 1)]["primary_metric"] == "pixel_ap"
+    assert "boom in fit" in runs[("failing", 0)]["error"]
+    assert "worker process died" in runs[("crashing", 1)]["error"]
+
+    store = Store(home / "store.sqlite")
+    finished = store.runs(status="finished")
+    assert sorted(r.spec.seed for r in finished) == [0, 1]
+    bench_run = store.get_run(runs[("brightness", 1)]["run_id"])
+    assert bench_run.provenance["suite"] == "isolation"
+    assert bench_run.provenance["plugins"]["method"]["distribution"] == "anobench-testplugins"
+    assert (Path(bench_run.artifacts) / "predictions.npz").exists()
+    assert len(store.runs(status="failed")) == 4
+
+    # the text summary lists the failures with their one-line error; failures are retried
+    again = invoke("bench", str(suite), "--seeds", "0")
+    assert again.exit_code == 1
+    assert "1 skipped (already done)" in again.stdout and "2 failed" in again.stdout
+    assert "boom in fit" in again.stdout
+    assert len(store.runs(status="failed")) == 6
+    assert len(store.runs(status="finished")) == 2
+
+    board = json.loads(invoke("leaderboard", "--format", "json").stdout)
+    assert [(row["method"], row["n"]) for row in board] == [("brightness", 2)]
+
+
+def test_bench_mistakes_are_one_line(invoke, tmp_path, home):
+    _one_line_error(invoke("bench", str(tmp_path / "nope.toml")), "not found")
+    smoke = str(BENCHMARKS / "smoke.toml")
+    _one_line_error(invoke("bench", smoke, "--address", "x:1"), "--address", "--executor ray")
+    _one_line_error(invoke("bench", smoke, "--seeds", "a,b"), "--seeds")
+    _one_line_error(invoke("bench", smoke, "--device", "tpu"), "device")
+    if not torch.cuda.is_available():
+        paper = str(BENCHMARKS / "synthetic-paper.toml")
+        _one_line_error(invoke("bench", paper), "CUDA is not available")
+    assert not (home / "store.sqlite").exists()
+
+
+def test_dry_run_prints_the_grid(invoke, home):
+    result = invoke("bench", str(BENCHMARKS / "synthetic-quick.toml"), "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "suite synthetic-quick: 24 run(s)" in result.stdout
+    assert "descargan" in result.stdout and "todo" in result.stdout
+    assert not (home / "store.sqlite").exists()
