@@ -38,6 +38,8 @@ def is_dicom(path: Path) -> bool:
 def read_image(path: str | Path) -> np.ndarray:
     """The image at ``path`` as float32 ``[H, W]`` in ``[0, 1]``; ``DataError`` naming the file."""
     path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path} is a folder; give the {FORMATS} image files themselves")
     if not path.is_file():
         raise DataError(f"{path}: no such file (expected a {FORMATS} image)")
     if is_dicom(path):

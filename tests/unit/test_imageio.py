@@ -41,6 +41,8 @@ def test_unreadable_and_missing_files_name_the_file(tmp_path):
         read_image(tmp_path / "bad.jpg")
     with pytest.raises(DataError, match=r"nothere\.png: no such file"):
         read_image(tmp_path / "nothere.png")
+    with pytest.raises(DataError, match="is a folder"):
+        read_image(tmp_path)
     (tmp_path / "bad.dcm").write_bytes(b"garbage")
     with pytest.raises(DataError, match=r"bad\.dcm: not a readable DICOM"):
         read_image(tmp_path / "bad.dcm")
