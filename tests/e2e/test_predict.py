@@ -135,3 +135,19 @@ def test_classifier_on_a_chexpert_tree_then_predict_jpeg_and_dicom(tmp_path):
     assert np.isclose(scores[0], stored["scores"][0], atol=1e-6)
     assert np.isclose(scores[1], scores[0], atol=1e-6)
     assert np.load(out / "maps.npz")["maps"].shape == (2, 32, 32)
+
+
+def test_the_figure_of_a_method_without_maps_says_so(tmp_path):
+    from anobench.predict import figure
+
+    row = {"file": "x.png", "score": 0.25}
+    path = figure(np.zeros((1, 16, 16), np.float32), None, row, tmp_path / "f.png", "title")
+    assert (
+        path.is_file()
+        and Image.open(path).size[0]
+        < Image.open(
+            figure(
+                np.zeros((1, 16, 16), np.float32), np.ones((16, 16)), row, tmp_path / "g.png", "t"
+            )
+        ).size[0]
+    )
