@@ -20,7 +20,7 @@ from .errors import AnobenchError
 from .executors import Executor
 from .liveness import alive
 from .records import RunSpec
-from .runner import Outcome, Runner
+from .runner import LOAD_DATA, Outcome, Runner
 from .store import Store
 from .suite import Suite
 
@@ -128,6 +128,33 @@ def _primary(outcome: Outcome, runner: Runner, item: Item) -> None:
         item.value = None if math.isnan(result[1].value) else float(result[1].value)
 
 
+class _DataGate:
+    """Lets one run per dataset configuration load (generate, decode, cache) its data before the
+    others of that configuration start, so N workers do not each build the same cache."""
+
+    def __init__(self) -> None:
+        self.ready: set[str] = set()
+        self.loading: dict[str, str] = {}  # run id -> dataset hash
+
+    def take(self, todo: deque[Item]) -> Item | None:
+        for item in todo:
+            key = item.spec.dataset_hash()
+            if key in self.ready or key not in self.loading.values():
+                todo.remove(item)
+                return item
+        return None
+
+    def started(self, item: Item) -> None:
+        key = item.spec.dataset_hash()
+        if key not in self.ready and item.run_id:
+            self.loading[item.run_id] = key
+
+    def release(self, run_id: str) -> None:
+        key = self.loading.pop(run_id, None)
+        if key is not None:
+            self.ready.add(key)
+
+
 def run_suite(
     suite: Suite,
     items: list[Item],
@@ -145,11 +172,14 @@ def run_suite(
     todo = deque(item for item in items if item.status == TODO)
     view.start(suite.name, len(todo), len(items) - len(todo), executor.describe())
     inflight: dict[str, Item] = {}
+    gate = _DataGate()
     t0 = time.perf_counter()
     try:
         while todo or inflight:
             while todo and len(inflight) < executor.slots:
-                item = todo.popleft()
+                item = gate.take(todo)
+                if item is None:  # the rest wait for data another run is caching
+                    break
                 _check(item, runner.store)  # another process may have done it meanwhile
                 if item.status != TODO:
                     view.skipped(item)
@@ -163,15 +193,19 @@ def run_suite(
                 item.run_id, item.status, item.started = job.run_id, "running", time.perf_counter()
                 inflight[job.run_id] = item
                 executor.submit(job)
+                gate.started(item)
                 view.started(item)
             for job, outcome in executor.wait(poll):
                 runner.commit(outcome)
+                gate.release(job.run_id)
                 item = inflight.pop(job.run_id)
                 item.status, item.error = outcome.status, outcome.error
                 item.seconds = time.perf_counter() - item.started
                 _primary(outcome, runner, item)
                 view.finished(item)
             for event in executor.events():
+                if event[0] == "done" and event[2] == LOAD_DATA:
+                    gate.release(event[1])
                 view.event(event)
     except BaseException:
         executor.close(kill=True)

@@ -73,6 +73,7 @@ class PlainView(BenchView):
         label = self._labels.get(run_id, run_id)
         if event[0] == "log":
             self._print(f"  {label}: {event[2]}")
+        if event[0] != "task":
             return
         now = time.monotonic()
         if now - self._last.get(run_id, 0.0) >= self.interval:
@@ -143,6 +144,7 @@ class RichView(BenchView):
             return
         if event[0] == "log":
             self.progress.console.print(f"  {event[2]}", highlight=False, markup=False)
+        if event[0] != "task":
             return
         _, _, name, completed, total, info = event
         self.progress.update(task, total=total, completed=completed, info=f"{name} {info}")

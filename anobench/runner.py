@@ -30,6 +30,8 @@ from .store import Store
 from .validate import check_predictions, check_split
 
 PROFILES = ("quick", "paper")
+#: the progress task around loading a run's data
+LOAD_DATA = "load data"
 
 
 def build_spec(
@@ -263,9 +265,12 @@ def _execute(
     dataset = dataset_cls(**spec.dataset_options)
     provenance["dataset_fingerprint"] = dataset.fingerprint()
     splits = {}
-    for name in ("train", "val", "test"):
-        splits[name] = dataset.load(name, ctx)
-        check_split(splits[name], f"dataset '{spec.dataset}'", name)
+    # the end of this task tells a suite driver the data are cached for its other runs
+    with reporter.task(LOAD_DATA, total=3) as task:
+        for name in ("train", "val", "test"):
+            splits[name] = dataset.load(name, ctx)
+            check_split(splits[name], f"dataset '{spec.dataset}'", name)
+            task.advance(1)
     provenance["data"] = {
         name: {**s.counts(), **{k: v for k, v in s.meta.items() if _jsonable(v)}}
         for name, s in splits.items()

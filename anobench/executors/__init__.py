@@ -12,8 +12,8 @@ from typing import Any, Protocol
 
 from ..runner import Job, Outcome
 
-#: events forwarded from workers: ("task", run_id, description, completed, total, info) or
-#: ("log", run_id, message)
+#: events forwarded from workers: ("task", run_id, description, completed, total, info),
+#: ("done", run_id, description) or ("log", run_id, message)
 Event = tuple[Any, ...]
 
 

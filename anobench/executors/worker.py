@@ -61,8 +61,8 @@ def run_local(job: Job) -> Outcome:
 class QueueReporter(Reporter):
     """Forwards one run's progress to the driver as ``(run_id, kind, ...)`` events, throttled.
 
-    Events: ``("task", run_id, description, completed, total, info)`` and
-    ``("log", run_id, message)``. A lost event only delays the progress view.
+    Events: ``("task", run_id, description, completed, total, info)`` (throttled),
+    ``("done", run_id, description)`` when a task ends and ``("log", run_id, message)``.
     """
 
     def __init__(self, queue: Any, run_id: str, interval: float = 0.5) -> None:
@@ -83,7 +83,7 @@ class QueueReporter(Reporter):
         self._send(task, _fmt_fields(fields))
 
     def _stop(self, task: Task) -> None:
-        self._names.pop(id(task), None)
+        self._put(("done", self.run_id, self._names.pop(id(task), "")))
 
     def _send(self, task: Task, info: str, force: bool = False) -> None:
         now = time.monotonic()
