@@ -141,3 +141,23 @@ def test_dry_run_prints_the_grid(invoke, home):
     assert "suite synthetic-quick: 24 run(s)" in result.stdout
     assert "descargan" in result.stdout and "todo" in result.stdout
     assert not (home / "store.sqlite").exists()
+
+
+def test_an_interrupted_run_resumes_from_its_checkpoint(invoke, testplugins, home, tmp_path):
+    suite = tmp_path / "resume.toml"
+    suite.write_text('device = "cpu"\n[[datasets]]\nname = "toy"\n[[methods]]\nname = "brightness"')
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TESTPLUGINS_INTERRUPT_AT", "3")  # the worker's run stops after 3 steps
+        stopped = invoke("bench", str(suite), "--format", "json")
+    assert stopped.exit_code == 1
+    (first,) = json.loads(stopped.stdout)["runs"]
+    assert first["status"] == "interrupted"
+
+    resumed = invoke("bench", str(suite), "--format", "json")
+    assert resumed.exit_code == 0, resumed.output
+    (second,) = json.loads(resumed.stdout)["runs"]
+    assert second["status"] == "finished" and second["run_id"] == first["run_id"]
+    record = Store(home / "store.sqlite").get_run(first["run_id"])
+    assert record.provenance["resumed"] is True
+    log = (Path(record.artifacts) / "training_log.jsonl").read_text().splitlines()
+    assert [json.loads(line)["step"] for line in log] == [1, 2, 3, 4, 5]
