@@ -208,11 +208,13 @@ def run_suite(
                     gate.release(event[1])
                 view.event(event)
     except BaseException:
-        executor.close(kill=True)
-        for run_id, item in inflight.items():
-            runner.store.interrupt_if_running(run_id, "the suite was stopped while it ran")
-            item.status = INTERRUPTED
-        view.stop()
+        try:
+            executor.close(kill=True)
+        finally:
+            for run_id, item in inflight.items():
+                runner.store.interrupt_if_running(run_id, "the suite was stopped while it ran")
+                item.status = INTERRUPTED
+            view.stop()
         raise
     executor.close()
     view.stop()
