@@ -19,9 +19,17 @@ from .networks import (
     init_discriminator,
     init_generator,
 )
-from .training import Weights, apply, autocast, discriminator_backward, generator_backward
+from .training import (
+    Weights,
+    apply,
+    autocast,
+    classifier_backward,
+    discriminator_backward,
+    generator_backward,
+)
 
 _W = Weights()
+WARMUP_WINDOW = 20
 
 OPTIONS = option_set(
     Option("epochs", int, 500, "passes over the training images (official loop: 500)", minimum=1),
@@ -49,6 +57,29 @@ OPTIONS = option_set(
     Option("w_cls_g", float, _W.cls_g, "weight of G's classification loss (official: 1)"),
     Option("w_id", float, _W.identity, "weight of the identity loss (official: 50)"),
     Option("w_rec", float, _W.reconstruction, "weight of the cycle loss (official: 50)"),
+    Option(
+        "warmup",
+        int,
+        0,
+        "iterations that train only D's encoder and classification head before the GAN loop"
+        " (not in the official code: 0)",
+        minimum=0,
+    ),
+    Option(
+        "d_init",
+        str,
+        "xavier",
+        "discriminator convolution initialisation (official: xavier)",
+        choices=("xavier", "kaiming"),
+    ),
+    Option(
+        "warmup_loss",
+        float,
+        0.0,
+        f"end the warm-up once the mean classification loss of its last {WARMUP_WINDOW}"
+        " iterations is below this (0: run every warm-up iteration)",
+        minimum=0.0,
+    ),
     Option("flip", bool, True, "random horizontal and vertical flips, one decision per image"),
     Option(
         "per_image_norm",
@@ -143,7 +174,7 @@ class DeScarGAN(Method):
         self._build(channels, size, device)
         g, d = self.generator_, self.discriminator_
         gen = ctx.generator
-        init_generator_seeded(g, d, gen)
+        init_generator_seeded(g, d, gen, self.d_init)
         if self.channels_last:
             g.to(memory_format=torch.channels_last)
             d.to(memory_format=torch.channels_last)
@@ -153,8 +184,10 @@ class DeScarGAN(Method):
         labels = torch.as_tensor(np.asarray(train.labels), dtype=torch.long)
         n = len(labels)
         per_epoch = max(1, n // self.batch_size)
-        total = ctx.budget.steps(self.epochs * per_epoch)
-        start = 0
+        gan_iterations = self.epochs * per_epoch
+        cap = ctx.budget.steps(self.warmup + gan_iterations)
+        start, gan_start = 0, self.warmup
+        recent: list[float] = []  # the last warm-up losses, for the early end of the warm-up
         state = ctx.resume()
         if state is not None:
             g.load_state_dict(state["generator"])
@@ -164,33 +197,44 @@ class DeScarGAN(Method):
             gen.set_state(state["rng"])
             torch.set_rng_state(state["torch_rng"])
             start = int(state["step"])
+            gan_start = int(state.get("gan_start", self.warmup))
+            recent = [float(v) for v in state.get("recent", torch.zeros(0))]
             ctx.progress.log(f"descargan: resumed at iteration {start}")
         weights = self._weights()
         cast = autocast(device, self.precision)
         g.train()
         d.train()
         last: dict[str, float] = {}
-        with ctx.progress.task("descargan: training", total=total) as task:
+        it = start
+        with ctx.progress.task("descargan: training", total=cap) as task:
             task.advance(start)
-            for it in range(start, total):
-                if ctx.budget.expired(it):
-                    break
+            while it < min(cap, gan_start + gan_iterations) and not ctx.budget.expired(it):
                 epoch, offset = divmod(it, per_epoch)
                 order = _epoch_order(n, ctx.seed, epoch)
                 index = order[offset * self.batch_size : (offset + 1) * self.batch_size]
                 x, y = self._batch(images, labels, index, gen, device)
-                noise = self.noise * torch.rand(x.shape, generator=gen).to(device)
-                alpha = torch.rand(len(x), 1, 1, 1, generator=gen).to(device)
-                last.update(discriminator_backward(g, d, x, y, noise, alpha, weights, cast))
-                apply(opt_d, d, self.clip)
-                if (it + 1) % self.n_critic == 0:
-                    d.requires_grad_(False)
-                    last.update(generator_backward(g, d, x, y, noise, weights, cast))
-                    d.requires_grad_(True)
-                    apply(opt_g, g, self.clip)
-                ctx.log(it + 1, **last)
-                task.advance(1, d=last["d_real"] + last["d_fake"], g_id=last.get("g_id", math.nan))
-                if (it + 1) % self.checkpoint_every == 0 or it + 1 == total:
+                if it < gan_start:
+                    last.update(classifier_backward(d, x, y, cast))
+                    apply(opt_d, d, self.clip)
+                    recent = [*recent, last["d_cls"]][-WARMUP_WINDOW:]
+                    if len(recent) == WARMUP_WINDOW and np.mean(recent) < self.warmup_loss:
+                        # the classifier has learnt: skip the rest of the warm-up
+                        task.advance(gan_start - it - 1)
+                        gan_start = it + 1
+                else:
+                    self._gan_iteration(
+                        it - gan_start, x, y, gen, weights, cast, opt_g, opt_d, last
+                    )
+                it += 1
+                ctx.log(it, **last)
+                task.advance(
+                    1,
+                    d=last.get("d_real", 0.0) + last.get("d_fake", 0.0),
+                    d_cls=last["d_cls"],
+                    g_id=last.get("g_id", math.nan),
+                )
+                done = it >= min(cap, gan_start + gan_iterations)
+                if it % self.checkpoint_every == 0 or done:
                     ctx.checkpoint(
                         {
                             "generator": g.state_dict(),
@@ -199,13 +243,39 @@ class DeScarGAN(Method):
                             "opt_d": opt_d.state_dict(),
                             "rng": gen.get_state(),
                             "torch_rng": torch.get_rng_state(),
-                            "step": it + 1,
+                            "step": it,
+                            "gan_start": gan_start,
+                            "recent": torch.tensor(recent, dtype=torch.float64),
                         }
                     )
         if self.channels_last:
             g.to(memory_format=torch.contiguous_format)
             d.to(memory_format=torch.contiguous_format)
         return self
+
+    def _gan_iteration(
+        self,
+        it: int,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        gen: torch.Generator,
+        weights: Weights,
+        cast: Any,
+        opt_g: torch.optim.Optimizer,
+        opt_d: torch.optim.Optimizer,
+        last: dict[str, float],
+    ) -> None:
+        """A D step and, every n_critic-th GAN iteration ``it``, a G step; losses into ``last``."""
+        g, d = self.generator_, self.discriminator_
+        noise = self.noise * torch.rand(x.shape, generator=gen).to(x.device)
+        alpha = torch.rand(len(x), 1, 1, 1, generator=gen).to(x.device)
+        last.update(discriminator_backward(g, d, x, y, noise, alpha, weights, cast))
+        apply(opt_d, d, self.clip)
+        if (it + 1) % self.n_critic == 0:
+            d.requires_grad_(False)
+            last.update(generator_backward(g, d, x, y, noise, weights, cast))
+            d.requires_grad_(True)
+            apply(opt_g, g, self.clip)
 
     def _batch(
         self,
@@ -286,11 +356,13 @@ class DeScarGAN(Method):
         return count_parameters(self.generator_) + count_parameters(self.discriminator_)
 
 
-def init_generator_seeded(g: Generator, d: Discriminator, gen: torch.Generator) -> None:
+def init_generator_seeded(
+    g: Generator, d: Discriminator, gen: torch.Generator, d_init: str = "xavier"
+) -> None:
     """Initialise both networks from the run's seed (init functions draw from torch's RNG)."""
     torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=gen)))
     init_generator(g)
-    init_discriminator(d)
+    init_discriminator(d, d_init)
 
 
 def _epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:

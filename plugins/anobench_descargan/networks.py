@@ -176,10 +176,18 @@ def init_generator(g: Generator) -> None:
             nn.init.zeros_(m.bias)
 
 
-def init_discriminator(d: Discriminator) -> None:
+def init_discriminator(d: Discriminator, scheme: str = "xavier") -> None:
+    """Xavier-normal convolutions (official) or Kaiming-normal (fan-in, ReLU); zero biases.
+
+    Xavier halves the activation variance at every ReLU, so after D's twelve convolutions the
+    classification head starts from a nearly constant input; Kaiming keeps the variance.
+    """
     for m in d.modules():
         if isinstance(m, nn.Conv2d):
-            nn.init.xavier_normal_(m.weight)
+            if scheme == "kaiming":
+                nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
+            else:
+                nn.init.xavier_normal_(m.weight)
             nn.init.zeros_(m.bias)
 
 

@@ -89,6 +89,16 @@ def discriminator_backward(
             "d_cls": float(cls_loss.detach())}  # fmt: skip
 
 
+def classifier_backward(
+    d: Discriminator, x: torch.Tensor, y: torch.Tensor, cast: AbstractContextManager
+) -> dict[str, float]:
+    """Accumulate the gradients of D's classification loss alone (the warm-up iterations)."""
+    with cast:
+        loss = F.cross_entropy(d.classify(d.features(x)).float(), y)
+    loss.backward()
+    return {"d_cls": float(loss.detach())}
+
+
 def generator_backward(
     g: Generator,
     d: Discriminator,

@@ -77,6 +77,62 @@ def test_resume_ends_with_the_same_weights(tmp_path, one_thread):
             assert torch.equal(a[key], b[key]), (part, key)
 
 
+def test_warmup_trains_only_the_classifier_then_the_gan(tmp_path):
+    model = DeScarGAN(**{**TINY, "warmup": 3})
+    ctx = ctx_for(tmp_path, max_steps=6)
+    torch.manual_seed(0)
+    model._build(1, 32, torch.device("cpu"))
+    before = {k: v.clone() for k, v in model.state_dict()["generator"].items()}
+    model.fit(train_split(), train_split(), ctx)
+    assert [set(row) - {"step"} for row in ctx.history[:3]] == [{"d_cls"}] * 3
+    assert {"d_real", "d_gp"} <= set(ctx.history[3])
+    after = model.state_dict()["generator"]
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+
+
+def test_warmup_ends_early_once_the_classifier_loss_is_low(tmp_path, monkeypatch):
+    monkeypatch.setattr(method_module, "WARMUP_WINDOW", 2)
+    # every loss is below 100: the warm-up ends after its first window of 2 iterations
+    model = DeScarGAN(**{**TINY, "epochs": 1, "warmup": 50, "warmup_loss": 100.0})
+    ctx = ctx_for(tmp_path)
+    model.fit(train_split(), train_split(), ctx)
+    gan_iterations = 1 * (12 // TINY["batch_size"])
+    assert len(ctx.history) == 2 + gan_iterations
+    assert "d_real" not in ctx.history[1] and "d_real" in ctx.history[2]
+
+
+def _threshold_ending_the_warmup_at(step, data, path, window):
+    """A warm-up loss threshold first met by the window that ends at ``step``, from a probe run."""
+    for seed in range(5):
+        ctx = make_context(path / f"probe{seed}", seed=seed, max_steps=step)
+        DeScarGAN(**{**TINY, "warmup": step}).fit(data, data, ctx)
+        losses = [row["d_cls"] for row in ctx.history]
+        means = [np.mean(losses[end - window : end]) for end in range(window, step + 1)]
+        if means[-1] < min(means[:-1]):
+            return seed, (means[-1] + min(means[:-1])) / 2
+    pytest.fail("no seed whose warm-up loss falls at the chosen step")
+
+
+def test_resume_inside_the_warmup_ends_with_the_same_weights(tmp_path, one_thread, monkeypatch):
+    monkeypatch.setattr(method_module, "WARMUP_WINDOW", 3)
+    data = train_split()
+    # the warm-up ends early at iteration 5, after the interruption at 4: the resumed run must
+    # carry the recent losses over to take the same decision
+    seed, threshold = _threshold_ending_the_warmup_at(5, data, tmp_path, 3)
+    options = {**TINY, "warmup": 8, "warmup_loss": threshold}
+    straight_ctx = make_context(tmp_path / "a", seed=seed, max_steps=9)
+    straight = DeScarGAN(**options).fit(data, data, straight_ctx)
+    assert "d_real" not in straight_ctx.history[4] and "d_real" in straight_ctx.history[5]
+    DeScarGAN(**options).fit(data, data, make_context(tmp_path / "b", seed=seed, max_steps=4))
+    ctx = make_context(tmp_path / "b", seed=seed, max_steps=9)
+    resumed = DeScarGAN(**options).fit(data, data, ctx)
+    assert ctx.history == straight_ctx.history
+    for part in ("generator", "discriminator"):
+        a, b = straight.state_dict()[part], resumed.state_dict()[part]
+        for key in a:
+            assert torch.equal(a[key], b[key]), (part, key)
+
+
 def test_checkpoint_loads_without_executing_code(tmp_path):
     data = train_split()
     DeScarGAN(**TINY).fit(data, data, ctx_for(tmp_path, max_steps=2))
