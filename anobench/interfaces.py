@@ -81,6 +81,13 @@ class Dataset(Configurable):
         """A string that changes whenever the data this configuration yields changes."""
         raise NotImplementedError
 
+    def check(self) -> None:
+        """Raise an ``AnobenchError`` naming the fix if this configuration cannot load at all.
+
+        Cheap checks only (a folder or file that is missing): the runner calls it before it
+        registers a run, so such a mistake leaves no failed run in the store. Default: nothing.
+        """
+
     def preprocess(self, image: np.ndarray) -> np.ndarray:
         """One user image prepared like this dataset's own: ``[C, H, W]`` float32 in ``[-1, 1]``.
 

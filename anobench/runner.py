@@ -399,6 +399,7 @@ class Runner:
         dataset_cls = _plugin_class("dataset", spec.dataset, Dataset)
         _plugin_class("method", spec.method, Method)
         metric_classes = metric_plugins(metrics)
+        dataset_cls(**spec.dataset_options).check()
         if resume is None:
             self.reclaim(spec)
             resume = self._interrupted_with_checkpoint(spec)

@@ -179,6 +179,9 @@ class CheXpertDataset(Dataset):
 
     # -- where the data is --------------------------------------------------------------------
 
+    def check(self) -> None:
+        self.root_path()
+
     def root_path(self) -> Path:
         """The release folder (the one holding train.csv); one message with the fix otherwise."""
         text = self.params["root"] or os.environ.get(ENV_ROOT, "")

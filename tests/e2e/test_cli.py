@@ -96,6 +96,13 @@ def test_unknown_method_suggests(invoke):
     _one_line_error(invoke("run", "-m", "meandif", "-d", "synthetic"), "Did you mean 'meandiff'")
 
 
+def test_missing_dataset_files_are_one_line_and_store_no_run(invoke, monkeypatch):
+    monkeypatch.delenv("ANOBENCH_CHEXPERT_ROOT", raising=False)
+    result = invoke("run", "-m", "meandiff", "-d", "chexpert")
+    _one_line_error(result, "no CheXpert folder given", "ANOBENCH_CHEXPERT_ROOT")
+    assert json.loads(invoke("show", "--format", "json").stdout) == []
+
+
 def test_bad_method_option(invoke):
     _one_line_error(
         invoke("run", "-m", "zscore", "-d", "synthetic", "--method-opt", "min_std=abc"),
