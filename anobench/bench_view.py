@@ -7,6 +7,8 @@ import sys
 import time
 from typing import Any
 
+from .progress import rich_progress
+
 
 def _result_line(item: Any) -> str:
     took = f" in {item.seconds:.1f} s" if item.seconds is not None else ""
@@ -94,27 +96,9 @@ class PlainView(BenchView):
 class RichView(BenchView):
     def __init__(self, console: Any = None) -> None:
         from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
 
         self.console = console or Console(stderr=True)
-        self.progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TextColumn("eta"),
-            TimeRemainingColumn(),
-            TextColumn("{task.fields[info]}"),
-            console=self.console,
-            transient=True,
-        )
+        self.progress = rich_progress(self.console, transient=True)
         self._runs: dict[str, Any] = {}
 
     def _overall(self) -> None:

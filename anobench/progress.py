@@ -83,32 +83,38 @@ class PlainReporter(Reporter):
         self.log(f"{self._names.pop(id(task), '')} done ({task.completed:g})")
 
 
+def rich_progress(console: Any, transient: bool) -> Any:
+    """The one rich progress layout: description, bar, n/total, elapsed, ETA, live fields."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[info]}"),
+        console=console,
+        transient=transient,
+    )
+
+
 class RichReporter(Reporter):
     """rich progress bars with ETA and live fields."""
 
     def __init__(self, console: Any = None) -> None:
         from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
 
         self.console = console or Console(stderr=True)
-        self.progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TextColumn("eta"),
-            TimeRemainingColumn(),
-            TextColumn("{task.fields[info]}"),
-            console=self.console,
-            transient=False,
-        )
+        self.progress = rich_progress(self.console, transient=False)
         self._ids: dict[int, Any] = {}
         self._open = 0
 
