@@ -98,7 +98,14 @@ OPTIONS = option_set(
     Option(
         "precision", str, "fp32", "fp32 or bf16 autocast for training", choices=("fp32", "bf16")
     ),
-    Option("channels_last", bool, False, "channels-last memory format for training"),
+    Option("channels_last", bool, False, "channels-last memory format for training and inference"),
+    Option(
+        "predict_precision",
+        str,
+        "fp32",
+        "fp32 or bf16 autocast for inference (maps then differ from fp32 by ~1e-2)",
+        choices=("fp32", "bf16"),
+    ),
     Option("checkpoint_every", int, 1000, "iterations between checkpoints", minimum=1),
     Option("predict_batch_size", int, 32, "images per inference batch", minimum=1),
 )
@@ -316,13 +323,16 @@ class DeScarGAN(Method):
         scores = np.empty(n, dtype=np.float64)
         healthy = np.empty(images.shape, dtype=np.float32)
         diseased = np.empty(images.shape, dtype=np.float32)
-        with torch.no_grad():
+        fmt = torch.channels_last if self.channels_last else torch.contiguous_format
+        g.to(memory_format=fmt)
+        d.to(memory_format=fmt)
+        with torch.no_grad(), autocast(ctx.device, self.predict_precision):
             for start in range(0, n, self.predict_batch_size):
                 stop = min(n, start + self.predict_batch_size)
                 x = torch.from_numpy(np.array(images[start:stop], dtype=np.float32))
-                x = x.to(ctx.device)
-                to_healthy = self.translate(x, HEALTHY)
-                to_diseased = self.translate(x, DISEASED)
+                x = x.to(ctx.device).contiguous(memory_format=fmt)
+                to_healthy = self.translate(x, HEALTHY).float()
+                to_diseased = self.translate(x, DISEASED).float()
                 diff = (minmax(x) - minmax(to_healthy)).abs().mean(dim=1)
                 logits = d.classify(d.features(x)).float()
                 if self.score == "probability":
@@ -333,6 +343,8 @@ class DeScarGAN(Method):
                 scores[start:stop] = score.cpu().numpy()
                 healthy[start:stop] = to_healthy.cpu().numpy()
                 diseased[start:stop] = to_diseased.cpu().numpy()
+        g.to(memory_format=torch.contiguous_format)
+        d.to(memory_format=torch.contiguous_format)
         g.set_per_image_norm(False)
         extras = {"healthy_translation": healthy, "diseased_translation": diseased}
         return Predictions(scores=scores, maps=maps, extras=extras)

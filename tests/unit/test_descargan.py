@@ -157,6 +157,24 @@ def test_batched_inference_equals_the_official_batch_one_loop(tmp_path):
     assert pred.extras["healthy_translation"].shape == test.images.shape
 
 
+def test_channels_last_inference_is_exact_and_bf16_close(tmp_path):
+    data = train_split()
+    model = DeScarGAN(**TINY).fit(data, data, ctx_for(tmp_path, max_steps=3))
+    test = toy_split(3, 3, size=32, seed=5)
+    ref = model.predict(test.images, ctx_for(tmp_path))
+    model.channels_last = True
+    cl = model.predict(test.images, ctx_for(tmp_path))
+    assert np.abs(cl.maps - ref.maps).max() <= 1e-4
+    assert np.allclose(cl.scores, ref.scores, atol=1e-4)
+    model.predict_precision = "bf16"
+    low = model.predict(test.images, ctx_for(tmp_path))
+    assert low.maps.dtype == np.float32 and np.isfinite(low.maps).all()
+    # bf16 keeps ~3 significant digits: maps (0..2) agree on average to a few hundredths
+    assert np.abs(low.maps - ref.maps).mean() < 0.05
+    weight = next(model.generator_.parameters())
+    assert weight.is_contiguous()  # back in the default format for state_dict users
+
+
 def test_running_statistics_option_changes_the_translation(tmp_path):
     data = train_split()
     model = DeScarGAN(**TINY).fit(data, data, ctx_for(tmp_path, max_steps=3))
