@@ -391,6 +391,12 @@ def show(state: _State, run_id: str | None, fmt: str) -> None:
 def _print_runs(records: list[RunRecord]) -> None:
     from rich.table import Table
 
+    if not records:
+        click.echo(
+            "no runs stored yet: start one with 'anobench run -m meandiff -d synthetic'", err=True
+        )
+        return
+
     table = Table(title="runs")
     for col in ("run id", "status", "method", "dataset", "profile", "seed", "primary", "created"):
         table.add_column(col)

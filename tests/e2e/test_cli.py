@@ -162,6 +162,12 @@ def test_empty_leaderboard_says_how_to_start(invoke):
     assert "anobench run" in result.stderr
 
 
+def test_empty_store_show_says_how_to_start(invoke):
+    result = invoke("show")
+    assert result.exit_code == 0
+    assert "no runs stored yet" in result.stderr and "anobench run" in result.stderr
+
+
 def test_resume_flag_continues_an_interrupted_run(invoke, testplugins, monkeypatch):
     monkeypatch.setenv("TESTPLUGINS_INTERRUPT_AT", "2")
     stopped = invoke("-q", "run", "-m", "brightness", "-d", "toy", "--device", "cpu")
