@@ -5,6 +5,7 @@ The public API that plugins import lives here and in ``anobench.testing``.
 
 from __future__ import annotations
 
+from .batches import EpochSampler
 from .context import Budget, RunContext
 from .errors import (
     AnobenchError,
@@ -41,6 +42,7 @@ __all__ = [
     "ConfigError",
     "DataError",
     "Dataset",
+    "EpochSampler",
     "Method",
     "MethodFailure",
     "Metric",

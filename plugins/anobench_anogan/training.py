@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from anobench import RunContext
+from anobench import EpochSampler, RunContext
 
 Losses = dict[str, float]
 
@@ -60,34 +60,18 @@ class BatchStream:
 
     def __init__(self, images: np.ndarray, batch_size: int, ctx: RunContext) -> None:
         self.images = images
-        self.n = len(images)
-        self.batch = min(batch_size, self.n)
         self.ctx = ctx
-        self.perm = torch.empty(0, dtype=torch.long)
-        self.pos = 0
-
-    def indices(self) -> np.ndarray:
-        parts = []
-        need = self.batch
-        while need:
-            if self.pos >= len(self.perm):
-                self.perm = torch.randperm(self.n, generator=self.ctx.generator)
-                self.pos = 0
-            take = self.perm[self.pos : self.pos + need]
-            self.pos += len(take)
-            need -= len(take)
-            parts.append(take)
-        return torch.cat(parts).numpy()
+        self.sampler = EpochSampler(len(images), batch_size, ctx.generator)
+        self.n, self.batch = self.sampler.n, self.sampler.batch
 
     def next(self) -> torch.Tensor:
-        return to_tensor(self.images[self.indices()], self.ctx.device)
+        return to_tensor(self.images[self.sampler.next()], self.ctx.device)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"perm": self.perm.clone(), "pos": self.pos}
+        return self.sampler.state_dict()
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        self.perm = state["perm"].clone()
-        self.pos = int(state["pos"])
+        self.sampler.load_state_dict(state)
 
 
 @contextmanager

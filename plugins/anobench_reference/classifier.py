@@ -17,7 +17,16 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from anobench import ConfigError, Method, Option, Predictions, RunContext, Split, option_set
+from anobench import (
+    ConfigError,
+    EpochSampler,
+    Method,
+    Option,
+    Predictions,
+    RunContext,
+    Split,
+    option_set,
+)
 
 from . import backbones
 from .gradcam import gradcam, logits
@@ -150,7 +159,8 @@ class Classifier(Method):
         per_epoch = max(1, math.ceil(n / batch))
         total = ctx.budget.steps(max(0, math.ceil(self.epochs * per_epoch)))
         eval_every = self.eval_every or per_epoch
-        loop: dict[str, Any] = {"step": 0, "pos": 0, "perm": torch.empty(0, dtype=torch.long)}
+        loop: dict[str, Any] = {"step": 0}
+        sampler = EpochSampler(n, batch, ctx.generator)
         # ranked by validation AUROC, ties (a small val split saturates early) by lower loss
         best: dict[str, Any] = {"key": (-math.inf, -math.inf), "step": -1, "net": None}
 
@@ -158,6 +168,7 @@ class Classifier(Method):
             ctx.checkpoint(
                 {
                     **loop,
+                    **sampler.state_dict(),
                     "net": self.net_.state_dict(),
                     "opt": opt.state_dict(),
                     "rng": ctx.generator.get_state(),
@@ -172,7 +183,8 @@ class Classifier(Method):
             self.net_.load_state_dict(state["net"])
             opt.load_state_dict(state["opt"])
             ctx.generator.set_state(state["rng"])
-            loop = {"step": int(state["step"]), "pos": int(state["pos"]), "perm": state["perm"]}
+            loop = {"step": int(state["step"])}
+            sampler.load_state_dict(state)
             best = {
                 "key": tuple(state["best_key"].tolist()),
                 "step": int(state["best_step"]),
@@ -180,15 +192,7 @@ class Classifier(Method):
             }
 
         def next_batch() -> tuple[torch.Tensor, torch.Tensor]:
-            parts, need = [], batch  # a batch crossing an epoch end continues in the next one
-            while need:
-                if loop["pos"] >= len(loop["perm"]):
-                    loop["perm"], loop["pos"] = torch.randperm(n, generator=ctx.generator), 0
-                take = loop["perm"][loop["pos"] : loop["pos"] + need]
-                loop["pos"] += len(take)
-                need -= len(take)
-                parts.append(take)
-            index = torch.cat(parts).numpy()
+            index = sampler.next()
             y = torch.from_numpy(labels[index]).to(ctx.device)
             return _tensor(train.images[index], ctx.device), y
 

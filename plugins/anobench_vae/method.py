@@ -16,7 +16,16 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from anobench import ConfigError, Method, Option, Predictions, RunContext, Split, option_set
+from anobench import (
+    ConfigError,
+    EpochSampler,
+    Method,
+    Option,
+    Predictions,
+    RunContext,
+    Split,
+    option_set,
+)
 
 from .network import ConvAutoencoder, kl_per_image, stages
 
@@ -128,12 +137,14 @@ class _Autoencoder(Method):
         opt = torch.optim.Adam(self.net_.parameters(), lr=self.lr)
         batch = min(self.batch_size, n)
         total = ctx.budget.steps(max(1, math.ceil(self.epochs * n / batch)))
-        loop = {"step": 0, "pos": 0, "perm": torch.empty(0, dtype=torch.long)}
+        loop = {"step": 0}
+        sampler = EpochSampler(n, batch, ctx.generator)
 
         def save() -> None:
             ctx.checkpoint(
                 {
                     **loop,
+                    **sampler.state_dict(),
                     "net": self.net_.state_dict(),
                     "opt": opt.state_dict(),
                     "rng": ctx.generator.get_state(),
@@ -145,18 +156,11 @@ class _Autoencoder(Method):
             self.net_.load_state_dict(state["net"])
             opt.load_state_dict(state["opt"])
             ctx.generator.set_state(state["rng"])
-            loop = {"step": int(state["step"]), "pos": int(state["pos"]), "perm": state["perm"]}
+            loop = {"step": int(state["step"])}
+            sampler.load_state_dict(state)
 
         def next_batch() -> torch.Tensor:
-            parts, need = [], batch  # a batch crossing an epoch end continues in the next one
-            while need:
-                if loop["pos"] >= len(loop["perm"]):
-                    loop["perm"], loop["pos"] = torch.randperm(n, generator=ctx.generator), 0
-                take = loop["perm"][loop["pos"] : loop["pos"] + need]
-                loop["pos"] += len(take)
-                need -= len(take)
-                parts.append(take)
-            return _to_tensor(train.images[torch.cat(parts).numpy()], ctx.device)
+            return _to_tensor(train.images[sampler.next()], ctx.device)
 
         first = loop["step"]
         with ctx.progress.task(f"{self.name}: training", total=total) as task:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from click.testing import CliRunner
 
-from anobench.cli import cli
 from anobench.store import Store
+
+from .conftest import one_line_error
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
@@ -32,24 +32,6 @@ name = "failing"
 [[methods]]
 name = "crashing"
 """
-
-
-@pytest.fixture
-def invoke(home):
-    runner = CliRunner()
-
-    def _invoke(*args: str):
-        return runner.invoke(cli, ["--home", str(home), *args], catch_exceptions=False)
-
-    return _invoke
-
-
-def _one_line_error(result, *fragments: str) -> None:
-    assert result.exit_code == 2, result.output
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
 
 
 def test_bench_skips_done_runs_isolates_failures_and_retries_them(
@@ -124,14 +106,14 @@ def test_bench_skips_done_runs_isolates_failures_and_retries_them(
 
 
 def test_bench_mistakes_are_one_line(invoke, tmp_path, home):
-    _one_line_error(invoke("bench", str(tmp_path / "nope.toml")), "not found")
+    one_line_error(invoke("bench", str(tmp_path / "nope.toml")), "not found")
     smoke = str(BENCHMARKS / "smoke.toml")
-    _one_line_error(invoke("bench", smoke, "--address", "x:1"), "--address", "--executor ray")
-    _one_line_error(invoke("bench", smoke, "--seeds", "a,b"), "--seeds")
-    _one_line_error(invoke("bench", smoke, "--device", "tpu"), "device")
+    one_line_error(invoke("bench", smoke, "--address", "x:1"), "--address", "--executor ray")
+    one_line_error(invoke("bench", smoke, "--seeds", "a,b"), "--seeds")
+    one_line_error(invoke("bench", smoke, "--device", "tpu"), "device")
     if not torch.cuda.is_available():
         paper = str(BENCHMARKS / "synthetic-paper.toml")
-        _one_line_error(invoke("bench", paper), "CUDA is not available")
+        one_line_error(invoke("bench", paper), "CUDA is not available")
     assert not (home / "store.sqlite").exists()
 
 

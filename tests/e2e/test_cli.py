@@ -9,25 +9,7 @@ from click.testing import CliRunner
 
 from anobench.cli import cli
 
-
-@pytest.fixture
-def invoke(home):
-    runner = CliRunner()
-
-    def _invoke(*args: str):
-        return runner.invoke(cli, ["--home", str(home), *args], catch_exceptions=False)
-
-    return _invoke
-
-
-def _one_line_error(result, *fragments: str) -> None:
-    assert result.exit_code == 2, result.output
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ")
-    assert "Traceback" not in result.output
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
+from .conftest import one_line_error
 
 
 def test_list_shows_builtins_third_party_and_broken(invoke, testplugins):
@@ -93,22 +75,22 @@ def test_run_text_output_names_the_figure(invoke, testplugins):
 
 
 def test_unknown_method_suggests(invoke):
-    _one_line_error(invoke("run", "-m", "meandif", "-d", "synthetic"), "Did you mean 'meandiff'")
+    one_line_error(invoke("run", "-m", "meandif", "-d", "synthetic"), "Did you mean 'meandiff'")
 
 
 def test_missing_dataset_files_are_one_line_and_store_no_run(invoke, monkeypatch):
     monkeypatch.delenv("ANOBENCH_CHEXPERT_ROOT", raising=False)
     result = invoke("run", "-m", "meandiff", "-d", "chexpert")
-    _one_line_error(result, "no CheXpert folder given", "ANOBENCH_CHEXPERT_ROOT")
+    one_line_error(result, "no CheXpert folder given", "ANOBENCH_CHEXPERT_ROOT")
     assert json.loads(invoke("show", "--format", "json").stdout) == []
 
 
 def test_bad_method_option(invoke):
-    _one_line_error(
+    one_line_error(
         invoke("run", "-m", "zscore", "-d", "synthetic", "--method-opt", "min_std=abc"),
         "option 'min_std' expects float",
     )
-    _one_line_error(
+    one_line_error(
         invoke("run", "-m", "zscore", "-d", "synthetic", "--method-opt", "minstd=1"),
         "unknown option 'minstd'",
         "min_std",
@@ -116,17 +98,17 @@ def test_bad_method_option(invoke):
 
 
 def test_bad_dataset_option_and_device(invoke):
-    _one_line_error(
+    one_line_error(
         invoke("run", "-m", "zscore", "-d", "synthetic", "--dataset-opt", "image_size=48"),
         "image_size",
     )
-    _one_line_error(invoke("run", "-m", "zscore", "-d", "synthetic", "--device", "tpu"), "--device")
+    one_line_error(invoke("run", "-m", "zscore", "-d", "synthetic", "--device", "tpu"), "--device")
 
 
 @pytest.mark.parametrize("method", ["failing", "nanmaps", "badshape"])
 def test_failing_plugin_is_one_line_and_stored_as_failed(invoke, testplugins, method):
     assert invoke("-q", "run", "-m", "brightness", "-d", "toy", "--device", "cpu").exit_code == 0
-    _one_line_error(invoke("-q", "run", "-m", method, "-d", "toy", "--device", "cpu"), method)
+    one_line_error(invoke("-q", "run", "-m", method, "-d", "toy", "--device", "cpu"), method)
     runs = json.loads(invoke("show", "--format", "json").stdout)
     assert sorted(r["status"] for r in runs) == ["failed", "finished"]
     assert len(json.loads(invoke("leaderboard", "--format", "json").stdout)) == 1
@@ -143,14 +125,14 @@ def test_debug_shows_the_traceback(home, testplugins):
 def test_corrupt_store_is_one_line_and_not_overwritten(invoke, home):
     home.mkdir(parents=True)
     (home / "store.sqlite").write_bytes(b"garbage" * 50)
-    _one_line_error(invoke("leaderboard"), "store.sqlite", "not a usable anobench store")
+    one_line_error(invoke("leaderboard"), "store.sqlite", "not a usable anobench store")
     assert (home / "store.sqlite").read_bytes() == b"garbage" * 50
 
 
 def test_unwritable_output_file(invoke, testplugins, home):
     invoke("-q", "run", "-m", "brightness", "-d", "toy", "--device", "cpu")
     (home / "blocker").write_text("x")
-    _one_line_error(
+    one_line_error(
         invoke("leaderboard", "--format", "csv", "--output", str(home / "blocker" / "x.csv")),
         "--output",
     )
@@ -178,5 +160,5 @@ def test_resume_flag_continues_an_interrupted_run(invoke, testplugins, monkeypat
     resumed = invoke("-q", "run", "--resume", run["run_id"], "--format", "json")
     assert resumed.exit_code == 0, resumed.output
     assert json.loads(resumed.stdout)["run_id"] == run["run_id"]
-    _one_line_error(invoke("run", "--resume", run["run_id"]), "already finished")
-    _one_line_error(invoke("run", "-m", "brightness"), "--dataset")
+    one_line_error(invoke("run", "--resume", run["run_id"]), "already finished")
+    one_line_error(invoke("run", "-m", "brightness"), "--dataset")
