@@ -67,6 +67,17 @@ def _console():
     return Console(width=None if sys.stdout.isatty() else 200)
 
 
+#: shared by ``leaderboard`` and ``report``
+bootstrap_option = click.option(
+    "--bootstrap",
+    "resamples",
+    type=click.IntRange(min=0),
+    default=1000,
+    show_default=True,
+    help="Bootstrap resamples of the test images for 95% intervals and paired tests (0: off).",
+)
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--home",
@@ -309,14 +320,7 @@ def _print_record(record: RunRecord, brief: bool) -> None:
     multiple=True,
     help="Only these metric columns (repeatable); the primary metric is always shown.",
 )
-@click.option(
-    "--bootstrap",
-    "resamples",
-    type=click.IntRange(min=0),
-    default=1000,
-    show_default=True,
-    help="Bootstrap resamples of the test images for 95% intervals and paired tests (0: off).",
-)
+@bootstrap_option
 @click.pass_obj
 def leaderboard(
     state: _State,

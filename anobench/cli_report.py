@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .cli import _State
+from .cli import _State, bootstrap_option
 
 
 @click.command("report")
@@ -19,14 +19,7 @@ from .cli import _State
 )
 @click.option("--dataset", default=None, help="Only this dataset.")
 @click.option("--method", default=None, help="Only this method.")
-@click.option(
-    "--bootstrap",
-    "resamples",
-    type=click.IntRange(min=0),
-    default=1000,
-    show_default=True,
-    help="Bootstrap resamples of the test images for 95% intervals and paired tests (0: off).",
-)
+@bootstrap_option
 @click.option(
     "--embed",
     is_flag=True,
