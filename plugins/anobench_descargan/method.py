@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from anobench import Method, Option, Predictions, RunContext, Split, option_set
 
@@ -78,6 +79,21 @@ OPTIONS = option_set(
         0.0,
         f"end the warm-up once the mean classification loss of its last {WARMUP_WINDOW}"
         " iterations is below this (0: run every warm-up iteration)",
+        minimum=0.0,
+    ),
+    Option(
+        "g_skip",
+        bool,
+        False,
+        "feed the full-resolution encoder features to G's heads (the official code computes"
+        " this skip connection but never uses it: False)",
+    ),
+    Option(
+        "g_ema",
+        float,
+        0.0,
+        "decay of an exponential moving average of G's weights used for inference"
+        " (not in the official code: 0, off)",
         minimum=0.0,
     ),
     Option("flip", bool, True, "random horizontal and vertical flips, one decision per image"),
@@ -165,7 +181,7 @@ class DeScarGAN(Method):
         if size % 32:
             raise ValueError(f"DeScarGAN needs an image size divisible by 32, got {size}")
         self.channels_, self.image_size_ = channels, size
-        self.generator_ = Generator(channels, self.g_width).to(device)
+        self.generator_ = Generator(channels, self.g_width, skip0=self.g_skip).to(device)
         self.discriminator_ = Discriminator(channels, self.d_width, size).to(device)
 
     def _weights(self) -> Weights:
@@ -194,6 +210,7 @@ class DeScarGAN(Method):
             d.to(memory_format=torch.channels_last)
         opt_g = torch.optim.Adam(g.parameters(), lr=self.lr_g, betas=(self.beta1, self.beta2))
         opt_d = torch.optim.Adam(d.parameters(), lr=self.lr_d, betas=(self.beta1, self.beta2))
+        ema = self._ema(g)
         images = train.images
         labels = torch.as_tensor(np.asarray(train.labels), dtype=torch.long)
         n = len(labels)
@@ -208,6 +225,8 @@ class DeScarGAN(Method):
             d.load_state_dict(state["discriminator"])
             opt_g.load_state_dict(state["opt_g"])
             opt_d.load_state_dict(state["opt_d"])
+            if ema is not None:
+                ema.load_state_dict(state["ema"])
             gen.set_state(state["rng"])
             torch.set_rng_state(state["torch_rng"])
             start = int(state["step"])
@@ -236,9 +255,11 @@ class DeScarGAN(Method):
                         task.advance(gan_start - it - 1)
                         gan_start = it + 1
                 else:
-                    self._gan_iteration(
+                    stepped = self._gan_iteration(
                         it - gan_start, x, y, gen, weights, cast, opt_g, opt_d, last
                     )
+                    if stepped and ema is not None:
+                        ema.update_parameters(g)
                 it += 1
                 ctx.log(it, **last)
                 task.advance(
@@ -251,6 +272,7 @@ class DeScarGAN(Method):
                 if it % self.checkpoint_every == 0 or done:
                     ctx.checkpoint(
                         {
+                            **({"ema": ema.state_dict()} if ema is not None else {}),
                             "generator": g.state_dict(),
                             "discriminator": d.state_dict(),
                             "opt_g": opt_g.state_dict(),
@@ -262,10 +284,20 @@ class DeScarGAN(Method):
                             "recent": torch.tensor(recent, dtype=torch.float64),
                         }
                     )
+        if ema is not None and ema.n_averaged.item() > 0:
+            g.load_state_dict(ema.module.state_dict())
         if self.channels_last:
             g.to(memory_format=torch.contiguous_format)
             d.to(memory_format=torch.contiguous_format)
         return self
+
+    def _ema(self, g: Generator) -> AveragedModel | None:
+        """The moving average of G's weights (and BatchNorm statistics), or None when off."""
+        if self.g_ema <= 0:
+            return None
+        if self.g_ema >= 1:
+            raise ValueError(f"descargan: option 'g_ema' must be below 1, got {self.g_ema}")
+        return AveragedModel(g, multi_avg_fn=get_ema_multi_avg_fn(self.g_ema), use_buffers=True)
 
     def _gan_iteration(
         self,
@@ -278,8 +310,10 @@ class DeScarGAN(Method):
         opt_g: torch.optim.Optimizer,
         opt_d: torch.optim.Optimizer,
         last: dict[str, float],
-    ) -> None:
-        """A D step and, every n_critic-th GAN iteration ``it``, a G step; losses into ``last``."""
+    ) -> bool:
+        """A D step and, every n_critic-th GAN iteration ``it``, a G step; losses into ``last``.
+
+        Returns whether G stepped."""
         g, d = self.generator_, self.discriminator_
         noise = self.noise * torch.rand(x.shape, generator=gen).to(x.device)
         alpha = torch.rand(len(x), 1, 1, 1, generator=gen).to(x.device)
@@ -290,6 +324,8 @@ class DeScarGAN(Method):
             last.update(generator_backward(g, d, x, y, noise, weights, cast))
             d.requires_grad_(True)
             apply(opt_g, g, self.clip)
+            return True
+        return False
 
     def _batch(
         self,

@@ -45,14 +45,18 @@ class Generator(nn.Module):
     """U-Net-like translator with one output head per target class.
 
     The target class enters as a one-hot tiled to ``n_classes`` constant channels. As in the
-    official code, the full-resolution skip connection is absent (its concatenation is computed
-    there but never used), and the whole batch uses the head of one target class.
+    official code, the full-resolution skip connection is absent by default (its concatenation is
+    computed there but never used; ``skip0=True`` feeds it to the heads), and the whole batch uses
+    the head of one target class.
     """
 
-    def __init__(self, channels: int = 1, width: int = 64, n_classes: int = 2) -> None:
+    def __init__(
+        self, channels: int = 1, width: int = 64, n_classes: int = 2, skip0: bool = False
+    ) -> None:
         super().__init__()
         c = width
         self.n_classes = n_classes
+        self.skip0 = skip0
         self.down0 = nn.Sequential(conv_bn_relu(channels + n_classes, c), conv_bn_relu(c, c))
         self.down1 = nn.Sequential(
             nn.MaxPool2d(2), conv_bn_relu(c, 2 * c), conv_bn_relu(2 * c, 2 * c)
@@ -68,12 +72,13 @@ class Generator(nn.Module):
         self.up2 = up_bn_relu(4 * c, 2 * c)
         self.conv6 = nn.Sequential(conv_bn_relu(4 * c, 2 * c), conv_bn_relu(2 * c, 2 * c))
         self.up1 = up_bn_relu(2 * c, c)
-        self.heads = nn.ModuleList([self._head(c, channels) for _ in range(n_classes)])
+        head_in = 2 * c if skip0 else c
+        self.heads = nn.ModuleList([self._head(head_in, c, channels) for _ in range(n_classes)])
 
     @staticmethod
-    def _head(c: int, channels: int) -> nn.Sequential:
+    def _head(cin: int, c: int, channels: int) -> nn.Sequential:
         return nn.Sequential(
-            conv_bn_relu(c, c),
+            conv_bn_relu(cin, c),
             nn.Conv2d(c, channels, 3, padding=1),
             PerImageBatchNorm2d(channels, momentum=0.01),
             nn.Tanh(),
@@ -89,7 +94,10 @@ class Generator(nn.Module):
         x3 = self.down3(x2)
         x5 = self.conv5(torch.cat([self.up3(x3), x2], dim=1))
         x6 = self.conv6(torch.cat([self.up2(x5), x1], dim=1))
-        return self.heads[target](self.up1(x6))
+        top = self.up1(x6)
+        if self.skip0:
+            top = torch.cat([top, x0], dim=1)
+        return self.heads[target](top)
 
     def set_per_image_norm(self, enabled: bool) -> None:
         for module in self.modules():

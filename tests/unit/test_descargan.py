@@ -63,18 +63,56 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-def test_resume_ends_with_the_same_weights(tmp_path, one_thread):
+@pytest.mark.parametrize("extra", [{}, {"g_ema": 0.7, "g_skip": True}], ids=["paper", "ema"])
+def test_resume_ends_with_the_same_weights(tmp_path, one_thread, extra):
     data = train_split()
-    straight = DeScarGAN(**TINY).fit(data, data, ctx_for(tmp_path / "a", max_steps=6))
-    first = DeScarGAN(**TINY).fit(data, data, ctx_for(tmp_path / "b", max_steps=3))
+    options = {**TINY, **extra}
+    straight = DeScarGAN(**options).fit(data, data, ctx_for(tmp_path / "a", max_steps=6))
+    first = DeScarGAN(**options).fit(data, data, ctx_for(tmp_path / "b", max_steps=3))
     assert first.state_dict()  # stopped after 3 steps with a checkpoint
     ctx = ctx_for(tmp_path / "b", max_steps=6)
-    resumed = DeScarGAN(**TINY).fit(data, data, ctx)
+    resumed = DeScarGAN(**options).fit(data, data, ctx)
     assert [row["step"] for row in ctx.history] == [1, 2, 3, 4, 5, 6]
     for part in ("generator", "discriminator"):
         a, b = straight.state_dict()[part], resumed.state_dict()[part]
         for key in a:
             assert torch.equal(a[key], b[key]), (part, key)
+
+
+def test_ema_generator_is_the_moving_average_of_the_trained_weights(tmp_path, one_thread):
+    # the average does not feed back into training: runs without it, stopped after each G step
+    # (TINY steps G every 2nd iteration), give the weights to average by hand
+    data = train_split()
+    decay = 0.6
+    steps = []
+    for stop in (2, 4, 6):
+        run = DeScarGAN(**TINY).fit(data, data, ctx_for(tmp_path / f"s{stop}", max_steps=stop))
+        steps.append(run.state_dict()["generator"])
+    averaged = DeScarGAN(**{**TINY, "g_ema": decay}).fit(
+        data, data, ctx_for(tmp_path / "ema", max_steps=6)
+    )
+    final = averaged.state_dict()["generator"]
+    for key, value in final.items():
+        if not value.is_floating_point():
+            continue
+        expected = steps[0][key]
+        for later in steps[1:]:
+            expected = decay * expected + (1 - decay) * later[key]
+        torch.testing.assert_close(value, expected, rtol=1e-5, atol=1e-6, msg=key)
+    assert not torch.equal(final["heads.0.1.weight"], steps[-1]["heads.0.1.weight"])
+
+
+def test_decay_of_one_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="g_ema"):
+        DeScarGAN(**{**TINY, "g_ema": 1.0}).fit(train_split(), train_split(), ctx_for(tmp_path))
+
+
+def test_full_resolution_skip_reaches_the_heads():
+    plain, skip = Generator(1, 4), Generator(1, 4, skip0=True)
+    assert count_parameters(skip) == count_parameters(plain) + 2 * 4 * 4 * 9
+    x = torch.rand(2, 1, 32, 32)
+    with torch.no_grad():
+        assert skip(x, 1).shape == x.shape
 
 
 def test_warmup_trains_only_the_classifier_then_the_gan(tmp_path):
@@ -140,9 +178,10 @@ def test_checkpoint_loads_without_executing_code(tmp_path):
     assert state["step"] == 2 and "generator" in state and "opt_d" in state
 
 
-def test_batched_inference_equals_the_official_batch_one_loop(tmp_path):
+@pytest.mark.parametrize("skip", [False, True])
+def test_batched_inference_equals_the_official_batch_one_loop(tmp_path, skip):
     data = train_split()
-    model = DeScarGAN(**TINY).fit(data, data, ctx_for(tmp_path, max_steps=3))
+    model = DeScarGAN(**TINY, g_skip=skip).fit(data, data, ctx_for(tmp_path, max_steps=3))
     test = toy_split(3, 3, size=32, seed=5)
     pred = model.predict(test.images, ctx_for(tmp_path))
     g = model.generator_
