@@ -10,6 +10,7 @@ import json
 import os
 import platform
 import sqlite3
+from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -59,6 +60,8 @@ def main() -> None:
     missing = [grid[key] for key in grid if key not in done]
     compute = sum(p.get("fit_seconds", 0) + p.get("predict_seconds", 0) for p, *_ in done.values())
     devices = sorted({p.get("device", "?") for p, _, _ in done.values()})
+    revisions = Counter((p.get("git_revision") or "unknown")[:12] for p, _, _ in done.values())
+    threads = sorted({str(p.get("torch_threads", "?")) for p, _, _ in done.values()})
     span = ""
     if done:
         first = min(c for _, c, _ in done.values())
@@ -80,8 +83,12 @@ def main() -> None:
         f"- fit + predict time summed over runs: {compute / 60:.1f} min",
         f"- rendered: {datetime.now(timezone.utc).isoformat(timespec='seconds')}",
         f"- machine: {cpu_model()}, {os.cpu_count()} logical cores, {memory_gib()} RAM,"
-        f" GPU {gpu}; run devices: {', '.join(devices) or '-'}",
-        f"- software: anobench {anobench.__version__} (git {git_revision() or 'unknown'}),"
+        f" GPU {gpu}; run devices: {', '.join(devices) or '-'};"
+        f" torch threads per run: {', '.join(threads) or '-'}",
+        "- code of the runs (git revision: runs): "
+        + (", ".join(f"{rev} ({n})" for rev, n in revisions.most_common()) or "-"),
+        f"- software: anobench {anobench.__version__} (rendered at git"
+        f" {(git_revision() or 'unknown')[:12]}),"
         f" Python {platform.python_version()}, torch {torch.__version__},"
         f" numpy {np.__version__}, {platform.platform()}",
     ]

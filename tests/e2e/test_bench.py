@@ -143,3 +143,36 @@ def test_an_interrupted_run_resumes_from_its_checkpoint(invoke, testplugins, hom
     assert record.provenance["resumed"] is True
     log = (Path(record.artifacts) / "training_log.jsonl").read_text().splitlines()
     assert [json.loads(line)["step"] for line in log] == [1, 2, 3, 4, 5]
+
+
+def test_published_header_names_the_runs_code_and_what_is_missing(invoke, home, tmp_path):
+    import subprocess
+    import sys
+
+    suite = BENCHMARKS / "smoke.toml"
+    assert invoke("bench", str(suite)).exit_code == 0
+    runs = Store(home / "store.sqlite").runs(status="finished")
+    revisions = {r.provenance.get("git_revision") for r in runs}
+
+    def header() -> str:
+        script = BENCHMARKS / "results" / "header.py"
+        argv = ["--suite", str(suite), "--home", str(home), "--command", "regen"]
+        done = subprocess.run(
+            [sys.executable, str(script), *argv], capture_output=True, text=True, check=True
+        )
+        return done.stdout
+
+    text = header()
+    assert "- runs: 4 of 4 finished" in text
+    assert "torch threads per run:" in text
+    rev = (revisions.pop() or "unknown")[:12]
+    assert f"- code of the runs (git revision: runs): {rev} (4)" in text
+    assert "not finished" not in text
+
+    # a suite with a seed more than the store holds names the missing runs
+    bigger = tmp_path / "smoke3.toml"
+    bigger.write_text(suite.read_text().replace("seeds = [0, 1]", "seeds = [0, 1, 2]"))
+    suite = bigger
+    text = header()
+    assert "- runs: 4 of 6 finished" in text
+    assert "**not finished** (failed or not run yet): meandiff seed 2, zscore seed 2" in text
