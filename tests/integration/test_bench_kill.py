@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import signal
 import sqlite3
 import subprocess
@@ -92,7 +93,15 @@ def test_sigkill_at_random_moments_then_restart_finishes_every_run_once(tmp_path
         pass
     if suite.proc.poll() is None:  # (the killed rounds may have left nothing to do)
         os.kill(suite.proc.pid, signal.SIGINT)
-        assert suite.wait(timeout=60) == 130, "".join(suite.stderr)
+        code = suite.wait(timeout=60)
+        log = "".join(suite.stderr)
+        if code == 0:
+            # the smoke runs take seconds: the signal can land after the last one finished,
+            # while the driver exits; then there was nothing left to interrupt
+            todo = re.search(r"(\d+) run\(s\) to do", log)
+            assert todo and f"[{todo[1]}/{todo[1]}] finished" in log, log
+        else:
+            assert code == 130, log
         with sqlite3.connect(home / "store.sqlite") as db:
             rows = db.execute("SELECT provenance_json FROM runs WHERE status = 'running'")
             owners = [json.loads(row[0])["owner"]["pid"] for row in rows]
