@@ -28,6 +28,8 @@ class Option:
     choices: tuple[Any, ...] | None = None
     nullable: bool = False
     minimum: float | None = None
+    #: exclusive upper bound (e.g. a decay that must stay below 1)
+    below: float | None = None
 
     def parse(self, text: str, owner: str) -> Any:
         """Convert a command-line string to this option's type."""
@@ -74,6 +76,10 @@ class Option:
         if self.minimum is not None and value < self.minimum:
             raise ConfigError(
                 f"{owner}: option '{self.name}' must be >= {self.minimum}, got {value!r}"
+            )
+        if self.below is not None and value >= self.below:
+            raise ConfigError(
+                f"{owner}: option '{self.name}' must be < {self.below}, got {value!r}"
             )
         return value
 

@@ -95,6 +95,7 @@ OPTIONS = option_set(
         "decay of an exponential moving average of G's weights used for inference"
         " (not in the official code: 0, off)",
         minimum=0.0,
+        below=1.0,
     ),
     Option("flip", bool, True, "random horizontal and vertical flips, one decision per image"),
     Option(
@@ -297,8 +298,6 @@ class DeScarGAN(Method):
         """The moving average of G's weights (and BatchNorm statistics), or None when off."""
         if self.g_ema <= 0:
             return None
-        if self.g_ema >= 1:
-            raise ValueError(f"descargan: option 'g_ema' must be below 1, got {self.g_ema}")
         return AveragedModel(g, multi_avg_fn=get_ema_multi_avg_fn(self.g_ema), use_buffers=True)
 
     def _gan_iteration(

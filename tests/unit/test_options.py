@@ -8,6 +8,7 @@ from anobench import ConfigError, Option, option_set
 OPTS = option_set(
     Option("size", int, 64, choices=(32, 64)),
     Option("rate", float, 0.1, minimum=0.0),
+    Option("decay", float, 0.0, minimum=0.0, below=1.0),
     Option("flag", bool, False),
     Option("name", str, "a"),
     Option("limit", int, None, nullable=True),
@@ -41,6 +42,12 @@ def test_resolve_checks_choices_and_minimum():
     with pytest.raises(ConfigError, match=r">= 0\.0"):
         OPTS.resolve({"rate": -1.0}, "m")
     assert OPTS.resolve({"rate": 1}, "m")["rate"] == 1.0
+
+
+def test_resolve_checks_the_exclusive_upper_bound():
+    assert OPTS.resolve({"decay": 0.999}, "m")["decay"] == 0.999
+    with pytest.raises(ConfigError, match=r"m: option 'decay' must be < 1\.0, got 1\.0"):
+        OPTS.resolve({"decay": 1.0}, "m")
 
 
 def test_plugin_profiles_and_constructor_store_options():
