@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -146,15 +148,12 @@ def test_an_interrupted_run_resumes_from_its_checkpoint(invoke, testplugins, hom
 
 
 def test_published_header_names_the_runs_code_and_what_is_missing(invoke, home, tmp_path):
-    import subprocess
-    import sys
-
     suite = BENCHMARKS / "smoke.toml"
     assert invoke("bench", str(suite)).exit_code == 0
     runs = Store(home / "store.sqlite").runs(status="finished")
     revisions = {r.provenance.get("git_revision") for r in runs}
 
-    def header() -> str:
+    def header(suite: Path) -> str:
         script = BENCHMARKS / "results" / "header.py"
         argv = ["--suite", str(suite), "--home", str(home), "--command", "regen"]
         done = subprocess.run(
@@ -162,7 +161,7 @@ def test_published_header_names_the_runs_code_and_what_is_missing(invoke, home, 
         )
         return done.stdout
 
-    text = header()
+    text = header(suite)
     assert "- runs: 4 of 4 finished" in text
     assert "torch threads per run:" in text
     rev = (revisions.pop() or "unknown")[:12]
@@ -172,7 +171,6 @@ def test_published_header_names_the_runs_code_and_what_is_missing(invoke, home, 
     # a suite with a seed more than the store holds names the missing runs
     bigger = tmp_path / "smoke3.toml"
     bigger.write_text(suite.read_text().replace("seeds = [0, 1]", "seeds = [0, 1, 2]"))
-    suite = bigger
-    text = header()
+    text = header(bigger)
     assert "- runs: 4 of 6 finished" in text
     assert "**not finished** (failed or not run yet): meandiff seed 2, zscore seed 2" in text
