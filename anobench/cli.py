@@ -33,9 +33,10 @@ class _Group(click.Group):
             ctx.exit(2)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
-        except KeyboardInterrupt:
-            click.secho("interrupted", fg="yellow", err=True)
-            ctx.exit(130)
+        except KeyboardInterrupt as exc:
+            advice = getattr(exc, "advice", None)
+            click.secho(advice() if advice else "interrupted", fg="yellow", err=True)
+            ctx.exit(getattr(exc, "exit_code", 130))
         except Exception as exc:
             if debug:
                 raise
@@ -92,6 +93,10 @@ bootstrap_option = click.option(
 def cli(ctx: click.Context, home: Path | None, debug: bool, quiet: bool) -> None:
     """anobench: benchmark anomaly detection and localisation methods on medical images."""
     ctx.obj = _State(resolve_home(home), quiet, debug)
+    # SIGTERM / SIGHUP (Slurm, Kubernetes, systemd, timeout) end a run like Ctrl-C
+    from .signals import handled
+
+    ctx.with_resource(handled())
 
 
 # -- list ----------------------------------------------------------------------------------------
@@ -204,6 +209,12 @@ def _value(v: float) -> str:
 @click.option("--metric", "metrics", multiple=True, help="Only these metrics (default: all).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=None,
+    help="CPU threads (default: the usable cores that no other process keeps busy).",
+)
+@click.option(
     "--resume",
     "resume_id",
     metavar="RUN_ID",
@@ -223,12 +234,14 @@ def run(
     time_budget: float | None,
     metrics: tuple[str, ...],
     fmt: str,
+    threads: int | None,
     resume_id: str | None,
 ) -> None:
     """Train and evaluate one method on one dataset; store the result with its provenance."""
     from .runner import Runner, build_spec
 
-    runner = Runner(state.home, make_reporter(state.quiet or fmt == "json"), state.store())
+    # progress goes to stderr in every format: --format json keeps stdout for the result
+    runner = Runner(state.home, make_reporter(state.quiet), state.store(), threads=threads)
     if resume_id:
         record = runner.resume(resume_id, metrics=list(metrics) or None)
         _report(record, fmt)
@@ -281,6 +294,8 @@ def _print_record(record: RunRecord, brief: bool) -> None:
             f"fit {prov['fit_seconds']:.2f} s, predict {prov.get('predict_seconds', 0):.2f} s,"
             f" {prov.get('n_parameters', 0):,} parameters, device {prov.get('device')}"
         )
+    if prov.get("resolved"):
+        console.print(f"resolved: {_resolved_text(prov['resolved'])}", highlight=False)
     if record.artifacts:
         figure = Path(record.artifacts) / "panel.png"
         if figure.exists():
@@ -293,6 +308,17 @@ def _print_record(record: RunRecord, brief: bool) -> None:
             console.print("artifacts:")
             for path in sorted(Path(record.artifacts).iterdir()):
                 console.print(f"  {path}", highlight=False)
+
+
+def _resolved_text(resolved: dict[str, Any]) -> str:
+    cpu = resolved.get("cpu") or {}
+    layout = "channels-last" if resolved.get("channels_last") else "contiguous"
+    bf16 = "native bf16" if cpu.get("native_bf16") else "no native bf16"
+    return (
+        f"precision {resolved.get('precision')}, {layout}, {resolved.get('threads')} thread(s)"
+        f" of {resolved.get('cores_available')} core(s); CPU {cpu.get('model', '?')}"
+        f" ({cpu.get('aten_capability', '?')}, {bf16})"
+    )
 
 
 # -- leaderboard / show --------------------------------------------------------------------------
@@ -418,6 +444,21 @@ def _print_runs(records: list[RunRecord]) -> None:
             r.created or "",
         )
     _console().print(table)
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.pass_obj
+def doctor(state: _State, fmt: str) -> None:
+    """What decides speed and reproducibility here: CPU features, cores, threads, what
+    precision=auto resolves to per device, versions, optional extras, the store's health."""
+    from . import doctor as doc
+
+    data = doc.facts(state.home)
+    if fmt == "json":
+        click.echo(json.dumps(data, indent=2, default=str))
+        return
+    click.echo(doc.render_text(data), nl=False)
 
 
 from .cli_predict import predict_cmd  # noqa: E402

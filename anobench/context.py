@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,7 +13,9 @@ from typing import Any
 import torch
 
 from .errors import TrainingDiverged
+from .hardware import Precision
 from .progress import Reporter
+from .signals import Interrupted
 
 CHECKPOINT = "checkpoint.pt"
 TRAINING_LOG = "training_log.jsonl"
@@ -58,8 +60,14 @@ class RunContext:
         cache_dir: Path | str | None = None,
         progress: Reporter | None = None,
         budget: Budget | None = None,
+        precision: Precision | None = None,
+        threads: int | None = None,
     ) -> None:
         self.device = torch.device(device)
+        #: the precision and memory format resolved for this run's device (``auto`` resolved)
+        self.precision = precision or Precision.resolve("auto", "auto", self.device)
+        #: CPU threads the run was given
+        self.threads = threads or torch.get_num_threads()
         self.seed = seed
         self.generator = torch.Generator().manual_seed(seed)
         self.workdir = Path(workdir)
@@ -67,6 +75,8 @@ class RunContext:
         self.cache_dir = Path(cache_dir) if cache_dir else self.workdir / "cache"
         self.progress = progress or Reporter()
         self.budget = budget or Budget()
+        self._saver: Callable[[], Mapping[str, Any]] | None = None
+        self._stop: int | None = None
         self._log_path = self.workdir / TRAINING_LOG
         # a resumed run continues the log it already has
         self.history: list[dict[str, Any]] = []
@@ -91,6 +101,40 @@ class RunContext:
         self.history.append(row)
         with self._log_path.open("a") as fh:
             fh.write(json.dumps(row) + "\n")
+        if self._stop is not None:
+            self._stop_now(int(step))
+
+    # -- stopping on a signal ---------------------------------------------------------------------
+
+    def on_stop(self, saver: Callable[[], Mapping[str, Any]] | None) -> None:
+        """Register how to checkpoint this training loop at any step (``None`` to unregister).
+
+        With a saver registered, SIGINT, SIGTERM or SIGHUP no longer interrupt in the middle of
+        a step: the next :meth:`log` saves ``saver()`` as the checkpoint and raises
+        ``KeyboardInterrupt``, so the run resumes exactly where it stopped. Without one, a
+        signal interrupts at once and a resume starts from the last periodic checkpoint.
+        """
+        self._saver = saver
+
+    def request_stop(self, signum: int) -> bool:
+        """Ask the training loop to stop after its current step; ``False`` when it cannot."""
+        if self._saver is None:
+            return False
+        self._stop = signum
+        return True
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop is not None
+
+    def _stop_now(self, step: int) -> None:
+        signum, self._stop = self._stop, None
+        state = dict(self._saver()) if self._saver is not None else None
+        if state is not None:
+            state.setdefault("step", step)
+            self.checkpoint(state)
+            self.progress.log(f"stopped at step {step}: checkpoint written")
+        raise Interrupted(signum)
 
     def checkpoint(self, state: Mapping[str, Any]) -> None:
         """Save a resumable state (tensors, numbers, strings) atomically.

@@ -18,7 +18,9 @@ from . import stats
 from .leaderboard_stats import annotate
 from .store import Store
 
-KEYS = ["dataset", "dataset_hash", "method", "method_hash", "profile"]
+#: ``precision`` is what the run's hardware resolved ``auto`` to: runs of one configuration that
+#: computed in different precisions are different numbers and get separate rows
+KEYS = ["dataset", "dataset_hash", "method", "method_hash", "profile", "precision"]
 COST = {"fit_seconds": "fit s", "predict_seconds": "predict s", "n_parameters": "params"}
 
 
@@ -56,8 +58,15 @@ def _long_frame(store: Store) -> pd.DataFrame:
     prov = df["provenance_json"].map(json.loads)
     for key in COST:
         df[key] = prov.map(lambda p, key=key: p.get(key))
+    df["precision"] = prov.map(run_precision)
     df["dataset_options"] = df["spec_json"].map(lambda s: json.loads(s)["dataset_options"])
     return df.drop(columns=["provenance_json", "spec_json"])
+
+
+def run_precision(provenance: dict[str, Any]) -> str:
+    """The precision a run computed in ("" for methods without a precision option)."""
+    resolved = provenance.get("resolved") or {}
+    return str(resolved.get("precision") or "")
 
 
 def _metric_order(metrics: list[str], primary: str, level: dict[str, str]) -> list[str]:
@@ -166,9 +175,15 @@ def build(
 
 
 def method_label(row: pd.Series, frame: pd.DataFrame) -> str:
-    """``method (profile)``, plus the config hash when one method has several configs."""
-    same = frame[(frame["method"] == row["method"]) & (frame["profile"] == row["profile"])]
-    label = f"{row['method']} ({row['profile']})"
+    """``method (profile, precision)``, plus the config hash when one method has several
+    configurations in the frame."""
+    same = frame[
+        (frame["method"] == row["method"])
+        & (frame["profile"] == row["profile"])
+        & (frame["precision"] == row["precision"])
+    ]
+    precision = row.get("precision") or ""
+    label = f"{row['method']} ({row['profile']}{', ' + precision if precision else ''})"
     return f"{label} [{row['method_hash'][:6]}]" if len(same) > 1 else label
 
 
@@ -296,8 +311,8 @@ def _reasons(labels: list[str], reasons: pd.Series, what: str, skip=()) -> list[
     return [f"{what} for {', '.join(who)}: {reason}." for reason, who in grouped.items()]
 
 
-def _method_key(row: pd.Series) -> tuple[str, str, str]:
-    return (row["method"], row["method_hash"], row["profile"])
+def _method_key(row: pd.Series) -> tuple[str, str, str, str]:
+    return (row["method"], row["method_hash"], row["profile"], row["precision"])
 
 
 def rank_summary(tables: list[Table]) -> pd.DataFrame:
@@ -324,6 +339,7 @@ def rank_summary(tables: list[Table]) -> pd.DataFrame:
             "method": [k[0] for k in wide.index],
             "method_hash": [k[1] for k in wide.index],
             "profile": [k[2] for k in wide.index],
+            "precision": [k[3] for k in wide.index],
             "avg_rank": wide.mean(axis=1).to_numpy(),
             "datasets": wide.notna().sum(axis=1).to_numpy(),
         }
@@ -349,7 +365,7 @@ def summary_rows(tables: list[Table]) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
-SUMMARY_COLUMNS = ("method", "method_hash", "profile", "avg_rank", "datasets", "label")
+SUMMARY_COLUMNS = ("method", "method_hash", "profile", "precision", "avg_rank", "datasets", "label")
 SUMMARY_NOTE = (
     "average rank: each method configuration's rank on the primary metric of every dataset"
     " configuration it ran on (ties share the mean of their ranks), averaged; lower is better."
@@ -380,6 +396,7 @@ def records(tables: list[Table]) -> list[dict[str, Any]]:
                 "method": row["method"],
                 "method_hash": row["method_hash"],
                 "profile": row["profile"],
+                "precision": row["precision"],
                 "n": int(row["n"]),
                 "seeds": " ".join(map(str, row["seeds"])),
                 "few_seeds": few_seeds(int(row["n"])),

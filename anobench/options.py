@@ -30,6 +30,11 @@ class Option:
     minimum: float | None = None
     #: exclusive upper bound (e.g. a decay that must stay below 1)
     below: float | None = None
+    #: ``"precision"`` or ``"channels_last"``: the runner replaces ``auto`` by what the run's
+    #: device does best (``anobench.hardware``); for channels-last, ``pairs`` names the
+    #: precision option it follows
+    hardware: str | None = None
+    pairs: str | None = None
 
     def parse(self, text: str, owner: str) -> Any:
         """Convert a command-line string to this option's type."""
@@ -52,6 +57,12 @@ class Option:
 
     def check(self, value: Any, owner: str) -> Any:
         """Validate (and lightly coerce) a Python value; returns the stored value."""
+        if self.hardware == "channels_last":
+            # runs stored before ``auto`` existed hold a bool; the command line may say true
+            if isinstance(value, bool):
+                value = "on" if value else "off"
+            elif isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+                value = "on" if value.strip().lower() in _TRUE else "off"
         if value is None:
             if self.nullable:
                 return None
@@ -126,6 +137,34 @@ class OptionSet:
                 raise self.unknown(key, owner)
             out[key] = known[key].parse(text.strip(), owner)
         return out
+
+
+def precision_option(
+    name: str = "precision", default: str = "auto", help: str = "", **kw: Any
+) -> Option:
+    """A precision option: auto (chosen by the run's hardware), fp32, bf16 or fp16."""
+    text = help or (
+        "compute precision: auto (bf16 where the CPU or GPU computes it natively, fp16 on older"
+        " GPUs, else fp32), fp32, bf16 or fp16"
+    )
+    choices = ("auto", "fp32", "bf16", "fp16")
+    return Option(name, str, default, text, choices=choices, hardware="precision", **kw)
+
+
+def channels_last_option(
+    name: str = "channels_last", pairs: str = "precision", default: str = "auto", help: str = ""
+) -> Option:
+    """A memory-format option: auto (channels-last with reduced precision), on or off."""
+    text = help or "channels-last memory format: auto (on with bf16/fp16, off with fp32), on, off"
+    return Option(
+        name,
+        str,
+        default,
+        text,
+        choices=("auto", "on", "off"),
+        hardware="channels_last",
+        pairs=pairs,
+    )
 
 
 def option_set(*opts: Option) -> OptionSet:

@@ -164,10 +164,10 @@ def _run_card(record: RunRecord, home: Path, figures: _Figures, result: ReportRe
 
 def _groups(
     records: Iterable[RunRecord],
-) -> dict[str, dict[tuple[str, str, str], list[RunRecord]]]:
-    out: dict[str, dict[tuple[str, str, str], list[RunRecord]]] = {}
+) -> dict[str, dict[tuple[str, str, str, str], list[RunRecord]]]:
+    out: dict[str, dict[tuple[str, str, str, str], list[RunRecord]]] = {}
     for r in records:
-        key = (r.spec.method, r.spec.method_hash(), r.spec.profile)
+        key = (r.spec.method, r.spec.method_hash(), r.spec.profile, lb.run_precision(r.provenance))
         out.setdefault(r.spec.dataset_hash(), {}).setdefault(key, []).append(r)
     return out
 
@@ -255,7 +255,9 @@ def build_report(
             by_method = groups.get(table.dataset_hash, {})
             for _, row in table.frame.iterrows():
                 runs = sorted(
-                    by_method.get((row["method"], row["method_hash"], row["profile"]), []),
+                    by_method.get(
+                        (row["method"], row["method_hash"], row["profile"], row["precision"]), []
+                    ),
                     key=lambda r: (r.spec.seed, r.created or ""),
                 )
                 label = lb.method_label(row, table.frame)

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import errors, registry
+from . import errors, hardware, registry, signals
 from .context import CHECKPOINT, Budget, RunContext
 from .devices import resolve_device
 from .errors import AnobenchError, ConfigError, MethodFailure, PluginError
@@ -165,6 +165,8 @@ class Job:
     metrics: tuple[str, ...] | None = None
     provenance: Mapping[str, Any] = field(default_factory=dict)
     device: str | None = None
+    #: CPU threads for the run; ``None`` chooses from the cores free when it starts
+    threads: int | None = None
 
 
 @dataclass
@@ -202,15 +204,19 @@ def execute(job: Job, reporter: Reporter | None = None) -> Outcome:
     provenance = dict(job.provenance)
     phase = ["setup"]
     t0 = time.perf_counter()
+    restore = hardware.thread_settings()
     try:
         results, evidence = _execute(job, reporter, provenance, phase)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        how = signal_name(exc)
+        provenance["interrupted_by"] = how
         return Outcome(
             job.run_id,
             "interrupted",
             provenance,
-            error=f"interrupted during {phase[0]}",
+            error=f"interrupted ({how}) during {phase[0]}",
             seconds=time.perf_counter() - t0,
+            cause=exc,
         )
     except Exception as exc:
         provenance["traceback"] = traceback.format_exc()
@@ -223,6 +229,8 @@ def execute(job: Job, reporter: Reporter | None = None) -> Outcome:
             seconds=time.perf_counter() - t0,
             cause=exc,
         )
+    finally:
+        restore()
     return Outcome(
         job.run_id,
         "finished",
@@ -242,6 +250,20 @@ def _execute(
     method_cls = _plugin_class("method", spec.method, Method)
     metric_classes = metric_plugins(job.metrics)
     device = resolve_device(job.device or spec.device)
+    threads = _use_threads(job.threads)
+    method_options, resolved = hardware.resolve_options(
+        method_cls.options, dict(spec.method_options), device
+    )
+    precision = _context_precision(method_cls, method_options, device)
+    declares = any(o.hardware == "precision" for o in method_cls.options.options)
+    provenance["resolved"] = {
+        # a method without a precision option computes as its own code says: recorded as None
+        **(precision.to_dict() if declares else {"precision": None, "channels_last": None}),
+        "options": resolved,
+        "threads": threads,
+        "cores_available": hardware.available_cores(),
+        "cpu": hardware.cpu_features().to_dict(),
+    }
     provenance.update(
         {
             **environment(),
@@ -259,6 +281,8 @@ def _execute(
         cache_dir=cache_dir(home),
         progress=reporter,
         budget=Budget(max_steps=spec.max_steps, seconds=spec.time_budget),
+        precision=precision,
+        threads=threads,
     )
     ctx.generator = generator
     phase[0] = "load data"
@@ -275,13 +299,15 @@ def _execute(
         name: {**s.counts(), **{k: v for k, v in s.meta.items() if _jsonable(v)}}
         for name, s in splits.items()
     }
-    method = method_cls(**spec.method_options)
+    method = method_cls(**method_options)
     train = training_split(splits["train"], method_cls.supervision, owner)
     fit_val = training_split(splits["val"], method_cls.supervision, owner)
     phase[0] = "fit"
     ctx.budget.start()
     t0 = time.perf_counter()
-    fitted = method.fit(train, fit_val, ctx)
+    with signals.listening(ctx.request_stop):
+        fitted = method.fit(train, fit_val, ctx)
+    ctx.on_stop(None)
     provenance["fit_seconds"] = time.perf_counter() - t0
     if fitted is not method:
         raise MethodFailure(f"{owner}: fit() must return self")
@@ -358,8 +384,15 @@ class Runner:
     executors call the three steps themselves so that only the driver writes the store.
     """
 
-    def __init__(self, home: Path, reporter: Reporter | None = None, store: Store | None = None):
+    def __init__(
+        self,
+        home: Path,
+        reporter: Reporter | None = None,
+        store: Store | None = None,
+        threads: int | None = None,
+    ):
         self.home = Path(home)
+        self.threads = threads
         self.reporter = reporter or Reporter()
         self.store = store or Store(store_path(self.home))
 
@@ -383,7 +416,9 @@ class Runner:
         outcome = execute(job, self.reporter)
         self.commit(outcome)
         if outcome.status == "interrupted":
-            raise KeyboardInterrupt
+            signum = getattr(outcome.cause, "signum", signals.signal.SIGINT)
+            has_checkpoint = (runs_dir(self.home) / job.run_id / CHECKPOINT).exists()
+            raise RunInterrupted(job.run_id, signum, has_checkpoint)
         if outcome.status == "failed":
             raise outcome.exception() from outcome.cause
         return self.store.get_run(job.run_id)
@@ -420,7 +455,14 @@ class Runner:
             self.store.start_run(
                 run_id, spec, recorded, dataset_cls.primary_metric, artifacts=str(workdir)
             )
-        return Job(run_id, spec, str(self.home), tuple(metrics) if metrics else None, recorded)
+        return Job(
+            run_id,
+            spec,
+            str(self.home),
+            tuple(metrics) if metrics else None,
+            recorded,
+            threads=self.threads,
+        )
 
     def commit(self, outcome: Outcome) -> None:
         """Write an outcome: metrics and ``finished`` in one transaction, or the error."""
@@ -449,6 +491,54 @@ class Runner:
             if (runs_dir(self.home) / run_id / CHECKPOINT).exists():
                 return run_id
         return None
+
+
+class RunInterrupted(signals.Interrupted):
+    """A run stored as interrupted; says how to resume it."""
+
+    def __init__(self, run_id: str, signum: int, checkpoint: bool) -> None:
+        super().__init__(signum)
+        self.run_id = run_id
+        self.checkpoint = checkpoint
+
+    def advice(self) -> str:
+        where = "from its checkpoint" if self.checkpoint else "from step 0 (no checkpoint yet)"
+        return (
+            f"run {self.run_id} interrupted ({signal_name(self)}); resume it {where} with:"
+            f" anobench run --resume {self.run_id}"
+        )
+
+
+def signal_name(exc: BaseException) -> str:
+    signum = getattr(exc, "signum", None)
+    return signals.signal.Signals(signum).name if signum else "SIGINT"
+
+
+def _use_threads(requested: int | None) -> int:
+    """Set and return this run's CPU threads: as requested (``--threads``, or the executor's
+    share of the cores), else the usable cores that no other process keeps busy."""
+    import os
+
+    if requested is None and os.environ.get(hardware.THREADS_VARIABLE):
+        requested = int(os.environ[hardware.THREADS_VARIABLE])
+    threads = hardware.choose_threads(requested)
+    hardware.set_threads(threads)
+    return threads
+
+
+def _context_precision(
+    method_cls: type[Method], options: Mapping[str, Any], device: torch.device
+) -> hardware.Precision:
+    """The precision the run context announces: the method's own resolved options where it
+    declares them, else what ``auto`` means on this device."""
+    declared = method_cls.options.by_name()
+    name = next((o.name for o in declared.values() if o.hardware == "precision"), None)
+    fmt = next((o.name for o in declared.values() if o.hardware == "channels_last"), None)
+    return hardware.Precision.resolve(
+        options.get(name, "auto") if name else "auto",
+        options.get(fmt, "auto") if fmt else "auto",
+        device,
+    )
 
 
 def _jsonable(value: Any) -> bool:

@@ -7,7 +7,6 @@ run's artifacts under the anobench home.
 
 from __future__ import annotations
 
-import os
 from typing import Any, Protocol
 
 from ..runner import Job, Outcome
@@ -35,10 +34,10 @@ class Executor(Protocol):
 
 
 def cpu_count() -> int:
-    """Cores this process may use (its affinity mask where the OS has one)."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return os.cpu_count() or 1
+    """Cores this process may use (its affinity mask and cgroup CPU quota)."""
+    from ..hardware import available_cores
+
+    return available_cores()
 
 
 def worker_failed(job: Job, message: str) -> Outcome:

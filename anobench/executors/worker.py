@@ -19,15 +19,12 @@ _queue: Any = None
 
 
 def limit_threads(threads: int) -> None:
-    """Give this process ``threads`` CPU threads, so N workers do not fight over the cores."""
-    import torch
+    """Give this process ``threads`` CPU threads, so N workers do not fight over the cores;
+    the runs it executes keep that count instead of choosing their own."""
+    from ..hardware import THREADS_VARIABLE, set_threads
 
-    for name in THREAD_VARIABLES:
-        os.environ[name] = str(threads)
-    torch.set_num_threads(threads)
-    # possible only before the first parallel work; a pool that already started keeps its size
-    with contextlib.suppress(RuntimeError):
-        torch.set_num_interop_threads(threads)
+    os.environ[THREADS_VARIABLE] = str(threads)
+    set_threads(threads)
 
 
 def _exit_with_parent(parent: int) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import StoreError
+from ..liveness import alive
 from ..records import MetricResult, RunRecord, RunSpec
 from .schema import MIGRATIONS, SCHEMA_VERSION
 
@@ -233,14 +234,20 @@ class Store:
             metrics[m["name"]] = math.nan if m["value"] is None else m["value"]
             if m["reason"]:
                 reasons[m["name"]] = m["reason"]
+        provenance = json.loads(row["provenance_json"])
+        status, error = row["status"], row["error"]
+        owner = provenance.get("owner")
+        if status == "running" and isinstance(owner, dict) and not alive(owner):
+            # shown as what it is; the row itself is reclaimed by the next run of its config
+            status, error = "interrupted", "the process running it is gone (killed?)"
         return RunRecord(
             run_id=row["run_id"],
             spec=RunSpec.from_dict(json.loads(row["spec_json"])),
-            status=row["status"],
+            status=status,
             metrics=metrics,
             metric_reasons=reasons,
-            provenance=json.loads(row["provenance_json"]),
-            error=row["error"],
+            provenance=provenance,
+            error=error,
             created=row["created"],
             finished=row["finished"],
             artifacts=row["artifacts"],

@@ -140,16 +140,20 @@ class _Autoencoder(Method):
         loop = {"step": 0}
         sampler = EpochSampler(n, batch, ctx.generator)
 
+        def snapshot() -> dict[str, Any]:
+            return {
+                **loop,
+                **sampler.state_dict(),
+                "net": self.net_.state_dict(),
+                "opt": opt.state_dict(),
+                "rng": ctx.generator.get_state(),
+            }
+
         def save() -> None:
-            ctx.checkpoint(
-                {
-                    **loop,
-                    **sampler.state_dict(),
-                    "net": self.net_.state_dict(),
-                    "opt": opt.state_dict(),
-                    "rng": ctx.generator.get_state(),
-                }
-            )
+            ctx.checkpoint(snapshot())
+
+        # a stop signal checkpoints after the current step instead of losing it
+        ctx.on_stop(snapshot)
 
         state = ctx.resume()
         if state is not None:

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from click.testing import CliRunner
 
 from anobench.cli import cli
@@ -46,12 +45,7 @@ def suite(tmp_path_factory) -> Path:
 def in_process(suite, tmp_path_factory) -> dict:
     """The suite's runs made by a Runner in this process with one torch thread."""
     home = tmp_path_factory.mktemp("in-process")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        records = [Runner(home).run(spec) for spec in load_suite(suite).expand()]
-    finally:
-        torch.set_num_threads(threads)
+    records = [Runner(home, threads=1).run(spec) for spec in load_suite(suite).expand()]
     return _by_method(records)
 
 

@@ -1,0 +1,102 @@
+"""SIGTERM and SIGHUP in the middle of a training run: checkpoint, ``interrupted``, resumable."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="needs POSIX signals")
+
+TINY = [
+    "--dataset-opt", "image_size=32", "--dataset-opt", "n_train=16",
+    "--dataset-opt", "n_val=4", "--dataset-opt", "n_test=4",
+    "--method-opt", "epochs=400", "--method-opt", "batch_size=4",
+    "--method-opt", "base_width=4", "--method-opt", "hidden=16", "--method-opt", "latent_dim=4",
+    "--method-opt", "checkpoint_every=100000",
+]  # fmt: skip
+
+
+def _anobench(home: Path, *args: str) -> list[str]:
+    return [
+        sys.executable,
+        "-c",
+        "from anobench.cli import main; main()",
+        "--home",
+        str(home),
+        *args,
+    ]
+
+
+def _steps(home: Path) -> int:
+    logs = list((home / "runs").glob("*/training_log.jsonl"))
+    return sum(1 for _ in logs[0].open()) if logs else 0
+
+
+def _runs(home: Path) -> list[dict]:
+    out = subprocess.run(
+        _anobench(home, "show", "--format", "json"), capture_output=True, text=True, check=True
+    )
+    return json.loads(out.stdout)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_a_signal_checkpoints_interrupts_and_resumes(tmp_path, signum):
+    home = tmp_path / "home"
+    cmd = _anobench(home, "--quiet", "run", "-m", "ae", "-d", "synthetic", "--threads", "1", *TINY)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 120
+    while _steps(home) < 5:
+        assert proc.poll() is None, proc.stderr.read()
+        assert time.monotonic() < deadline, "training did not start within 120 s"
+        time.sleep(0.1)
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signum, err
+    name = signal.Signals(signum).name
+    (run,) = _runs(home)
+    assert run["status"] == "interrupted"
+    assert name in run["error"]
+    assert f"anobench run --resume {run['run_id']}" in err
+    workdir = home / "runs" / run["run_id"]
+    # the checkpoint was written at the stop, not left to the (never reached) periodic one
+    assert (workdir / "checkpoint.pt").exists()
+    stopped_at = _steps(home)
+    assert stopped_at >= 5
+
+    # the same command later resumes the interrupted run under its id and finishes it
+    resumed = subprocess.run(
+        [*cmd, "--format", "json"], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    (run,) = _runs(home)
+    assert run["status"] == "finished"
+    assert run["provenance"]["resumed"] is True
+    log = [json.loads(line) for line in (workdir / "training_log.jsonl").open()]
+    steps = [row["step"] for row in log if "loss" in row]
+    # one unbroken log: the resume continued after the stop instead of starting again
+    assert steps == list(range(1, len(steps) + 1))
+    assert len(steps) == 400 * 4
+
+
+def test_a_killed_run_is_not_shown_as_running(tmp_path):
+    home = tmp_path / "home"
+    cmd = _anobench(home, "--quiet", "run", "-m", "ae", "-d", "synthetic", "--threads", "1", *TINY)
+    proc = subprocess.Popen(cmd, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while _steps(home) < 2:
+        assert proc.poll() is None
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    proc.kill()
+    proc.wait()
+    (run,) = _runs(home)
+    assert run["status"] == "interrupted"
+    assert "gone" in run["error"]

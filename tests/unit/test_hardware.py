@@ -1,0 +1,149 @@
+"""precision=auto, channels-last and thread choice, with the hardware queries mocked."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import replace
+
+import pytest
+import torch
+
+from anobench import hardware
+from anobench.hardware import CpuFeatures, Precision
+from anobench.options import channels_last_option, option_set, precision_option
+
+AMX = CpuFeatures("Xeon", True, True, True, True, "AVX512", None)
+AVX512_BF16 = replace(AMX, amx_bf16=False)
+AVX2_ONLY = CpuFeatures("EPYC", True, False, False, False, "AVX2", None)
+
+
+@pytest.fixture
+def cpu(monkeypatch):
+    def use(features: CpuFeatures) -> None:
+        monkeypatch.setattr(hardware, "cpu_features", lambda: features)
+
+    return use
+
+
+@pytest.mark.parametrize(
+    ("features", "expected"),
+    [
+        (AMX, "bf16"),
+        (AVX512_BF16, "bf16"),
+        (AVX2_ONLY, "fp32"),
+        # AVX-512 without its bf16 extension emulates bf16: never chosen
+        (replace(AVX2_ONLY, avx512=True, aten_capability="AVX512"), "fp32"),
+        # the hardware has AMX but the user capped the kernels to AVX2 (how the AVX2 machine is
+        # approximated on a Xeon): bf16 would be emulated, so fp32
+        (replace(AMX, aten_capability="AVX2"), "fp32"),
+        (replace(AMX, onednn_cap="AVX2"), "fp32"),
+        (replace(AMX, onednn_cap="AVX512_CORE_AMX"), "bf16"),
+    ],
+)
+def test_auto_on_cpu_is_bf16_only_with_native_bf16(cpu, features, expected):
+    cpu(features)
+    assert hardware.resolve_precision("auto", "cpu") == expected
+    p = Precision.resolve("auto", "auto", "cpu")
+    assert p.name == expected
+    # channels-last pays with oneDNN's bf16 kernels, not in fp32
+    assert p.channels_last is (expected == "bf16")
+
+
+def test_explicit_precision_passes_through(cpu):
+    cpu(AVX2_ONLY)
+    assert hardware.resolve_precision("bf16", "cpu") == "bf16"
+    assert hardware.resolve_precision("fp32", "cpu") == "fp32"
+    assert hardware.resolve_channels_last("on", "fp32", "cpu") is True
+    assert hardware.resolve_channels_last("off", "bf16", "cpu") is False
+    with pytest.raises(ValueError, match="precision must be one of"):
+        hardware.resolve_precision("fp8", "cpu")
+
+
+@pytest.mark.parametrize(
+    ("capability", "expected"), [((7, 5), "fp16"), ((8, 0), "bf16"), ((9, 0), "bf16")]
+)
+def test_auto_on_cuda_by_capability(monkeypatch, capability, expected):
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
+    assert hardware.resolve_precision("auto", "cuda") == expected
+    p = Precision.resolve("auto", "auto", "cuda")
+    assert p.channels_last is True
+    # fp16 needs gradient scaling, bf16 does not
+    assert (p.grad_scaler() is not None) is (expected == "fp16")
+
+
+def test_precision_autocast_dtype_and_fp32_is_a_no_op():
+    x = torch.randn(4, 4)
+    with Precision("fp32", False, "cpu").autocast():
+        assert (x @ x).dtype == torch.float32
+    with Precision("bf16", False, "cpu").autocast():
+        assert (x @ x).dtype == torch.bfloat16
+
+
+def test_resolve_options_replaces_auto_and_reports_it(cpu):
+    options = option_set(precision_option(), channels_last_option(), precision_option("p2"))
+    cpu(AVX2_ONLY)
+    values, resolved = hardware.resolve_options(
+        options, {"precision": "auto", "channels_last": "auto", "p2": "bf16"}, "cpu"
+    )
+    assert values == {"precision": "fp32", "channels_last": "off", "p2": "bf16"}
+    assert resolved == values
+    cpu(AMX)
+    values, _ = hardware.resolve_options(
+        options, {"precision": "auto", "channels_last": "auto", "p2": "auto"}, "cpu"
+    )
+    assert values == {"precision": "bf16", "channels_last": "on", "p2": "bf16"}
+
+
+def test_channels_last_option_accepts_old_booleans():
+    opt = channels_last_option()
+    assert opt.check(True, "m") == "on"
+    assert opt.check("false", "m") == "off"
+    assert opt.check("auto", "m") == "auto"
+
+
+def test_available_cores_follows_a_restricted_affinity():
+    if not hasattr(os, "sched_setaffinity"):
+        pytest.skip("no CPU affinity on this OS")
+    one = min(os.sched_getaffinity(0))
+    code = (
+        f"import os; os.sched_setaffinity(0, {{{one}}});"
+        "from anobench import hardware; print(hardware.available_cores(),"
+        " hardware.choose_threads(busy=0.0))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["1", "1"]
+
+
+def test_available_cores_is_capped_by_a_cgroup_quota(monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    monkeypatch.setattr(hardware, "_cgroup_quota", lambda: 1.5)
+    assert hardware.available_cores() == 2
+    monkeypatch.setattr(hardware, "_cgroup_quota", lambda: None)
+    assert hardware.available_cores() == 4
+
+
+def test_threads_leave_busy_cores_alone(monkeypatch):
+    monkeypatch.setattr(hardware, "available_cores", lambda: 2)
+    assert hardware.choose_threads(busy=0.0) == 2
+    assert hardware.choose_threads(busy=0.2) == 2
+    assert hardware.choose_threads(busy=1.0) == 1
+    assert hardware.choose_threads(busy=2.0) == 1
+    assert hardware.choose_threads(3) == 3
+    assert hardware.choose_threads(busy=None) == 2
+
+
+def test_busy_elsewhere_sees_a_competing_process():
+    if not os.path.exists("/proc/stat"):
+        pytest.skip("needs /proc/stat")
+    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        import time
+
+        time.sleep(0.5)
+        busy = hardware.busy_elsewhere(0.5)
+    finally:
+        hog.kill()
+        hog.wait()
+    assert busy is not None and busy >= 0.6
