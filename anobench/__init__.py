@@ -16,8 +16,9 @@ from .errors import (
     StoreError,
     TrainingDiverged,
 )
+from .hardware import Precision
 from .interfaces import SPLITS, Dataset, Method, Metric
-from .options import Option, OptionSet, option_set
+from .options import Option, OptionSet, channels_last_option, option_set, precision_option
 from .progress import Reporter
 from .records import (
     DISEASED,
@@ -50,6 +51,7 @@ __all__ = [
     "Option",
     "OptionSet",
     "PluginError",
+    "Precision",
     "Predictions",
     "Reporter",
     "RunContext",
@@ -60,6 +62,8 @@ __all__ = [
     "StoreError",
     "TrainingDiverged",
     "__version__",
+    "channels_last_option",
     "option_set",
+    "precision_option",
     "seed_everything",
 ]

@@ -271,7 +271,8 @@ def busy_elsewhere(seconds: float = 0.3) -> float | None:
 
 
 def choose_threads(requested: int | None = None, busy: float | None = -1.0) -> int:
-    """Threads for this run: ``requested``, else the usable cores not kept busy by others.
+    """Threads for this run: ``requested``, else ``$ANOBENCH_THREADS``, else the usable cores
+    not kept busy by others.
 
     OpenMP regions wait for their slowest thread; a thread that shares a core with another
     busy process is descheduled for whole time slices, so every small parallel operation waits
@@ -280,6 +281,13 @@ def choose_threads(requested: int | None = None, busy: float | None = -1.0) -> i
     ``busy``: cores kept busy by others, if already measured (default: measure now).
     """
     cores = available_cores()
+    if requested is None and os.environ.get(THREADS_VARIABLE, "").strip():
+        try:
+            requested = int(os.environ[THREADS_VARIABLE])
+        except ValueError:
+            raise ValueError(
+                f"{THREADS_VARIABLE}={os.environ[THREADS_VARIABLE]!r}: expected a number of threads"
+            ) from None
     if requested is not None:
         return max(1, int(requested))
     if busy is not None and busy < 0:

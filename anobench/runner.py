@@ -517,11 +517,10 @@ def signal_name(exc: BaseException) -> str:
 def _use_threads(requested: int | None) -> int:
     """Set and return this run's CPU threads: as requested (``--threads``, or the executor's
     share of the cores), else the usable cores that no other process keeps busy."""
-    import os
-
-    if requested is None and os.environ.get(hardware.THREADS_VARIABLE):
-        requested = int(os.environ[hardware.THREADS_VARIABLE])
-    threads = hardware.choose_threads(requested)
+    try:
+        threads = hardware.choose_threads(requested)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     hardware.set_threads(threads)
     return threads
 

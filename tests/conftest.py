@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 
@@ -10,6 +12,8 @@ from .distributions import TESTPLUGINS, activate, write_distribution
 # tiny test models gain nothing from threads, and busy-waiting thread pools slow to a crawl
 # when the machine is shared; one thread also makes CPU results bit-reproducible
 torch.set_num_threads(1)
+# runs made in this process (and in subprocesses of tests) keep that one thread
+os.environ.setdefault("ANOBENCH_THREADS", "1")
 
 
 @pytest.fixture(scope="session")

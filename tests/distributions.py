@@ -52,6 +52,7 @@ TESTPLUGINS = {
         "diverging": "anobench_testplugins:Diverging",
         "labelspy": "anobench_testplugins:LabelSpy",
         "weakspy": "anobench_testplugins:WeakSpy",
+        "precise": "anobench_testplugins:Precise",
         "broken": "anobench_brokenplugin:Nothing",
     },
 }

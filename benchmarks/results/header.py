@@ -41,6 +41,23 @@ def memory_gib() -> str:
         return "unknown"
 
 
+def precision_of(provenance: dict) -> str:
+    """``bf16`` / ``fp32`` ... as the run resolved it, "" where the method has no option."""
+    resolved = provenance.get("resolved") or {}
+    if not resolved.get("precision"):
+        return ""
+    layout = ", channels-last" if resolved.get("channels_last") else ""
+    return f"{resolved['precision']}{layout}"
+
+
+def cpu_kernels(provenance: dict) -> str:
+    cpu = (provenance.get("resolved") or {}).get("cpu")
+    if not cpu:
+        return "not recorded (runs before precision=auto)"
+    bf16 = "native bf16" if cpu.get("native_bf16") else "no native bf16"
+    return f"{cpu.get('aten_capability')} ({bf16})"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--suite", required=True, type=Path)
@@ -62,6 +79,13 @@ def main() -> None:
     devices = sorted({p.get("device", "?") for p, _, _ in done.values()})
     revisions = Counter((p.get("git_revision") or "unknown")[:12] for p, _, _ in done.values())
     threads = sorted({str(p.get("torch_threads", "?")) for p, _, _ in done.values()})
+    # what precision=auto resolved to on the runs' hardware (None: the method has no option)
+    precisions = Counter(
+        f"{p['plugins']['method']['name'] if 'plugins' in p else '?'}: {precision_of(p)}"
+        for p, _, _ in done.values()
+        if precision_of(p)
+    )
+    kernels = sorted({cpu_kernels(p) for p, _, _ in done.values()})
     span = ""
     if done:
         first = min(c for _, c, _ in done.values())
@@ -85,6 +109,9 @@ def main() -> None:
         f"- machine: {cpu_model()}, {os.cpu_count()} logical cores, {memory_gib()} RAM,"
         f" GPU {gpu}; run devices: {', '.join(devices) or '-'};"
         f" torch threads per run: {', '.join(threads) or '-'}",
+        f"- CPU kernels of the runs: {', '.join(kernels) or '-'}; resolved precision (method:"
+        " precision, runs): "
+        + (", ".join(f"{k} ({n})" for k, n in sorted(precisions.items())) or "-"),
         "- code of the runs (git revision: runs): "
         + (", ".join(f"{rev} ({n})" for rev, n in revisions.most_common()) or "-"),
         f"- software: anobench {anobench.__version__} (rendered at git"

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from anobench import hardware
 from anobench.store import Store
 
 from .conftest import one_line_error
@@ -164,6 +165,8 @@ def test_published_header_names_the_runs_code_and_what_is_missing(invoke, home, 
     text = header(suite)
     assert "- runs: 4 of 4 finished" in text
     assert "torch threads per run:" in text
+    kernels = hardware.cpu_features().aten_capability
+    assert f"- CPU kernels of the runs: {kernels} (" in text
     rev = (revisions.pop() or "unknown")[:12]
     assert f"- code of the runs (git revision: runs): {rev} (4)" in text
     assert "not finished" not in text

@@ -9,7 +9,15 @@ import signal
 import numpy as np
 import torch
 
-from anobench import Dataset, Method, Option, Predictions, option_set
+from anobench import (
+    Dataset,
+    Method,
+    Option,
+    Predictions,
+    channels_last_option,
+    option_set,
+    precision_option,
+)
 from anobench.testing import toy_split
 
 
@@ -139,3 +147,19 @@ class WeakSpy(LabelSpy):
         if set(np.unique(train.labels)) != {0, 1}:
             raise AssertionError("a weakly supervised method needs both classes")
         return Brightness.fit(self, train, val, ctx)
+
+
+class Precise(Brightness):
+    """Declares a precision option: the runner resolves ``auto`` before constructing it."""
+
+    name = "precise"
+    options = option_set(
+        Option("steps", int, 5, "training steps"), precision_option(), channels_last_option()
+    )
+
+    def fit(self, train, val, ctx):
+        if "auto" in (self.precision, self.channels_last):
+            raise AssertionError("the runner must resolve auto before fit")
+        if ctx.precision.name != self.precision:
+            raise AssertionError("the run context announces another precision")
+        return super().fit(train, val, ctx)

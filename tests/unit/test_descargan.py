@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from anobench_descargan import DeScarGAN
+from anobench_descargan import DeScarGAN, networks, training
 from anobench_descargan import method as method_module
 from anobench_descargan.networks import Discriminator, Generator, count_parameters
 
@@ -225,12 +225,12 @@ def test_running_statistics_option_changes_the_translation(tmp_path):
 
 
 def test_nan_loss_fails_naming_the_step(tmp_path, monkeypatch):
-    real = method_module.discriminator_backward
+    real = training.discriminator_backward
 
     def poisoned(*args, **kwargs):
         return {**real(*args, **kwargs), "d_real": float("nan")}
 
-    monkeypatch.setattr(method_module, "discriminator_backward", poisoned)
+    monkeypatch.setattr(training, "discriminator_backward", poisoned)
     with pytest.raises(TrainingDiverged, match="at step 1"):
         DeScarGAN(**TINY).fit(train_split(), train_split(), ctx_for(tmp_path, max_steps=3))
 
@@ -250,3 +250,152 @@ def test_odd_image_size_is_a_clear_error(tmp_path):
     data = toy_split(4, 4, size=40)
     with pytest.raises(ValueError, match="divisible by 32"):
         DeScarGAN(**TINY).fit(data, data, ctx_for(tmp_path, max_steps=1))
+
+
+# -- the fast training step equals the per-piece reference ---------------------------------------
+
+
+def _nets64(seed=0, g_skip=True):
+    """Float64 networks (dropout and BatchNorm in training mode) and one batch, 32 px."""
+    torch.manual_seed(seed)
+    g = Generator(1, 4, skip0=g_skip).double().train()
+    d = Discriminator(1, 4, 32).double().train()
+    networks.init_generator(g)
+    networks.init_discriminator(d, "kaiming")
+    data = torch.Generator().manual_seed(seed + 1)
+    x = torch.rand(6, 1, 32, 32, generator=data, dtype=torch.float64) * 2 - 1
+    noise = 0.05 * torch.rand(x.shape, generator=data, dtype=torch.float64)
+    alpha = torch.rand(6, 1, 1, 1, generator=data, dtype=torch.float64)
+    return g, d, x, noise, alpha
+
+
+def _grads(module):
+    return {k: p.grad.clone() for k, p in module.named_parameters() if p.grad is not None}
+
+
+def _assert_same(a, b, rtol=1e-10, atol=1e-12):
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=rtol, atol=atol, msg=key)
+
+
+LABELS = {
+    "mixed": torch.tensor([0, 1, 1, 0, 1, 1]),
+    "one class": torch.ones(6, dtype=torch.long),
+}
+
+
+@pytest.mark.parametrize("labels", list(LABELS), ids=list(LABELS))
+def test_batched_discriminator_step_equals_the_per_piece_reference(labels):
+    g, d, x, noise, alpha = _nets64()
+    y = LABELS[labels]
+    w = training.Weights(cls_d=50.0)
+    cast = training.autocast(torch.device("cpu"), "fp32")
+    torch.manual_seed(7)  # the same dropout mask in D's classification head
+    ref = training.discriminator_backward_reference(g, d, x, y, noise, alpha, w, cast)
+    ref_grads = _grads(d)
+    d.zero_grad(set_to_none=True)
+    torch.manual_seed(7)
+    new = training.discriminator_backward(g, d, x, y, noise, alpha, w, cast)
+    _assert_same(ref_grads, _grads(d))
+    for key, value in ref.items():
+        # the loss terms are float32 (``.float()``, as for bf16), summed in another order
+        assert float(new[key]) == pytest.approx(value, rel=1e-6, abs=1e-9), key
+    # each critic has its own GP mix: a swapped pairing gives other gradients
+    assert ref_grads["critics.0.2.weight"].abs().sum() > 0
+
+
+@pytest.mark.parametrize("labels", list(LABELS), ids=list(LABELS))
+def test_batched_generator_step_equals_the_per_piece_reference(labels):
+    g, d, x, noise, _ = _nets64()
+    y = LABELS[labels]
+    w = training.Weights()
+    cast = training.autocast(torch.device("cpu"), "fp32")
+    d.requires_grad_(False)
+    results, grads, stats = [], [], []
+    for step in (training.generator_backward_reference, training.generator_backward):
+        g.load_state_dict(_nets64()[0].state_dict())  # the same running statistics each time
+        torch.manual_seed(7)
+        results.append(step(g, d, x, y, noise, w, cast))
+        grads.append(_grads(g))
+        stats.append({k: v.clone() for k, v in g.state_dict().items() if "running" in k})
+        g.zero_grad(set_to_none=True)
+    _assert_same(*grads)
+    _assert_same(*stats)
+    for key, value in results[0].items():
+        assert float(results[1][key]) == pytest.approx(value, rel=1e-6, abs=1e-9), key
+
+
+def _reference_iteration(g, d, x, y, noise, alpha, w, cast, opt_d, opt_g, g_step):
+    training.discriminator_backward_reference(g, d, x, y, noise, alpha, w, cast)
+    training.apply(opt_d, d, 10.0)
+    if g_step:
+        d.requires_grad_(False)
+        training.generator_backward_reference(g, d, x, y, noise, w, cast)
+        d.requires_grad_(True)
+        training.apply(opt_g, g, 10.0)
+
+
+@pytest.mark.parametrize("labels", list(LABELS), ids=list(LABELS))
+@pytest.mark.parametrize("g_step", [True, False], ids=["G step", "D only"])
+def test_shared_translations_iteration_equals_the_reference(labels, g_step):
+    # the iteration reuses the D step's translations in the G step and replays G's BatchNorm
+    # statistics in the reference order: weights, optimiser moments and running statistics all
+    # end as in the reference (two iterations, so the second starts from updated statistics)
+    y = LABELS[labels]
+    w = training.Weights(cls_d=50.0)
+    cast = training.autocast(torch.device("cpu"), "fp32")
+    states = []
+    for fast in (False, True):
+        g, d, x, noise, alpha = _nets64()
+        opt_g = training.make_adam(g.parameters(), 2e-3, (0.5, 0.999))
+        opt_d = training.make_adam(d.parameters(), 2e-4, (0.5, 0.999))
+        torch.manual_seed(7)
+        for _ in range(2):
+            args = (g, d, x, y, noise, alpha, w, cast, opt_d, opt_g)
+            if fast:
+                training.gan_iteration(*args, 10.0, g_step)
+            else:
+                _reference_iteration(*args, g_step)
+        states.append(
+            {
+                **{f"g.{k}": v.clone() for k, v in g.state_dict().items()},
+                **{f"d.{k}": v.clone() for k, v in d.state_dict().items()},
+                **{
+                    f"adam_g.{i}": opt_g.state[p]["exp_avg"].clone()
+                    for i, p in enumerate(g.parameters())
+                    if p in opt_g.state
+                },
+            }
+        )
+    # G's convolution biases ahead of BatchNorm have a true gradient of 0; Adam turns their
+    # ~1e-17 rounding noise into steps of ~1e-10, hence the absolute tolerance (a wrong pairing
+    # or replay order is off by ~1e-4)
+    _assert_same(*states, rtol=1e-7, atol=1e-8)
+    moved = not torch.equal(
+        states[1]["g.down0.0.1.running_mean"], _nets64()[0].down0[0][1].running_mean
+    )
+    assert moved  # the D step's translations alone update the running statistics
+
+
+def test_recorded_batch_statistics_replay_to_the_running_update():
+    g, _, x, _, _ = _nets64()
+    plain = Generator(1, 4, skip0=True).double()
+    plain.load_state_dict(g.state_dict())
+    calls = []
+    g.record_batch_stats(calls)
+    with torch.no_grad():
+        g(x, 0)
+        g(x[:3], 1)
+    g.record_batch_stats(None)
+    assert len(calls) == 2
+    before = {k: v.clone() for k, v in g.state_dict().items()}
+    assert all(torch.equal(before[k], v) for k, v in plain.state_dict().items())  # deferred
+    networks.replay_batch_stats([calls[1], calls[0]])
+    with torch.no_grad():
+        plain(x[:3], 1)
+        plain(x, 0)
+    _assert_same(
+        {k: v.double() for k, v in g.state_dict().items()},
+        {k: v.double() for k, v in plain.state_dict().items()},
+    )

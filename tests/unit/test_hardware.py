@@ -125,6 +125,7 @@ def test_available_cores_is_capped_by_a_cgroup_quota(monkeypatch):
 
 
 def test_threads_leave_busy_cores_alone(monkeypatch):
+    monkeypatch.delenv("ANOBENCH_THREADS", raising=False)
     monkeypatch.setattr(hardware, "available_cores", lambda: 2)
     assert hardware.choose_threads(busy=0.0) == 2
     assert hardware.choose_threads(busy=0.2) == 2
@@ -147,3 +148,12 @@ def test_busy_elsewhere_sees_a_competing_process():
         hog.kill()
         hog.wait()
     assert busy is not None and busy >= 0.6
+
+
+def test_threads_from_the_environment(monkeypatch):
+    monkeypatch.setenv("ANOBENCH_THREADS", "3")
+    assert hardware.choose_threads(busy=0.0) == 3
+    assert hardware.choose_threads(2) == 2
+    monkeypatch.setenv("ANOBENCH_THREADS", "many")
+    with pytest.raises(ValueError, match="ANOBENCH_THREADS"):
+        hardware.choose_threads()
