@@ -1,115 +1,212 @@
-"""DeScarGAN training iteration: plain fp32 eager vs bf16 autocast + channels_last.
+"""DeScarGAN training iteration: the per-piece reference step vs the fast step, per precision.
 
-Both variants run the same code path (anobench_descargan.training) on the same initial weights
-and batches, in this process. Prints seconds per iteration, the speed-up, and how far the bf16
-loss trajectory drifts from fp32 over the measured steps. Peak memory is measured in a fresh
-child process per variant (ru_maxrss), so one variant's allocations do not hide the other's.
+Every variant runs on the same initial weights and batches. Each precision runs in a fresh child
+process that interleaves the steps' iterations (robust ratios on a shared machine); ``--memory``
+runs every step in its own child instead, so its peak RSS (ru_maxrss) is its own. Prints the
+median seconds per iteration, the ratios side by side, and how far each loss trajectory drifts
+from the first variant's (a GAN amplifies rounding differences: this measures chaos as much as
+precision; the equivalence of the steps is tested in float64 in tests/unit/test_descargan.py).
 
-    python benchmarks/perf/descargan_train_step.py --size 256 --batch 10 --steps 20
+    # the quick profile's iteration (64 px, batch 16, widths 16 / 16, g_skip, n_critic 1, EMA)
+    python benchmarks/perf/descargan_train_step.py --quick --steps 12
+    # the official settings (256 px, batch 10, widths 64 / 32, G every 5th iteration)
+    python benchmarks/perf/descargan_train_step.py --size 256 --batch 10 --steps 10
+
+Steps: ``reference`` is the per-piece implementation (three D backwards, two G backwards, the
+translations evaluated twice, per-tensor Adam); ``fast`` is ``training.gan_iteration`` with
+fused Adam, as the method trains. Precisions: fp32, fp32 + channels_last, bf16 + channels_last,
+and ``auto`` (what ``anobench.Precision.resolve`` picks on this machine, as a run does).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import platform
 import resource
+import statistics
 import subprocess
 import sys
 import time
 
 import torch
+from anobench_descargan import training
 from anobench_descargan.networks import (
     Discriminator,
     Generator,
     init_discriminator,
     init_generator,
 )
-from anobench_descargan.training import (
-    Weights,
-    apply,
-    autocast,
-    discriminator_backward,
-    generator_backward,
-)
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-VARIANTS = {"fp32 eager": ("fp32", False), "bf16 + channels_last": ("bf16", True)}
+PRECISIONS = {"fp32": ("fp32", False), "fp32+cl": ("fp32", True), "bf16+cl": ("bf16", True)}
+STEPS = ("reference", "fast")
 
 
-def run(variant: str, args: argparse.Namespace) -> dict:
-    precision, channels_last = VARIANTS[variant]
+def _precisions() -> dict[str, tuple[str, bool]]:
+    from anobench import Precision
+
+    out = dict(PRECISIONS)
+    auto = Precision.resolve("auto", "auto", "cpu")  # what a run picks on this machine
+    out[f"auto={auto.name}{'+cl' if auto.channels_last else ''}"] = (auto.name, auto.channels_last)
+    return out
+
+
+def _reference_iteration(g, d, x, y, noise, alpha, w, cast, opt_d, opt_g, clip, g_step):
+    return training._piecewise_iteration(
+        g, d, x, y, noise, alpha, w, cast, opt_d, opt_g, clip, g_step
+    )
+
+
+def _batched_iteration(*args):
+    """``gan_iteration`` with the size limit lifted: the batched step at any size."""
+    limit = training.BATCHED_MAX_ELEMENTS
+    training.BATCHED_MAX_ELEMENTS = 2**62
+    try:
+        return training.gan_iteration(*args)
+    finally:
+        training.BATCHED_MAX_ELEMENTS = limit
+
+
+def _setup(step: str, precision_name: str, args: argparse.Namespace):
+    """A closure running one iteration of ``step`` per call: (seconds, summed losses)."""
+    precision, channels_last = _precisions()[precision_name]
     torch.manual_seed(0)
-    g, d = Generator(1, args.g_width), Discriminator(1, args.d_width, args.size)
+    g = Generator(1, args.g_width, skip0=args.quick)
+    d = Discriminator(1, args.d_width, args.size)
     init_generator(g)
-    init_discriminator(d)
+    init_discriminator(d, "kaiming" if args.quick else "xavier")
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     g.to(memory_format=fmt)
     d.to(memory_format=fmt)
-    opt_g = torch.optim.Adam(g.parameters(), 1e-4, betas=(0.5, 0.999))
-    opt_d = torch.optim.Adam(d.parameters(), 1e-4, betas=(0.5, 0.999))
+    lr_g, lr_d = (2e-3, 2e-4) if args.quick else (1e-4, 1e-4)
+    if step == "fast":
+        opt_g = training.make_adam(g.parameters(), lr_g, (0.5, 0.999))
+        opt_d = training.make_adam(d.parameters(), lr_d, (0.5, 0.999))
+        iteration = _batched_iteration
+    else:
+        opt_g = torch.optim.Adam(g.parameters(), lr_g, betas=(0.5, 0.999))
+        opt_d = torch.optim.Adam(d.parameters(), lr_d, betas=(0.5, 0.999))
+        iteration = _reference_iteration
+    ema = None
+    if args.quick:
+        ema = AveragedModel(g, multi_avg_fn=get_ema_multi_avg_fn(0.998), use_buffers=True)
+    n_critic = 1 if args.quick else 5
+    w = training.Weights(cls_d=50.0) if args.quick else training.Weights()
     data = torch.Generator().manual_seed(1)
-    cast = autocast(torch.device("cpu"), precision)
-    w = Weights()
-    losses, times = [], []
-    for i in range(args.warmup + args.steps):
+    cast = training.autocast(torch.device("cpu"), precision)
+    state = {"i": 0}
+
+    def one() -> tuple[float, float]:
+        i = state["i"]
+        state["i"] += 1
         x = torch.rand(args.batch, 1, args.size, args.size, generator=data) * 2 - 1
         x = x.contiguous(memory_format=fmt)
         y = torch.arange(args.batch) % 2
         noise = 0.05 * torch.rand(x.shape, generator=data)
+        noise = noise.contiguous(memory_format=fmt)
         alpha = torch.rand(args.batch, 1, 1, 1, generator=data)
+        g_step = (i + 1) % n_critic == 0
         t = time.perf_counter()
-        parts = discriminator_backward(g, d, x, y, noise, alpha, w, cast)
-        apply(opt_d, d, 10.0)
-        if (i + 1) % 5 == 0:
-            d.requires_grad_(False)
-            generator_backward(g, d, x, y, noise, w, cast)
-            d.requires_grad_(True)
-            apply(opt_g, g, 10.0)
-        if i >= args.warmup:
-            times.append(time.perf_counter() - t)
-            losses.append(
-                w.real * parts["d_real"] + w.fake * parts["d_fake"] + w.gp * parts["d_gp"]
-                + w.cls_d * parts["d_cls"]
-            )  # fmt: skip
+        parts = iteration(g, d, x, y, noise, alpha, w, cast, opt_d, opt_g, 10.0, g_step)
+        if g_step and ema is not None:
+            ema.update_parameters(g)
+        seconds = time.perf_counter() - t
+        return seconds, sum(float(v) for v in parts.values())
+
+    return one
+
+
+def run(steps: list[str], precision_name: str, args: argparse.Namespace) -> dict:
+    """The steps' iterations interleaved (A B A B ...), so a load that comes and goes on a shared
+    machine hits all of them alike; medians per step."""
+    closures = {step: _setup(step, precision_name, args) for step in steps}
+    out = {step: {"times": [], "losses": []} for step in steps}
+    for i in range(args.warmup + args.steps):
+        for step, one in closures.items():
+            seconds, loss = one()
+            if i >= args.warmup:
+                out[step]["times"].append(seconds)
+                out[step]["losses"].append(loss)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB
-    return {"seconds": sum(times) / len(times), "losses": losses, "peak_gib": peak}
+    return {
+        step: {"seconds": statistics.median(r["times"]), "losses": r["losses"], "peak_gib": peak}
+        for step, r in out.items()
+    }
+
+
+def _cpu() -> str:
+    try:
+        with open("/proc/cpuinfo") as fh:
+            info = fh.read()
+    except OSError:
+        return platform.processor()
+    model = next(
+        (ln.split(":", 1)[1].strip() for ln in info.splitlines() if "model name" in ln), "?"
+    )
+    flags = set(next((ln for ln in info.splitlines() if ln.startswith("flags")), "").split())
+    isa = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags]
+    return f"{model} ({', '.join(isa)})"
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--size", type=int, default=256)
-    p.add_argument("--batch", type=int, default=10)
-    p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--quick", action="store_true", help="the quick profile's iteration")
+    p.add_argument("--size", type=int)
+    p.add_argument("--batch", type=int)
+    p.add_argument("--steps", type=int, default=10)
     p.add_argument("--warmup", type=int, default=2)
-    p.add_argument("--g-width", type=int, default=64)
-    p.add_argument("--d-width", type=int, default=32)
-    p.add_argument("--variant", choices=list(VARIANTS), help=argparse.SUPPRESS)
+    p.add_argument("--g-width", type=int)
+    p.add_argument("--d-width", type=int)
+    p.add_argument("--steps-only", choices=STEPS, nargs="+", default=list(STEPS))
+    p.add_argument("--precisions", nargs="+", help="a subset of: " + ", ".join(_precisions()))
+    p.add_argument(
+        "--memory",
+        action="store_true",
+        help="one child process per step (peak RSS per step) instead of interleaving the steps",
+    )
+    p.add_argument("--variant", nargs="+", help=argparse.SUPPRESS)
     args = p.parse_args()
-    if args.variant:  # child process: one variant, result as JSON
-        print(json.dumps(run(args.variant, args)))
+    defaults = (64, 16, 16, 16) if args.quick else (256, 10, 64, 32)
+    for name, value in zip(("size", "batch", "g_width", "d_width"), defaults, strict=True):
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    if args.variant:  # child process: one precision, its steps, result as JSON
+        print(json.dumps(run(args.variant[1:], args.variant[0], args)))
         return
+    precisions = args.precisions or list(_precisions())
+    groups = [[s] for s in args.steps_only] if args.memory else [args.steps_only]
     results = {}
-    for variant in VARIANTS:
-        cmd = [sys.executable, __file__, *sys.argv[1:], "--variant", variant]
-        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-        results[variant] = json.loads(out.strip().splitlines()[-1])
-    base, fast = results["fp32 eager"], results["bf16 + channels_last"]
-    drift = [
-        abs(a - b) / max(abs(a), 1e-6) for a, b in zip(base["losses"], fast["losses"], strict=True)
-    ]
+    for precision in precisions:
+        for steps in groups:
+            cmd = [sys.executable, __file__, *sys.argv[1:], "--variant", precision, *steps]
+            out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+            for step, r in json.loads(out.strip().splitlines()[-1]).items():
+                results[step, precision] = r
+    capped = {
+        k: os.environ[k] for k in ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA") if k in os.environ
+    }
     print(
-        f"DeScarGAN training iteration, {args.size} px, batch {args.batch}, "
-        f"widths G {args.g_width} / D {args.d_width}, {torch.get_num_threads()} threads, "
-        f"{args.steps} measured steps (G every 5th)"
+        f"DeScarGAN training iteration{' (quick profile)' if args.quick else ''}, {args.size} px,"
+        f" batch {args.batch}, widths G {args.g_width} / D {args.d_width},"
+        f" {torch.get_num_threads()} threads, median of {args.steps} steps"
+        f" (G every {'' if args.quick else '5th '}iteration)"
     )
-    for name, r in results.items():
-        print(f"  {name:22s} {r['seconds']:8.3f} s/iter   peak RSS {r['peak_gib']:.2f} GiB")
-    print(f"  speed-up: {base['seconds'] / fast['seconds']:.2f}x")
-    print(
-        f"  D-loss trajectory, bf16 vs fp32: max relative difference {max(drift):.3g},"
-        f" mean {sum(drift) / len(drift):.3g}"
-    )
-    print("  fp32 D losses:", " ".join(f"{v:.3g}" for v in base["losses"]))
-    print("  bf16 D losses:", " ".join(f"{v:.3g}" for v in fast["losses"]))
+    print(f"  CPU: {_cpu()}; ISA cap: {capped or 'none'}; torch {torch.__version__}")
+    base = next(iter(results.values()))
+    print(f"  {'step':10s} {'precision':14s} {'s/iter':>8s} {'vs first':>9s} {'vs ref':>7s}"
+          f" {'peak RSS':>9s} {'loss drift':>10s}")  # fmt: skip
+    for (step, precision), r in results.items():
+        ref = results.get(("reference", precision), r)
+        drift = max(
+            abs(a - b) / max(abs(a), 1e-6) for a, b in zip(base["losses"], r["losses"], strict=True)
+        )
+        vs_first, vs_ref = base["seconds"] / r["seconds"], ref["seconds"] / r["seconds"]
+        print(
+            f"  {step:10s} {precision:14s} {r['seconds']:8.3f} {vs_first:8.2f}x {vs_ref:6.2f}x"
+            f" {r['peak_gib']:7.2f} GiB {drift:10.3g}"
+        )
 
 
 if __name__ == "__main__":

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from anobench import Method, Option, Predictions, RunContext, Split, option_set
+from anobench import (
+    Method,
+    Option,
+    Precision,
+    Predictions,
+    RunContext,
+    Split,
+    channels_last_option,
+    option_set,
+    precision_option,
+)
 
 from .networks import (
     DISEASED,
@@ -20,14 +29,7 @@ from .networks import (
     init_discriminator,
     init_generator,
 )
-from .training import (
-    Weights,
-    apply,
-    autocast,
-    classifier_backward,
-    discriminator_backward,
-    generator_backward,
-)
+from .training import Weights, apply, autocast, classifier_backward, gan_iteration, make_adam
 
 _W = Weights()
 WARMUP_WINDOW = 20
@@ -112,16 +114,20 @@ OPTIONS = option_set(
         "image score: the classifier's class-1 logit (official) or its softmax probability",
         choices=("logit", "probability"),
     ),
-    Option(
-        "precision", str, "fp32", "fp32 or bf16 autocast for training", choices=("fp32", "bf16")
+    precision_option(
+        help="training precision: auto (bf16 where the CPU or GPU computes it natively, fp16 on"
+        " GPUs older than compute capability 8.0, else fp32; the official code: fp32), fp32,"
+        " bf16 or fp16"
     ),
-    Option("channels_last", bool, False, "channels-last memory format for training and inference"),
-    Option(
+    channels_last_option(
+        help="channels-last memory format for training and inference: auto (on CPUs, and on"
+        " GPUs with bf16/fp16), on or off"
+    ),
+    precision_option(
         "predict_precision",
-        str,
-        "fp32",
-        "fp32 or bf16 autocast for inference (maps then differ from fp32 by ~1e-2)",
-        choices=("fp32", "bf16"),
+        default="fp32",
+        help="inference precision: fp32 (default), auto, bf16 or fp16 (maps then differ from"
+        " fp32 by ~1e-2)",
     ),
     Option("checkpoint_every", int, 1000, "iterations between checkpoints", minimum=1),
     Option("predict_batch_size", int, 32, "images per inference batch", minimum=1),
@@ -165,8 +171,6 @@ class DeScarGAN(Method):
             "lr_g": 2e-3,
             "lr_d": 2e-4,
             "n_critic": 1,
-            "precision": "bf16",
-            "channels_last": True,
         },
     }
     test_options = {
@@ -208,11 +212,14 @@ class DeScarGAN(Method):
         g, d = self.generator_, self.discriminator_
         gen = ctx.generator
         init_generator_seeded(g, d, gen, self.d_init)
-        if self.channels_last:
+        # the runner resolves auto; a method built by hand resolves it for its device here
+        amp = Precision.resolve(self.precision, self.channels_last, device)
+        self.channels_last_ = amp.channels_last
+        if self.channels_last_:
             g.to(memory_format=torch.channels_last)
             d.to(memory_format=torch.channels_last)
-        opt_g = torch.optim.Adam(g.parameters(), lr=self.lr_g, betas=(self.beta1, self.beta2))
-        opt_d = torch.optim.Adam(d.parameters(), lr=self.lr_d, betas=(self.beta1, self.beta2))
+        opt_g = make_adam(g.parameters(), self.lr_g, (self.beta1, self.beta2))
+        opt_d = make_adam(d.parameters(), self.lr_d, (self.beta1, self.beta2))
         ema = self._ema(g)
         images = train.images
         labels = torch.as_tensor(np.asarray(train.labels), dtype=torch.long)
@@ -237,11 +244,34 @@ class DeScarGAN(Method):
             recent = [float(v) for v in state.get("recent", torch.zeros(0))]
             ctx.progress.log(f"descargan: resumed at iteration {start}")
         weights = self._weights()
-        cast = autocast(device, self.precision)
+        cast = autocast(device, amp.name)
+        # fp16 (only ever resolved on CUDA) needs loss scaling; bf16 and fp32 do not
+        scaler = amp.grad_scaler()
+        if scaler is not None and state is not None and "scaler" in state:
+            scaler.load_state_dict(state["scaler"])
         g.train()
         d.train()
         last: dict[str, float] = {}
         it = start
+
+        def snapshot() -> dict[str, Any]:
+            # reads the loop's current it, gan_start and recent when called
+            return {
+                **({"ema": ema.state_dict()} if ema is not None else {}),
+                "generator": g.state_dict(),
+                "discriminator": d.state_dict(),
+                "opt_g": opt_g.state_dict(),
+                "opt_d": opt_d.state_dict(),
+                "rng": gen.get_state(),
+                "torch_rng": torch.get_rng_state(),
+                "step": it,
+                "gan_start": gan_start,
+                "recent": torch.tensor(recent, dtype=torch.float64),
+                **({"scaler": scaler.state_dict()} if scaler is not None else {}),
+            }
+
+        # a stop signal checkpoints after the current iteration instead of losing it
+        ctx.on_stop(snapshot)
         with ctx.progress.task("descargan: training", total=cap) as task:
             task.advance(start)
             while it < min(cap, gan_start + gan_iterations) and not ctx.budget.expired(it):
@@ -250,8 +280,10 @@ class DeScarGAN(Method):
                 index = order[offset * self.batch_size : (offset + 1) * self.batch_size]
                 x, y = self._batch(images, labels, index, gen, device)
                 if it < gan_start:
-                    last.update(classifier_backward(d, x, y, cast))
-                    apply(opt_d, d, self.clip)
+                    last.update(_floats(classifier_backward(d, x, y, cast, scaler)))
+                    apply(opt_d, d, self.clip, scaler)
+                    if scaler is not None:
+                        scaler.update()
                     recent = [*recent, last["d_cls"]][-WARMUP_WINDOW:]
                     if len(recent) == WARMUP_WINDOW and np.mean(recent) < self.warmup_loss:
                         # the classifier has learnt: skip the rest of the warm-up
@@ -259,37 +291,19 @@ class DeScarGAN(Method):
                         gan_start = it + 1
                 else:
                     stepped = self._gan_iteration(
-                        it - gan_start, x, y, gen, weights, cast, opt_g, opt_d, last
+                        it - gan_start, x, y, gen, weights, cast, opt_g, opt_d, last, scaler
                     )
                     if stepped and ema is not None:
                         ema.update_parameters(g)
                 it += 1
                 ctx.log(it, **last)
-                task.advance(
-                    1,
-                    d=last.get("d_real", 0.0) + last.get("d_fake", 0.0),
-                    d_cls=last["d_cls"],
-                    g_id=last.get("g_id", math.nan),
-                )
+                task.advance(1, **_progress_fields(last))
                 done = it >= min(cap, gan_start + gan_iterations)
                 if it % self.checkpoint_every == 0 or done:
-                    ctx.checkpoint(
-                        {
-                            **({"ema": ema.state_dict()} if ema is not None else {}),
-                            "generator": g.state_dict(),
-                            "discriminator": d.state_dict(),
-                            "opt_g": opt_g.state_dict(),
-                            "opt_d": opt_d.state_dict(),
-                            "rng": gen.get_state(),
-                            "torch_rng": torch.get_rng_state(),
-                            "step": it,
-                            "gan_start": gan_start,
-                            "recent": torch.tensor(recent, dtype=torch.float64),
-                        }
-                    )
+                    ctx.checkpoint(snapshot())
         if ema is not None and ema.n_averaged.item() > 0:
             g.load_state_dict(ema.module.state_dict())
-        if self.channels_last:
+        if self.channels_last_:
             g.to(memory_format=torch.contiguous_format)
             d.to(memory_format=torch.contiguous_format)
         return self
@@ -311,6 +325,7 @@ class DeScarGAN(Method):
         opt_g: torch.optim.Optimizer,
         opt_d: torch.optim.Optimizer,
         last: dict[str, float],
+        scaler: Any = None,
     ) -> bool:
         """A D step and, every n_critic-th GAN iteration ``it``, a G step; losses into ``last``.
 
@@ -318,15 +333,14 @@ class DeScarGAN(Method):
         g, d = self.generator_, self.discriminator_
         noise = self.noise * torch.rand(x.shape, generator=gen).to(x.device)
         alpha = torch.rand(len(x), 1, 1, 1, generator=gen).to(x.device)
-        last.update(discriminator_backward(g, d, x, y, noise, alpha, weights, cast))
-        apply(opt_d, d, self.clip)
-        if (it + 1) % self.n_critic == 0:
-            d.requires_grad_(False)
-            last.update(generator_backward(g, d, x, y, noise, weights, cast))
-            d.requires_grad_(True)
-            apply(opt_g, g, self.clip)
-            return True
-        return False
+        if self.channels_last_:
+            noise = noise.contiguous(memory_format=torch.channels_last)
+        g_step = (it + 1) % self.n_critic == 0
+        losses = gan_iteration(
+            g, d, x, y, noise, alpha, weights, cast, opt_d, opt_g, self.clip, g_step, scaler
+        )
+        last.update(_floats(losses))
+        return g_step
 
     def _batch(
         self,
@@ -348,7 +362,8 @@ class DeScarGAN(Method):
             x[v] = x[v].flip(-2)
         x = x + self.noise * torch.rand(x.shape, generator=gen)
         x = x.to(device)
-        if self.channels_last:
+        # the layout fit resolved (a batch drawn outside fit stays contiguous)
+        if getattr(self, "channels_last_", False):
             x = x.contiguous(memory_format=torch.channels_last)
         return x, y.to(device)
 
@@ -367,10 +382,11 @@ class DeScarGAN(Method):
         scores = np.empty(n, dtype=np.float64)
         healthy = np.empty(images.shape, dtype=np.float32)
         diseased = np.empty(images.shape, dtype=np.float32)
-        fmt = torch.channels_last if self.channels_last else torch.contiguous_format
+        amp = Precision.resolve(self.predict_precision, self.channels_last, ctx.device)
+        fmt = amp.memory_format
         g.to(memory_format=fmt)
         d.to(memory_format=fmt)
-        with torch.no_grad(), autocast(ctx.device, self.predict_precision):
+        with torch.no_grad(), amp.autocast():
             for start in range(0, n, self.predict_batch_size):
                 stop = min(n, start + self.predict_batch_size)
                 x = torch.from_numpy(np.array(images[start:stop], dtype=np.float32))
@@ -410,6 +426,26 @@ class DeScarGAN(Method):
 
     def num_parameters(self) -> int:
         return count_parameters(self.generator_) + count_parameters(self.discriminator_)
+
+
+def _floats(losses: dict[str, Any]) -> dict[str, float]:
+    """Loss tensors as floats with one device synchronisation for all of them."""
+    keys = [k for k, v in losses.items() if isinstance(v, torch.Tensor)]
+    values = torch.stack([losses[k].float() for k in keys]).tolist() if keys else []
+    plain = {k: float(v) for k, v in losses.items() if k not in keys}
+    return {**plain, **dict(zip(keys, values, strict=True))}
+
+
+def _progress_fields(last: dict[str, float]) -> dict[str, float]:
+    """The losses of the current phase: D's classification loss in the warm-up; in the GAN loop
+    D's critic total, its classification loss and, once G has stepped, G's identity loss."""
+    fields = {}
+    if "d_real" in last:
+        fields["d"] = last["d_real"] + last["d_fake"]
+    fields["d_cls"] = last["d_cls"]
+    if "g_id" in last:
+        fields["g_id"] = last["g_id"]
+    return fields
 
 
 def init_generator_seeded(

@@ -6,6 +6,8 @@ constructor argument instead of a constant.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -22,11 +24,45 @@ class PerImageBatchNorm2d(nn.BatchNorm2d):
     """
 
     per_image: bool = False
+    #: set by ``Generator.record_batch_stats``: the calls whose batch statistics are collected
+    calls: list[list[BatchStats]] | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.per_image:
             return F.instance_norm(x, weight=self.weight, bias=self.bias, eps=self.eps)
+        if self.training and self.calls is not None:
+            # momentum 1 writes this batch's mean and unbiased variance, exactly, into the
+            # scratch buffers: the statistics come for free with the normalisation
+            mean = torch.zeros_like(self.running_mean)
+            var = torch.ones_like(self.running_var)
+            out = F.batch_norm(x, mean, var, self.weight, self.bias, True, 1.0, self.eps)
+            self.calls[-1].append(BatchStats(self, mean, var))
+            return out
         return super().forward(x)
+
+
+class BatchStats(NamedTuple):
+    module: PerImageBatchNorm2d
+    mean: torch.Tensor
+    var: torch.Tensor
+
+
+def replay_batch_stats(calls: list[list[BatchStats]]) -> None:
+    """Fold recorded batch statistics into the running statistics, call after call.
+
+    The same update as ``nn.BatchNorm2d`` in training mode (``running = (1 - momentum) * running
+    + momentum * batch``, unbiased variance, one more tracked batch), so recording a call and
+    replaying it later equals running it with the statistics updated in place.
+    """
+    with torch.no_grad():
+        for call in calls:
+            for module, mean, var in call:
+                m = module.momentum
+                if m is None:
+                    raise ValueError("replaying batch statistics needs a fixed momentum")
+                module.running_mean.mul_(1 - m).add_(mean, alpha=m)
+                module.running_var.mul_(1 - m).add_(var, alpha=m)
+                module.num_batches_tracked.add_(1)
 
 
 def conv_bn_relu(cin: int, cout: int) -> nn.Sequential:
@@ -84,7 +120,19 @@ class Generator(nn.Module):
             nn.Tanh(),
         )
 
+    _calls: list[list[BatchStats]] | None = None
+
+    def record_batch_stats(self, calls: list[list[BatchStats]] | None) -> None:
+        """Collect the BatchNorm statistics of every training call into ``calls`` (one list per
+        call, in call order) instead of updating the running statistics; None: update them."""
+        self._calls = calls
+        for module in self.modules():
+            if isinstance(module, PerImageBatchNorm2d):
+                module.calls = calls
+
     def forward(self, x: torch.Tensor, target: int) -> torch.Tensor:
+        if self._calls is not None and self.training:
+            self._calls.append([])
         n, _, h, w = x.shape
         code = torch.zeros(n, self.n_classes, h, w, dtype=x.dtype, device=x.device)
         code[:, target] = 1

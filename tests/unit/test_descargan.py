@@ -399,3 +399,25 @@ def test_recorded_batch_statistics_replay_to_the_running_update():
         {k: v.double() for k, v in g.state_dict().items()},
         {k: v.double() for k, v in plain.state_dict().items()},
     )
+
+
+def test_large_batches_take_the_per_piece_step_with_the_same_losses(monkeypatch):
+    # the memory limit sends large batches through the per-piece step: the same losses
+    _, _, x, noise, alpha = _nets64()
+    y = LABELS["mixed"]
+    w = training.Weights()
+    cast = training.autocast(torch.device("cpu"), "fp32")
+    results = []
+    for limit in (x.numel(), x.numel() - 1):
+        monkeypatch.setattr(training, "BATCHED_MAX_ELEMENTS", limit)
+        g2, d2 = _nets64()[:2]
+        opt_g = training.make_adam(g2.parameters(), 1e-4, (0.5, 0.999))
+        opt_d = training.make_adam(d2.parameters(), 1e-4, (0.5, 0.999))
+        torch.manual_seed(7)
+        losses = training.gan_iteration(
+            g2, d2, x, y, noise, alpha, w, cast, opt_d, opt_g, 10.0, True
+        )
+        results.append({k: float(v) for k, v in losses.items()})
+    assert results[0].keys() == results[1].keys()
+    for key, value in results[0].items():
+        assert results[1][key] == pytest.approx(value, rel=1e-6, abs=1e-9), key
