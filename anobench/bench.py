@@ -26,6 +26,8 @@ from .suite import Suite
 
 #: statuses of a grid item; the first four are final outcomes of this invocation
 DONE, FAILED, INTERRUPTED = "finished", "failed", "interrupted"
+#: seconds a stopped suite waits for its runs in flight to checkpoint
+STOP_GRACE = 30.0
 SKIPPED, ELSEWHERE, TODO = "skipped", "running elsewhere", "todo"
 
 
@@ -209,6 +211,13 @@ def run_suite(
                 view.event(event)
     except BaseException:
         try:
+            # let the runs in flight checkpoint where they are before the workers go
+            stop = getattr(executor, "stop", None)
+            for job, outcome in stop(STOP_GRACE) if stop else []:
+                runner.commit(outcome)
+                item = inflight.pop(job.run_id)
+                item.status, item.error = outcome.status, outcome.error
+                view.finished(item)
             executor.close(kill=True)
         finally:
             for run_id, item in inflight.items():

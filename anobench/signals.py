@@ -74,6 +74,12 @@ def listening(listener: Callable[[int], bool]) -> Iterator[None]:
         _listeners.remove(listener)
 
 
+def install_in_worker() -> None:
+    """In a worker process: SIGTERM is the driver asking the run to checkpoint and stop."""
+    _received.clear()
+    signal.signal(signal.SIGTERM, _handle)
+
+
 def received() -> int | None:
     """The first stop signal received under :func:`handled`, if any."""
     return _received[0] if _received else None

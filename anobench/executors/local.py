@@ -10,6 +10,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import queue as queue_module
+import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 
@@ -71,6 +72,20 @@ class LocalExecutor:
                     job, f"could not run in a worker process: {type(exc).__name__}: {exc}"
                 )
             out.append((job, outcome))
+        return out
+
+    def stop(self, grace: float) -> list[tuple[Job, Outcome]]:
+        """Ask every busy worker to checkpoint and stop (SIGTERM); the outcomes that arrive
+        within ``grace`` seconds (normally ``interrupted``, with a checkpoint)."""
+        for slot, _ in self._busy.values():
+            pool = self._pools[slot]
+            for process in list(getattr(pool, "_processes", {}).values()):
+                if process.is_alive():
+                    process.terminate()
+        out: list[tuple[Job, Outcome]] = []
+        deadline = time.monotonic() + grace
+        while self._busy and time.monotonic() < deadline:
+            out += self.wait(max(0.0, deadline - time.monotonic()))
         return out
 
     def events(self) -> list[Event]:

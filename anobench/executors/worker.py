@@ -11,6 +11,7 @@ from typing import Any
 
 from ..progress import Reporter, Task, _fmt_fields
 from ..runner import Job, Outcome, execute
+from ..signals import install_in_worker
 
 #: thread pools that would otherwise each start one thread per core in every worker
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
@@ -41,8 +42,10 @@ def _exit_with_parent(parent: int) -> None:
 def init_local(threads: int, queue: Any, parent: int) -> None:
     """Initializer of a local pool process."""
     global _queue
-    # Ctrl-C is the driver's to handle: it marks the runs interrupted and stops the workers
+    # Ctrl-C is the driver's to handle: it asks the workers to stop (SIGTERM), so each run
+    # checkpoints where it is, then marks the runs interrupted
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    install_in_worker()
     _exit_with_parent(parent)
     limit_threads(threads)
     # progress events are best effort: never block the worker's exit on flushing them
@@ -51,6 +54,7 @@ def init_local(threads: int, queue: Any, parent: int) -> None:
 
 
 def run_local(job: Job) -> Outcome:
+    install_in_worker()  # a fresh stop state for every run this worker takes
     reporter = QueueReporter(_queue, job.run_id) if _queue is not None else Reporter()
     return execute(job, reporter).portable()
 

@@ -100,3 +100,57 @@ def test_a_killed_run_is_not_shown_as_running(tmp_path):
     (run,) = _runs(home)
     assert run["status"] == "interrupted"
     assert "gone" in run["error"]
+
+
+SUITE = """
+name = "sigterm"
+seeds = [0]
+device = "cpu"
+profile = "quick"
+
+[[datasets]]
+name = "synthetic"
+options = { image_size = 32, n_train = 16, n_val = 4, n_test = 4 }
+
+[[methods]]
+name = "ae"
+[methods.options]
+epochs = 400.0
+batch_size = 4
+base_width = 4
+hidden = 16
+latent_dim = 4
+checkpoint_every = 100000
+"""
+
+
+def test_sigterm_to_a_suite_checkpoints_its_runs_and_the_suite_resumes(tmp_path):
+    home = tmp_path / "home"
+    suite = tmp_path / "sigterm.toml"
+    suite.write_text(SUITE)
+    cmd = _anobench(home, "--quiet", "bench", str(suite), "--threads", "1")
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while _steps(home) < 5:
+        assert proc.poll() is None, proc.stderr.read()
+        assert time.monotonic() < deadline, "training did not start within 120 s"
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)  # to the driver only, as a scheduler would
+    _, err = proc.communicate(timeout=90)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    (run,) = _runs(home)
+    assert run["status"] == "interrupted"
+    # the worker was asked to stop and wrote its checkpoint at the step it had reached
+    workdir = home / "runs" / run["run_id"]
+    assert (workdir / "checkpoint.pt").exists()
+    stopped_at = _steps(home)
+
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    (run,) = _runs(home)
+    assert run["status"] == "finished"
+    assert run["provenance"]["resumed"] is True
+    log = [json.loads(line) for line in (workdir / "training_log.jsonl").open()]
+    steps = [row["step"] for row in log if "loss" in row]
+    assert steps == list(range(1, len(steps) + 1))
+    assert stopped_at >= 5 and len(steps) == 400 * 4
