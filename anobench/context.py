@@ -75,6 +75,8 @@ class RunContext:
         self.cache_dir = Path(cache_dir) if cache_dir else self.workdir / "cache"
         self.progress = progress or Reporter()
         self.budget = budget or Budget()
+        #: adapts the threads to other jobs when they were chosen automatically (runner)
+        self.governor: Any = None
         self._saver: Callable[[], Mapping[str, Any]] | None = None
         self._stop: int | None = None
         self._log_path = self.workdir / TRAINING_LOG
@@ -101,6 +103,8 @@ class RunContext:
         self.history.append(row)
         with self._log_path.open("a") as fh:
             fh.write(json.dumps(row) + "\n")
+        if self.governor is not None:
+            self.governor.tick(int(step))
         if self._stop is not None:
             self._stop_now(int(step))
 

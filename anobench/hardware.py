@@ -356,3 +356,56 @@ def resolve_options(
             out[opt.name] = "on" if on else "off"
             resolved[opt.name] = out[opt.name]
     return out, resolved
+
+
+class ThreadGovernor:
+    """Follows the machine during a run whose threads were chosen automatically.
+
+    Another CPU-bound job that starts after a run would otherwise make every OpenMP region of
+    the run wait for a thread that shares its core (the collapse ``choose_threads`` avoids at
+    the start). ``tick`` is called once per training step (by ``RunContext.log``); every
+    ``interval`` seconds it measures how many cores other processes kept busy since the last
+    look and moves torch's thread count to the free cores, after two looks that agree. The
+    changes are recorded (a run that changed threads is not bit-reproducible; ``--threads N``
+    fixes the count).
+    """
+
+    def __init__(self, threads: int, interval: float = 15.0) -> None:
+        import time
+
+        self._clock = time.monotonic
+        self.threads = threads
+        self.interval = interval
+        self.cores = available_cores()
+        self.changes: list[dict[str, Any]] = []
+        self._cpus = set(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+        self._last = self._sample()
+        self._pending: int | None = None
+
+    def _sample(self) -> tuple[float, tuple[float, float] | None, float]:
+        return self._clock(), _cpu_times(self._cpus), _own_jiffies()
+
+    def tick(self, step: int) -> None:
+        if self._clock() - self._last[0] < self.interval:
+            return
+        now = self._sample()
+        (_, before, own_before), (_, after, own_after) = self._last, now
+        self._last = now
+        if before is None or after is None or after[1] <= before[1]:
+            return
+        n = len(self._cpus) if self._cpus else (os.cpu_count() or 1)
+        busy = max(0.0, (after[0] - before[0]) - (own_after - own_before))
+        busy = busy / (after[1] - before[1]) * n
+        target = max(1, min(self.cores, self.cores - math.floor(busy + 0.35)))
+        if target == self.threads:
+            self._pending = None
+            return
+        if self._pending != target:
+            self._pending = target  # one more look before acting: short bursts pass
+            return
+        self._pending = None
+        self.threads = target
+        torch.set_num_threads(target)
+        self.changes.append(
+            {"step": int(step), "threads": target, "busy_elsewhere": round(busy, 2)}
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 import traceback
 import uuid
@@ -285,6 +286,8 @@ def _execute(
         threads=threads,
     )
     ctx.generator = generator
+    if job.threads is None and not os.environ.get(hardware.THREADS_VARIABLE):
+        ctx.governor = hardware.ThreadGovernor(threads)
     phase[0] = "load data"
     dataset = dataset_cls(**spec.dataset_options)
     provenance["dataset_fingerprint"] = dataset.fingerprint()
@@ -309,6 +312,8 @@ def _execute(
         fitted = method.fit(train, fit_val, ctx)
     ctx.on_stop(None)
     provenance["fit_seconds"] = time.perf_counter() - t0
+    if ctx.governor is not None and ctx.governor.changes:
+        provenance["resolved"]["thread_changes"] = ctx.governor.changes
     if fitted is not method:
         raise MethodFailure(f"{owner}: fit() must return self")
     provenance["n_parameters"] = method.num_parameters()

@@ -161,3 +161,36 @@ def test_threads_from_the_environment(monkeypatch):
     monkeypatch.setenv("ANOBENCH_THREADS", "many")
     with pytest.raises(ValueError, match="ANOBENCH_THREADS"):
         hardware.choose_threads()
+
+
+def test_governor_follows_other_jobs_after_two_agreeing_looks(monkeypatch):
+    """Simulated /proc/stat: 2 CPUs, 100 jiffies per CPU per look; others busy for looks 2-4."""
+    monkeypatch.setattr(hardware, "available_cores", lambda: 2)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    clock = [0.0]
+    others = [0.0, 0.0, 100.0, 100.0, 100.0, 0.0, 0.0, 0.0]  # busy jiffies of other jobs per look
+    state = {"look": 0, "busy": 0.0, "total": 0.0}
+
+    def cpu_times(cpus):
+        return state["busy"], state["total"]
+
+    monkeypatch.setattr(hardware, "_cpu_times", cpu_times)
+    monkeypatch.setattr(hardware, "_own_jiffies", lambda: 0.0)
+    set_to = []
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: set_to.append(n))
+    gov = hardware.ThreadGovernor(2, interval=10.0)
+    gov._clock = lambda: clock[0]
+    gov._last = (0.0, (0.0, 0.0), 0.0)
+    threads = []
+    for step, busy in enumerate(others, start=1):
+        clock[0] += 10.0
+        state["busy"] += busy
+        state["total"] += 200.0
+        gov.tick(step)
+        gov.tick(step)  # within the interval: no new look
+        threads.append(gov.threads)
+    # one busy look is a burst; two agreeing looks act; the same for the way back
+    assert threads == [2, 2, 2, 1, 1, 1, 2, 2]
+    assert set_to == [1, 2]
+    assert [c["step"] for c in gov.changes] == [4, 7]
+    assert gov.changes[0]["busy_elsewhere"] == 1.0
