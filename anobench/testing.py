@@ -22,14 +22,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import registry
-from .context import Budget, RunContext
-from .errors import MethodFailure
-from .interfaces import SPLITS, Dataset, Method, Metric
-from .records import MetricResult, Predictions, Scored, Split
-from .runner import training_split
-from .seeding import seed_everything
-from .validate import check_predictions, check_split
+from .api import registry
+from .api.context import Budget, RunContext
+from .api.errors import MethodFailure
+from .api.interfaces import SPLITS, Dataset, Method, Metric
+from .api.records import MetricResult, Predictions, Scored, Split
+from .api.seeding import seed_everything
+from .api.validate import check_predictions, check_split
+from .run.runner import training_split
 
 __all__ = ["check_dataset", "check_method", "check_metric", "make_context", "toy_split"]
 

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from anobench import registry
+from anobench.api import registry
 
 FAKE = Path(__file__).parent / "fakeplugins"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from anobench import hardware
+from anobench.api import hardware
 
 TINY = ["--dataset-opt", "image_size=32", "--dataset-opt", "n_train=10",
         "--dataset-opt", "n_val=4", "--dataset-opt", "n_test=4"]  # fmt: skip

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from anobench import MetricResult, RunSpec, render
-from anobench import leaderboard as lb
-from anobench.store import Store
+from anobench import MetricResult, RunSpec
+from anobench.results import leaderboard as lb
+from anobench.results import render
+from anobench.results.store import Store
 
 HIT = SimpleNamespace(level="image", higher_is_better=True, oracle=False, resample=None)
 ORACLE = SimpleNamespace(level="pixel", higher_is_better=True, oracle=True, resample=None)

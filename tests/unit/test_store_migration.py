@@ -8,11 +8,11 @@ import sqlite3
 import numpy as np
 
 from anobench import MetricResult, RunSpec
-from anobench import leaderboard as lb
 from anobench.metrics.builtin import ImageAccuracy, PixelAP
-from anobench.resampling import Evidence
-from anobench.store import Store
-from anobench.store.schema import MIGRATIONS, SCHEMA_VERSION
+from anobench.results import leaderboard as lb
+from anobench.results.resampling import Evidence
+from anobench.results.store import Store
+from anobench.results.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 
 def _schema_1_store(path) -> RunSpec:

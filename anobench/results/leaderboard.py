@@ -1,7 +1,8 @@
 """Leaderboard: aggregate finished runs over seeds (pandas) into one table per dataset config.
 
 Each table shows mean ± std over seeds, a 95% bootstrap interval over the test images and a
-paired test against the best method for the primary metric (see :mod:`anobench.leaderboard_stats`);
+paired test against the best method for the primary metric (see
+:mod:`anobench.results.leaderboard_stats`);
 :func:`rank_summary` averages each method's rank over the dataset configurations.
 """
 

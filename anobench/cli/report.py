@@ -1,4 +1,7 @@
-"""``anobench report``: the stored results as one static HTML page (see :mod:`anobench.report`)."""
+"""``anobench report``: the stored results as one static HTML page.
+
+See :mod:`anobench.results.report`.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from .cli import _State, bootstrap_option
+from .common import State, bootstrap_option
 
 
 @click.command("report")
@@ -26,8 +29,8 @@ from .cli import _State, bootstrap_option
     help="Embed the figures in index.html (one self-contained file) instead of copying them.",
 )
 @click.pass_obj
-def report_cmd(
-    state: _State,
+def command(
+    state: State,
     output: Path | None,
     dataset: str | None,
     method: str | None,
@@ -36,7 +39,7 @@ def report_cmd(
 ) -> None:
     """A static HTML report: leaderboards with statistics, figure panels, training curves and
     provenance of every run. Opens from disk without a server."""
-    from .report import EMPTY, build_report
+    from ..results.report import EMPTY, build_report
 
     output = output or state.home / "report"
     with state.store() as store:

@@ -12,7 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .records import Predictions, Split
+from ..api.records import Predictions, Split
 
 #: extras shown between the input and the map, in this order, when a method returns them
 IMAGE_EXTRAS = ("healthy_translation", "diseased_translation", "reconstruction")

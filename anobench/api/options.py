@@ -31,7 +31,7 @@ class Option:
     #: exclusive upper bound (e.g. a decay that must stay below 1)
     below: float | None = None
     #: ``"precision"`` or ``"channels_last"``: the runner replaces ``auto`` by what the run's
-    #: device does best (``anobench.hardware``); for channels-last, ``pairs`` names the
+    #: device does best (``anobench.api.hardware``); for channels-last, ``pairs`` names the
     #: precision option it follows
     hardware: str | None = None
     pairs: str | None = None

@@ -6,7 +6,7 @@ import re
 
 import torch
 
-from .errors import ConfigError
+from ..api.errors import ConfigError
 
 _PATTERN = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 

@@ -7,7 +7,7 @@ import sys
 import time
 from typing import Any
 
-from .progress import rich_progress
+from ..api.progress import rich_progress
 
 
 def _result_line(item: Any) -> str:

@@ -15,13 +15,13 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..api.errors import AnobenchError
+from ..api.liveness import alive
+from ..api.records import RunSpec
+from ..results.store import Store
 from .bench_view import BenchView
-from .errors import AnobenchError
 from .executors import Executor
-from .liveness import alive
-from .records import RunSpec
 from .runner import LOAD_DATA, Outcome, Runner
-from .store import Store
 from .suite import Suite
 
 #: statuses of a grid item; the first four are final outcomes of this invocation

@@ -20,11 +20,12 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
-from . import __version__, render
+from ..api.errors import ConfigError
+from ..api.home import runs_dir
+from ..api.records import RunRecord
+from ..api.version import __version__
 from . import leaderboard as lb
-from .errors import ConfigError
-from .home import runs_dir
-from .records import RunRecord
+from . import render
 from .store import Store
 
 FIGURES = {"panel.png": "figure panel", "curves.png": "training curves"}

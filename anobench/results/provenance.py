@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import __version__
+from ..api.version import __version__
 
 
 @lru_cache(maxsize=1)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from .progress import make_reporter
+from ..api.progress import make_reporter
+from .common import State, console
 
 
 @click.command("predict")
@@ -22,8 +23,8 @@ from .progress import make_reporter
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @click.pass_obj
-def predict_cmd(
-    state, run_id: str, images: tuple[Path, ...], output: Path | None, device: str, fmt: str
+def command(
+    state: State, run_id: str, images: tuple[Path, ...], output: Path | None, device: str, fmt: str
 ) -> None:
     """Apply a stored run's trained method to PNG, JPEG or DICOM IMAGES.
 
@@ -31,8 +32,7 @@ def predict_cmd(
     MONOCHROME1 inverted), prepared like the run's dataset (size, channels, equalisation) and
     scored; writes a figure per image plus scores.json, scores.csv and maps.npz.
     """
-    from .cli import _console
-    from .predict import predict_files
+    from ..run.predict import predict_files
 
     result = predict_files(
         state.home,
@@ -54,6 +54,6 @@ def predict_cmd(
     for row in result.rows:
         peak = "-" if row["map_max"] is None else f"{row['map_max']:.4g}"
         table.add_row(row["file"], f"{row['score']:.4g}", peak, row["figure"])
-    console = _console()
-    console.print(table)
-    console.print(f"wrote {result.output} (scores.json, scores.csv, maps.npz)", highlight=False)
+    out = console()
+    out.print(table)
+    out.print(f"wrote {result.output} (scores.json, scores.csv, maps.npz)", highlight=False)

@@ -35,7 +35,7 @@ class Executor(Protocol):
 
 def cpu_count() -> int:
     """Cores this process may use (its affinity mask and cgroup CPU quota)."""
-    from ..hardware import available_cores
+    from ...api.hardware import available_cores
 
     return available_cores()
 
@@ -54,7 +54,7 @@ def make_executor(
     address: str | None = None,
     devices: tuple[str, ...] = (),
 ) -> Executor:
-    from ..errors import ConfigError
+    from ...api.errors import ConfigError
 
     if kind == "local":
         if address:

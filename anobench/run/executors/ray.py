@@ -17,11 +17,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ..context import CHECKPOINT
-from ..errors import ConfigError
-from ..home import runs_dir
-from ..progress import Reporter
-from ..records import short_hash
+from ...api.context import CHECKPOINT
+from ...api.errors import ConfigError
+from ...api.home import runs_dir
+from ...api.progress import Reporter
+from ...api.records import short_hash
 from ..runner import Job, Outcome, execute
 from . import Event, worker_failed
 from .worker import QueueReporter, limit_threads

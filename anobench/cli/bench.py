@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from .cli import _console, _State
-from .errors import ConfigError
+from ..api.errors import ConfigError
+from .common import State, console
 
 
 def _seeds(text: str | None) -> list[int] | None:
@@ -59,8 +59,8 @@ def _seeds(text: str | None) -> list[int] | None:
 )
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @click.pass_obj
-def bench(
-    state: _State,
+def command(
+    state: State,
     suite_file: Path,
     executor: str,
     jobs: int | None,
@@ -76,13 +76,13 @@ def bench(
     An interrupted suite resumes where it stopped when started again; a failing run is stored
     as failed, the others go on, and the summary lists it (exit code 1 until every run finished).
     """
-    from . import bench as driver
-    from .bench_view import make_view
-    from .devices import resolve_device
-    from .executors import make_executor
-    from .home import store_path
-    from .runner import Runner
-    from .suite import load_suite
+    from ..api.home import store_path
+    from ..run import bench as driver
+    from ..run.bench_view import make_view
+    from ..run.devices import resolve_device
+    from ..run.executors import make_executor
+    from ..run.runner import Runner
+    from ..run.suite import load_suite
 
     if address and executor != "ray":
         raise ConfigError("--address names a Ray cluster; use it with --executor ray")
@@ -135,7 +135,7 @@ def _print_grid(name: str, items: list, fmt: str) -> None:
         s = item.spec
         status = item.status if item.run_id is None else f"{item.status} ({item.run_id})"
         table.add_row(str(n), s.dataset, s.method, s.profile, str(s.seed), s.config_hash(), status)
-    _console().print(table)
+    console().print(table)
 
 
 def _print_summary(report) -> None:
@@ -174,4 +174,4 @@ def _print_summary(report) -> None:
             "" if item.seconds is None else f"{item.seconds:.1f} s",
             escape(item.error or ""),
         )
-    _console().print(table)
+    console().print(table)

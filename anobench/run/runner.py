@@ -13,21 +13,21 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import errors, hardware, registry, signals
-from .context import CHECKPOINT, Budget, RunContext
+from ..api import errors, hardware, registry, signals
+from ..api.context import CHECKPOINT, Budget, RunContext
+from ..api.errors import AnobenchError, ConfigError, MethodFailure, PluginError
+from ..api.home import cache_dir, runs_dir, store_path
+from ..api.interfaces import Dataset, Method, Metric
+from ..api.liveness import alive, this_process
+from ..api.progress import Reporter
+from ..api.records import HEALTHY, MetricResult, Predictions, RunRecord, RunSpec, Scored, Split
+from ..api.seeding import seed_everything
+from ..api.validate import check_predictions, check_split
+from ..results.figures import curves, panel
+from ..results.provenance import device_description, environment
+from ..results.resampling import collect as collect_evidence
+from ..results.store import Store
 from .devices import resolve_device
-from .errors import AnobenchError, ConfigError, MethodFailure, PluginError
-from .figures import curves, panel
-from .home import cache_dir, runs_dir, store_path
-from .interfaces import Dataset, Method, Metric
-from .liveness import alive, this_process
-from .progress import Reporter
-from .provenance import device_description, environment
-from .records import HEALTHY, MetricResult, Predictions, RunRecord, RunSpec, Scored, Split
-from .resampling import collect as collect_evidence
-from .seeding import seed_everything
-from .store import Store
-from .validate import check_predictions, check_split
 
 PROFILES = ("quick", "paper")
 #: the progress task around loading a run's data
@@ -177,7 +177,7 @@ class Outcome:
     status: str  # finished | failed | interrupted
     provenance: dict[str, Any]
     results: dict[str, tuple[MetricInfo, MetricResult]] = field(default_factory=dict)
-    #: per-image inputs of the pooled metrics (``anobench.resampling.Evidence`` as bytes)
+    #: per-image inputs of the pooled metrics (``anobench.results.resampling.Evidence`` as bytes)
     evidence: bytes | None = None
     error: str | None = None
     error_type: str = "MethodFailure"

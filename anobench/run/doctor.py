@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .home import store_path
+from ..api.home import store_path
+from ..api.version import __version__
 
 #: DICOM pixel-data decoders pydicom can use for compressed transfer syntaxes
 DICOM_DECODERS = ("pylibjpeg", "gdcm", "PIL")
@@ -60,7 +60,7 @@ def extras() -> dict[str, dict[str, str | None]]:
 def _cpu(busy: float | None) -> dict[str, Any]:
     import torch
 
-    from . import hardware
+    from ..api import hardware
 
     features = hardware.cpu_features().to_dict()
     return {
@@ -76,7 +76,7 @@ def _cpu(busy: float | None) -> dict[str, Any]:
 def _devices() -> list[dict[str, Any]]:
     import torch
 
-    from . import hardware
+    from ..api import hardware
 
     def one(device: torch.device) -> dict[str, Any]:
         precision = hardware.Precision.resolve("auto", "auto", device)
@@ -123,7 +123,7 @@ def facts(home: Path) -> dict[str, Any]:
     import numpy as np
     import torch
 
-    from . import hardware
+    from ..api import hardware
 
     busy = hardware.busy_elsewhere()
     decoders = {name: importlib.util.find_spec(name) is not None for name in DICOM_DECODERS}
@@ -146,7 +146,7 @@ def facts(home: Path) -> dict[str, Any]:
 
 
 def advice_for(home: Path, busy: float | None) -> list[str]:
-    from . import hardware
+    from ..api import hardware
 
     out = []
     cpu = hardware.cpu_features()

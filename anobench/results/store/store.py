@@ -16,12 +16,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..errors import StoreError
-from ..liveness import alive
-from ..records import MetricResult, RunRecord, RunSpec
+from ...api.errors import StoreError
+from ...api.liveness import alive
+from ...api.records import MetricResult, RunRecord, RunSpec
 from .schema import MIGRATIONS, SCHEMA_VERSION
 
-#: layout of the evidence blobs this version writes and reads (see anobench.resampling)
+#: layout of the evidence blobs this version writes and reads (see anobench.results.resampling)
 EVIDENCE_FORMAT = 1
 
 _FIX = "pass --home (or ANOBENCH_HOME) pointing at a writable folder"
@@ -149,7 +149,7 @@ class Store:
         """Metrics, per-image values, evidence and the ``finished`` status in one transaction.
 
         ``results`` maps metric name to (metric class or instance, result); ``evidence`` is
-        :meth:`anobench.resampling.Evidence.to_bytes` of the test predictions.
+        :meth:`anobench.results.resampling.Evidence.to_bytes` of the test predictions.
         """
         with self._write() as db:
             for name, (metric, result) in results.items():

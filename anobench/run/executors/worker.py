@@ -9,7 +9,7 @@ import threading
 import time
 from typing import Any
 
-from ..progress import Reporter, Task, _fmt_fields
+from ...api.progress import Reporter, Task, _fmt_fields
 from ..runner import Job, Outcome, execute
 
 #: thread pools that would otherwise each start one thread per core in every worker
@@ -21,7 +21,7 @@ _queue: Any = None
 def limit_threads(threads: int) -> None:
     """Give this process ``threads`` CPU threads, so N workers do not fight over the cores;
     the runs it executes keep that count instead of choosing their own."""
-    from ..hardware import THREADS_VARIABLE, set_threads
+    from ...api.hardware import THREADS_VARIABLE, set_threads
 
     os.environ[THREADS_VARIABLE] = str(threads)
     set_threads(threads)

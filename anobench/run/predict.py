@@ -20,18 +20,18 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import registry
-from .context import RunContext
+from ..api import registry
+from ..api.context import RunContext
+from ..api.errors import ConfigError, DataError
+from ..api.home import runs_dir, store_path
+from ..api.imageio import read_image
+from ..api.interfaces import Dataset, Method
+from ..api.progress import Reporter
+from ..api.records import Predictions, RunRecord
+from ..api.seeding import seed_everything
+from ..api.validate import check_predictions
+from ..results.store import Store
 from .devices import resolve_device
-from .errors import ConfigError, DataError
-from .home import runs_dir, store_path
-from .imageio import read_image
-from .interfaces import Dataset, Method
-from .progress import Reporter
-from .records import Predictions, RunRecord
-from .seeding import seed_everything
-from .store import Store
-from .validate import check_predictions
 
 MODEL_FILE = "model.pt"
 

@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from ..api.records import DISEASED, Predictions, Split
 from . import stats
-from .records import DISEASED, Predictions, Split
 
 #: score bins per pooled-pixel histogram (half from all pixels, half from anomalous pixels)
 BINS = 1024

@@ -92,7 +92,7 @@ class Dataset(Configurable):
         """One user image prepared like this dataset's own: ``[C, H, W]`` float32 in ``[-1, 1]``.
 
         ``image`` is a 2-D array of display intensities in ``[0, 1]`` (0 = black), any size, as
-        ``anobench.imageio.read_image`` returns it (``anobench predict`` uses this). The default
+        ``anobench.api.imageio.read_image`` returns it (``anobench predict`` uses this). The default
         resizes to the ``image_size`` option (square, bilinear, antialiased) and maps ``[0, 1]``
         linearly to ``[-1, 1]`` as one channel; datasets that crop, equalise, normalise per image
         or have several channels override it.
@@ -171,7 +171,7 @@ class Metric:
     #: True when the metric looks at the test labels to choose something (upper bound, not fair).
     oracle: ClassVar[bool] = False
     #: How the leaderboard recomputes the metric on resampled test images for its intervals:
-    #: the name of a recipe in ``anobench.resampling.RECIPES`` (pooled metrics such as
+    #: the name of a recipe in ``anobench.results.resampling.RECIPES`` (pooled metrics such as
     #: ``"pixel_ap"``), or ``None`` when the value is the mean of the per-image values (resampled
     #: directly). A metric with neither gets no interval.
     resample: ClassVar[str | None] = None

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import registry
-from .errors import AnobenchError, ConfigError
-from .records import RunSpec
+from ..api import registry
+from ..api.errors import AnobenchError, ConfigError
+from ..api.records import RunSpec
 from .runner import build_spec
 
 if sys.version_info >= (3, 11):
