@@ -26,10 +26,9 @@ from .api import registry
 from .api.context import Budget, RunContext
 from .api.errors import MethodFailure
 from .api.interfaces import SPLITS, Dataset, Method, Metric
-from .api.records import MetricResult, Predictions, Scored, Split
+from .api.records import MetricResult, Predictions, Scored, Split, training_split
 from .api.seeding import seed_everything
 from .api.validate import check_predictions, check_split
-from .run.runner import training_split
 
 __all__ = ["check_dataset", "check_method", "check_metric", "make_context", "toy_split"]
 

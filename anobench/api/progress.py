@@ -8,6 +8,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+#: the event a worker's reporter sends when its run's data are ready (see ``Reporter.data_ready``)
+DATA_READY = "data ready"
+
 
 class Task:
     """A handle on one progress bar: ``advance`` it and attach live fields (e.g. losses)."""
@@ -37,6 +40,10 @@ class Reporter:
 
     def log(self, message: str) -> None:
         """A line of information (warnings, skipped files, checkpoints)."""
+
+    def data_ready(self) -> None:
+        """The run's data are loaded (and cached): a suite driver may start the other runs of
+        the same dataset configuration. Called by the runner, not by plugins."""
 
     def _start(self, task: Task, description: str) -> None:
         pass

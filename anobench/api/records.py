@@ -7,14 +7,28 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from enum import Enum
 from typing import Any
 
 import numpy as np
 
-from .errors import DataError
+from .errors import ConfigError, DataError, PluginError
 
 HEALTHY = 0
 DISEASED = 1
+
+
+class RunStatus(str, Enum):
+    """Where a stored run stands. The values are the strings the store holds (and JSON shows);
+    a member compares equal to its string, so ``record.status == "finished"`` keeps working."""
+
+    RUNNING = "running"
+    FINISHED = "finished"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+
+    __str__ = str.__str__
+    __format__ = str.__format__
 
 
 def _freeze(mapping: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -206,7 +220,7 @@ class RunRecord:
 
     run_id: str
     spec: RunSpec
-    status: str
+    status: RunStatus
     metrics: Mapping[str, float]
     provenance: Mapping[str, Any]
     error: str | None = None
@@ -216,10 +230,13 @@ class RunRecord:
     metric_reasons: Mapping[str, str] = field(default_factory=dict)
     primary_metric: str | None = None
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", RunStatus(self.status))
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "run_id": self.run_id,
-            "status": self.status,
+            "status": self.status.value,
             "spec": self.spec.to_dict(),
             "config_hash": self.spec.config_hash(),
             "metrics": {k: (None if math.isnan(v) else v) for k, v in self.metrics.items()},
@@ -231,3 +248,14 @@ class RunRecord:
             "artifacts": self.artifacts,
             "primary_metric": self.primary_metric,
         }
+
+
+def training_split(split: Split, supervision: str, owner: str) -> Split:
+    """What a method may learn from: healthy images only for unsupervised methods."""
+    if supervision == "unsupervised":
+        return split.subset(np.asarray(split.labels) == HEALTHY)
+    if supervision == "weak":
+        if len(np.unique(split.labels)) < 2:
+            raise ConfigError(f"{owner} is weakly supervised and needs both classes in training")
+        return split
+    raise PluginError(f"{owner} declares supervision={supervision!r}; use 'unsupervised' or 'weak'")

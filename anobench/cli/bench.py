@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ..api.errors import ConfigError
+from ..api.records import RunStatus
 from .common import State, console
 
 
@@ -118,7 +119,7 @@ def command(
         click.echo(json.dumps(report.to_dict(), indent=2, default=str))
     else:
         _print_summary(report)
-    if report.failed or report.count("interrupted"):
+    if report.failed or report.count(RunStatus.INTERRUPTED):
         raise SystemExit(1)  # the suite is not complete: running it again retries or resumes
 
 
@@ -142,12 +143,14 @@ def _print_summary(report) -> None:
     from rich.markup import escape
     from rich.table import Table
 
+    from ..run.bench import ELSEWHERE, SKIPPED
+
     parts = [
-        f"{report.count('finished')} finished",
-        f"{report.count('skipped')} skipped (already done)",
-        f"{report.count('failed')} failed",
+        f"{report.count(RunStatus.FINISHED)} finished",
+        f"{report.count(SKIPPED)} skipped (already done)",
+        f"{report.count(RunStatus.FAILED)} failed",
     ]
-    for extra in ("interrupted", "running elsewhere"):
+    for extra in (RunStatus.INTERRUPTED, ELSEWHERE):
         if report.count(extra):
             parts.append(f"{report.count(extra)} {extra}")
     title = f"suite {report.suite}: {', '.join(parts)} in {report.seconds:.1f} s"
@@ -155,7 +158,11 @@ def _print_summary(report) -> None:
     for col in ("method", "profile", "dataset", "seed", "status", "run", "primary", "time"):
         table.add_column(col)
     table.add_column("error", overflow="fold")
-    colours = {"finished": "green", "failed": "red", "interrupted": "yellow"}
+    colours = {
+        RunStatus.FINISHED: "green",
+        RunStatus.FAILED: "red",
+        RunStatus.INTERRUPTED: "yellow",
+    }
     for item in report.items:
         s = item.spec
         value = "-" if item.value is None else f"{item.value:.4f}"

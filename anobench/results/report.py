@@ -22,7 +22,7 @@ from typing import Any
 
 from ..api.errors import ConfigError
 from ..api.home import runs_dir
-from ..api.records import RunRecord
+from ..api.records import RunRecord, RunStatus
 from ..api.version import __version__
 from . import leaderboard as lb
 from . import render
@@ -234,7 +234,7 @@ def build_report(
         if (dataset is None or r.spec.dataset == dataset)
         and (method is None or r.spec.method == method)
     ]
-    finished = [r for r in records if r.status == "finished"]
+    finished = [r for r in records if r.status == RunStatus.FINISHED]
     result = ReportResult(path=output / "index.html", runs=len(finished))
     figures = _Figures(output, embed)
     body: list[str] = []
@@ -268,7 +268,7 @@ def build_report(
                 body.append('<div class="runs">')
                 body += [_run_card(r, home, figures, result) for r in runs]
                 body.append("</div>")
-    unfinished = [r for r in records if r.status != "finished"]
+    unfinished = [r for r in records if r.status != RunStatus.FINISHED]
     if unfinished:
         toc.append(("unfinished", "Runs that did not finish"))
         body.append(_failed(unfinished))

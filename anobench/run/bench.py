@@ -16,16 +16,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..api.errors import AnobenchError
+from ..api.jobs import Outcome
 from ..api.liveness import alive
-from ..api.records import RunSpec
+from ..api.progress import DATA_READY
+from ..api.records import RunSpec, RunStatus
 from ..results.store import Store
 from .bench_view import BenchView
 from .executors import Executor
-from .runner import LOAD_DATA, Outcome, Runner
+from .runner import Runner
 from .suite import Suite
 
-#: statuses of a grid item; the first four are final outcomes of this invocation
-DONE, FAILED, INTERRUPTED = "finished", "failed", "interrupted"
+#: statuses of a grid item: a run's own status (finished, failed, interrupted, running), or
+#: one of these three, which no stored run has
+DONE, FAILED, INTERRUPTED = RunStatus.FINISHED, RunStatus.FAILED, RunStatus.INTERRUPTED
 SKIPPED, ELSEWHERE, TODO = "skipped", "running elsewhere", "todo"
 
 
@@ -190,7 +193,8 @@ def run_suite(
                     item.status, item.error = FAILED, str(exc)
                     view.finished(item)
                     continue
-                item.run_id, item.status, item.started = job.run_id, "running", time.perf_counter()
+                item.run_id, item.started = job.run_id, time.perf_counter()
+                item.status = RunStatus.RUNNING
                 inflight[job.run_id] = item
                 executor.submit(job)
                 gate.started(item)
@@ -204,7 +208,7 @@ def run_suite(
                 _primary(outcome, runner, item)
                 view.finished(item)
             for event in executor.events():
-                if event[0] == "done" and event[2] == LOAD_DATA:
+                if event[0] == DATA_READY:
                     gate.release(event[1])
                 view.event(event)
     except BaseException:

@@ -8,11 +8,12 @@ import time
 from typing import Any
 
 from ..api.progress import rich_progress
+from ..api.records import RunStatus
 
 
 def _result_line(item: Any) -> str:
     took = f" in {item.seconds:.1f} s" if item.seconds is not None else ""
-    if item.status == "finished":
+    if item.status == RunStatus.FINISHED:
         value = "-" if item.value is None else f"{item.value:.4f}"
         metric = f", {item.primary} {value}" if item.primary else ""
         return f"finished {item.label}{took} (run {item.run_id}{metric})"
@@ -33,7 +34,7 @@ class BenchView:
         pass
 
     def finished(self, item: Any) -> None:
-        if item.status == "finished":
+        if item.status == RunStatus.FINISHED:
             self.done += 1
         else:
             self.failed += 1
@@ -140,7 +141,7 @@ class RichView(BenchView):
             self.progress.remove_task(task)
         from rich.markup import escape
 
-        colour = "green" if item.status == "finished" else "red"
+        colour = "green" if item.status == RunStatus.FINISHED else "red"
         self.progress.console.print(
             f"[{colour}]{escape(self.counter())}[/] {escape(_result_line(item))}", highlight=False
         )

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..api.home import store_path
+from ..api.records import RunStatus
 from ..api.version import __version__
 
 #: DICOM pixel-data decoders pydicom can use for compressed transfer syntaxes
@@ -167,7 +168,7 @@ def advice_for(home: Path, busy: float | None) -> list[str]:
             f"the store {store['path']} is damaged ({store.get('integrity')}): copy it aside and"
             " rebuild it with sqlite3's '.recover', or start a new home"
         )
-    running = (store.get("runs") or {}).get("running")
+    running = (store.get("runs") or {}).get(RunStatus.RUNNING.value)
     if running:
         out.append(
             f"{running} run(s) are marked running; 'anobench show' tells which of them lost their"

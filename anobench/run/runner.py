@@ -6,21 +6,30 @@ import time
 import traceback
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from ..api import errors, hardware, registry, signals
+from ..api import hardware, registry, signals
 from ..api.context import CHECKPOINT, Budget, RunContext
 from ..api.errors import AnobenchError, ConfigError, MethodFailure, PluginError
 from ..api.home import cache_dir, runs_dir, store_path
 from ..api.interfaces import Dataset, Method, Metric
+from ..api.jobs import Job, MetricInfo, Outcome
 from ..api.liveness import alive, this_process
 from ..api.progress import Reporter
-from ..api.records import HEALTHY, MetricResult, Predictions, RunRecord, RunSpec, Scored, Split
+from ..api.records import (
+    MetricResult,
+    Predictions,
+    RunRecord,
+    RunSpec,
+    RunStatus,
+    Scored,
+    Split,
+    training_split,
+)
 from ..api.seeding import seed_everything
 from ..api.validate import check_predictions, check_split
 from ..results.figures import curves, panel
@@ -30,7 +39,7 @@ from ..results.store import Store
 from .devices import resolve_device
 
 PROFILES = ("quick", "paper")
-#: the progress task around loading a run's data
+#: the progress task (and failure phase) of loading a run's data
 LOAD_DATA = "load data"
 
 
@@ -71,17 +80,6 @@ def _plugin_class(kind: str, name: str, base: type) -> Any:
     if not (isinstance(cls, type) and issubclass(cls, base)):
         raise PluginError(f"{kind} '{name}' is not a subclass of anobench.{base.__name__}")
     return cls
-
-
-def training_split(split: Split, supervision: str, owner: str) -> Split:
-    """What a method may learn from: healthy images only for unsupervised methods."""
-    if supervision == "unsupervised":
-        return split.subset(np.asarray(split.labels) == HEALTHY)
-    if supervision == "weak":
-        if len(np.unique(split.labels)) < 2:
-            raise ConfigError(f"{owner} is weakly supervised and needs both classes in training")
-        return split
-    raise PluginError(f"{owner} declares supervision={supervision!r}; use 'unsupervised' or 'weak'")
 
 
 def metric_plugins(names: Sequence[str] | None = None) -> dict[str, type[Metric]]:
@@ -141,63 +139,6 @@ def _save_predictions(path: Path, split: Split, pred: Predictions) -> None:
     np.savez(path, **arrays)
 
 
-@dataclass(frozen=True)
-class MetricInfo:
-    """What the store needs to know about a metric; plain data, so results cross processes."""
-
-    level: str
-    higher_is_better: bool
-    oracle: bool = False
-    resample: str | None = None
-
-
-@dataclass(frozen=True)
-class Job:
-    """A run registered in the store, ready to execute in any process (it holds no store handle).
-
-    ``provenance`` is what the registering process recorded (owner, resumed, suite); ``device``
-    lets an executor pin the device a worker was given (e.g. ``cuda`` inside a Ray GPU task).
-    """
-
-    run_id: str
-    spec: RunSpec
-    home: str
-    metrics: tuple[str, ...] | None = None
-    provenance: Mapping[str, Any] = field(default_factory=dict)
-    device: str | None = None
-    #: CPU threads for the run; ``None`` chooses from the cores free when it starts
-    threads: int | None = None
-
-
-@dataclass
-class Outcome:
-    """What executing a job produced; the store is written from it by ``Runner.commit``."""
-
-    run_id: str
-    status: str  # finished | failed | interrupted
-    provenance: dict[str, Any]
-    results: dict[str, tuple[MetricInfo, MetricResult]] = field(default_factory=dict)
-    #: per-image inputs of the pooled metrics (``anobench.results.resampling.Evidence`` as bytes)
-    evidence: bytes | None = None
-    error: str | None = None
-    error_type: str = "MethodFailure"
-    seconds: float = 0.0
-    #: the exception itself, kept only in the process that raised it (it may not pickle)
-    cause: BaseException | None = field(default=None, repr=False, compare=False)
-
-    def portable(self) -> Outcome:
-        return replace(self, cause=None)
-
-    def exception(self) -> AnobenchError:
-        message = f"run {self.run_id} failed: {self.error}"
-        if self.cause is not None:
-            return _as_anobench(self.cause, message)
-        cls = getattr(errors, self.error_type, None)
-        if not (isinstance(cls, type) and issubclass(cls, AnobenchError)):
-            cls = MethodFailure
-        return cls(message)
-
-
 def execute(job: Job, reporter: Reporter | None = None) -> Outcome:
     """Run one job to its outcome (never raises for a failing plugin); writes only artifacts."""
     reporter = reporter or Reporter()
@@ -212,7 +153,7 @@ def execute(job: Job, reporter: Reporter | None = None) -> Outcome:
         provenance["interrupted_by"] = how
         return Outcome(
             job.run_id,
-            "interrupted",
+            RunStatus.INTERRUPTED,
             provenance,
             error=f"interrupted ({how}) during {phase[0]}",
             seconds=time.perf_counter() - t0,
@@ -222,7 +163,7 @@ def execute(job: Job, reporter: Reporter | None = None) -> Outcome:
         provenance["traceback"] = traceback.format_exc()
         return Outcome(
             job.run_id,
-            "failed",
+            RunStatus.FAILED,
             provenance,
             error=_describe(exc, phase[0], job.spec),
             error_type=type(exc).__name__ if isinstance(exc, AnobenchError) else "MethodFailure",
@@ -233,7 +174,7 @@ def execute(job: Job, reporter: Reporter | None = None) -> Outcome:
         restore()
     return Outcome(
         job.run_id,
-        "finished",
+        RunStatus.FINISHED,
         provenance,
         results=results,
         evidence=evidence,
@@ -285,16 +226,17 @@ def _execute(
         threads=threads,
     )
     ctx.generator = generator
-    phase[0] = "load data"
+    phase[0] = LOAD_DATA
     dataset = dataset_cls(**spec.dataset_options)
     provenance["dataset_fingerprint"] = dataset.fingerprint()
     splits = {}
-    # the end of this task tells a suite driver the data are cached for its other runs
     with reporter.task(LOAD_DATA, total=3) as task:
         for name in ("train", "val", "test"):
             splits[name] = dataset.load(name, ctx)
             check_split(splits[name], f"dataset '{spec.dataset}'", name)
             task.advance(1)
+    # a suite driver may now start the other runs of this dataset configuration: data cached
+    reporter.data_ready()
     provenance["data"] = {
         name: {**s.counts(), **{k: v for k, v in s.meta.items() if _jsonable(v)}}
         for name, s in splits.items()
@@ -399,7 +341,7 @@ class Runner:
     def resume(self, run_id: str, metrics: Sequence[str] | None = None) -> RunRecord:
         """Continue a failed or interrupted run from its last checkpoint, under the same id."""
         record = self.store.get_run(run_id)
-        if record.status == "finished":
+        if record.status == RunStatus.FINISHED:
             raise ConfigError(f"run {record.run_id} already finished; nothing to resume")
         return self.run(record.spec, metrics, resume=record.run_id)
 
@@ -415,11 +357,11 @@ class Runner:
         job = self.prepare(spec, metrics, resume)
         outcome = execute(job, self.reporter)
         self.commit(outcome)
-        if outcome.status == "interrupted":
+        if outcome.status == RunStatus.INTERRUPTED:
             signum = getattr(outcome.cause, "signum", signals.signal.SIGINT)
             has_checkpoint = (runs_dir(self.home) / job.run_id / CHECKPOINT).exists()
             raise RunInterrupted(job.run_id, signum, has_checkpoint)
-        if outcome.status == "failed":
+        if outcome.status == RunStatus.FAILED:
             raise outcome.exception() from outcome.cause
         return self.store.get_run(job.run_id)
 
@@ -466,7 +408,7 @@ class Runner:
 
     def commit(self, outcome: Outcome) -> None:
         """Write an outcome: metrics and ``finished`` in one transaction, or the error."""
-        if outcome.status == "finished":
+        if outcome.status == RunStatus.FINISHED:
             self.store.finish_run(
                 outcome.run_id, outcome.results, outcome.provenance, evidence=outcome.evidence
             )
@@ -547,11 +489,5 @@ def _jsonable(value: Any) -> bool:
 def _describe(exc: BaseException, phase: str, spec: RunSpec) -> str:
     if isinstance(exc, AnobenchError):
         return str(exc)
-    who = f"dataset '{spec.dataset}'" if phase == "load data" else f"method '{spec.method}'"
+    who = f"dataset '{spec.dataset}'" if phase == LOAD_DATA else f"method '{spec.method}'"
     return f"{who} raised {type(exc).__name__} during {phase}: {exc}"
-
-
-def _as_anobench(exc: BaseException, message: str) -> AnobenchError:
-    if isinstance(exc, AnobenchError):
-        return type(exc)(message)
-    return MethodFailure(message)

@@ -18,7 +18,7 @@ from typing import Any
 
 from ...api.errors import StoreError
 from ...api.liveness import alive
-from ...api.records import MetricResult, RunRecord, RunSpec
+from ...api.records import MetricResult, RunRecord, RunSpec, RunStatus
 from .schema import MIGRATIONS, SCHEMA_VERSION
 
 #: layout of the evidence blobs this version writes and reads (see anobench.results.resampling)
@@ -121,7 +121,7 @@ class Store:
             db.execute(
                 "INSERT INTO runs (run_id, config_hash, dataset, dataset_hash, method, method_hash,"
                 " profile, seed, status, spec_json, provenance_json, primary_metric, artifacts,"
-                " created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?)",
+                " created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run_id,
                     spec.config_hash(),
@@ -131,6 +131,7 @@ class Store:
                     spec.method_hash(),
                     spec.profile,
                     spec.seed,
+                    RunStatus.RUNNING.value,
                     json.dumps(spec.to_dict(), default=str),
                     json.dumps(dict(provenance), default=str),
                     primary_metric,
@@ -177,7 +178,7 @@ class Store:
                     "INSERT INTO evidence (run_id, format, data) VALUES (?, ?, ?)",
                     (run_id, EVIDENCE_FORMAT, evidence),
                 )
-            self._set_status(db, run_id, "finished", None, provenance)
+            self._set_status(db, run_id, RunStatus.FINISHED, None, provenance)
 
     def restart_run(self, run_id: str, provenance: Mapping[str, Any]) -> None:
         """Mark a failed or interrupted run as running again (it is being resumed)."""
@@ -185,11 +186,11 @@ class Store:
             db.execute("DELETE FROM metrics WHERE run_id = ?", (run_id,))
             db.execute("DELETE FROM per_image WHERE run_id = ?", (run_id,))
             db.execute("DELETE FROM evidence WHERE run_id = ?", (run_id,))
-            self._set_status(db, run_id, "running", None, provenance)
+            self._set_status(db, run_id, RunStatus.RUNNING, None, provenance)
             db.execute("UPDATE runs SET finished = NULL WHERE run_id = ?", (run_id,))
 
     def end_run(
-        self, run_id: str, status: str, error: str | None, provenance: Mapping[str, Any]
+        self, run_id: str, status: RunStatus, error: str | None, provenance: Mapping[str, Any]
     ) -> None:
         """Close a run that did not finish: ``failed`` or ``interrupted``."""
         with self._write() as db:
@@ -199,23 +200,29 @@ class Store:
     def _set_status(
         db: sqlite3.Connection,
         run_id: str,
-        status: str,
+        status: RunStatus,
         error: str | None,
         provenance: Mapping[str, Any],
     ) -> None:
         db.execute(
             "UPDATE runs SET status = ?, error = ?, provenance_json = ?, finished = ?"
             " WHERE run_id = ?",
-            (status, error, json.dumps(dict(provenance), default=str), now(), run_id),
+            (
+                RunStatus(status).value,
+                error,
+                json.dumps(dict(provenance), default=str),
+                now(),
+                run_id,
+            ),
         )
 
     def interrupt_if_running(self, run_id: str, error: str) -> bool:
         """Mark a run interrupted only if it is still ``running``; False if it ended meanwhile."""
         with self._write() as db:
             cursor = db.execute(
-                "UPDATE runs SET status = 'interrupted', error = ?, finished = ?"
-                " WHERE run_id = ? AND status = 'running'",
-                (error, now(), run_id),
+                "UPDATE runs SET status = ?, error = ?, finished = ?"
+                " WHERE run_id = ? AND status = ?",
+                (RunStatus.INTERRUPTED.value, error, now(), run_id, RunStatus.RUNNING.value),
             )
             return cursor.rowcount == 1
 
@@ -237,9 +244,9 @@ class Store:
         provenance = json.loads(row["provenance_json"])
         status, error = row["status"], row["error"]
         owner = provenance.get("owner")
-        if status == "running" and isinstance(owner, dict) and not alive(owner):
+        if status == RunStatus.RUNNING and isinstance(owner, dict) and not alive(owner):
             # shown as what it is; the row itself is reclaimed by the next run of its config
-            status, error = "interrupted", "the process running it is gone (killed?)"
+            status, error = RunStatus.INTERRUPTED, "the process running it is gone (killed?)"
         return RunRecord(
             run_id=row["run_id"],
             spec=RunSpec.from_dict(json.loads(row["spec_json"])),
@@ -271,18 +278,18 @@ class Store:
             raise StoreError(f"run id prefix '{run_id}' is ambiguous ({ids}); give more characters")
         return self._record(rows[0])
 
-    def runs(self, status: str | None = None) -> list[RunRecord]:
+    def runs(self, status: RunStatus | str | None = None) -> list[RunRecord]:
         query, args = "SELECT * FROM runs", ()
         if status:
-            query, args = query + " WHERE status = ?", (status,)
+            query, args = query + " WHERE status = ?", (str(status),)
         rows = self._db.execute(query + " ORDER BY created, run_id", args).fetchall()
         return [self._record(r) for r in rows]
 
     def find_finished(self, config_hash: str, seed: int) -> str | None:
         row = self._db.execute(
-            "SELECT run_id FROM runs WHERE config_hash = ? AND seed = ? AND status = 'finished'"
+            "SELECT run_id FROM runs WHERE config_hash = ? AND seed = ? AND status = ?"
             " ORDER BY created DESC LIMIT 1",
-            (config_hash, seed),
+            (config_hash, seed, RunStatus.FINISHED.value),
         ).fetchone()
         return row[0] if row else None
 
@@ -290,8 +297,8 @@ class Store:
         """Interrupted runs of one configuration and seed, newest first."""
         rows = self._db.execute(
             "SELECT run_id FROM runs WHERE config_hash = ? AND seed = ?"
-            " AND status = 'interrupted' ORDER BY created DESC",
-            (config_hash, seed),
+            " AND status = ? ORDER BY created DESC",
+            (config_hash, seed, RunStatus.INTERRUPTED.value),
         )
         return [r[0] for r in rows]
 
@@ -299,8 +306,8 @@ class Store:
         """``running`` runs of one configuration and seed with their provenance, newest first."""
         rows = self._db.execute(
             "SELECT run_id, provenance_json FROM runs WHERE config_hash = ? AND seed = ?"
-            " AND status = 'running' ORDER BY created DESC",
-            (config_hash, seed),
+            " AND status = ? ORDER BY created DESC",
+            (config_hash, seed, RunStatus.RUNNING.value),
         )
         return [(r[0], json.loads(r[1])) for r in rows]
 
@@ -311,8 +318,9 @@ class Store:
             " r.profile, r.seed, r.primary_metric, r.provenance_json, r.spec_json,"
             " m.name, m.value, m.level, m.higher_is_better, m.oracle, m.resample,"
             " m.details_json"
-            " FROM runs r JOIN metrics m ON m.run_id = r.run_id WHERE r.status = 'finished'"
-            " ORDER BY r.created, r.run_id, m.name"
+            " FROM runs r JOIN metrics m ON m.run_id = r.run_id WHERE r.status = ?"
+            " ORDER BY r.created, r.run_id, m.name",
+            (RunStatus.FINISHED.value,),
         ).fetchall()
         return [dict(r) for r in rows]
 

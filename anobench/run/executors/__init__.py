@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from ..runner import Job, Outcome
+from ...api.jobs import Job, Outcome
+from ...api.records import RunStatus
 
 #: events forwarded from workers: ("task", run_id, description, completed, total, info),
-#: ("done", run_id, description) or ("log", run_id, message)
+#: ("done", run_id, description), ("log", run_id, message) or (DATA_READY, run_id)
 Event = tuple[Any, ...]
 
 
@@ -42,7 +43,7 @@ def cpu_count() -> int:
 
 def worker_failed(job: Job, message: str) -> Outcome:
     """The outcome of a job whose worker died or could not take it."""
-    return Outcome(job.run_id, "failed", dict(job.provenance), error=message)
+    return Outcome(job.run_id, RunStatus.FAILED, dict(job.provenance), error=message)
 
 
 def make_executor(

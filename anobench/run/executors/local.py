@@ -13,7 +13,7 @@ import queue as queue_module
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 
-from ..runner import Job, Outcome
+from ...api.jobs import Job, Outcome
 from . import Event, cpu_count, worker_failed
 from .worker import THREAD_VARIABLES, init_local, run_local
 

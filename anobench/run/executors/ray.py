@@ -20,9 +20,10 @@ from typing import Any
 from ...api.context import CHECKPOINT
 from ...api.errors import ConfigError
 from ...api.home import runs_dir
+from ...api.jobs import Job, Outcome
 from ...api.progress import Reporter
-from ...api.records import short_hash
-from ..runner import Job, Outcome, execute
+from ...api.records import RunStatus, short_hash
+from ..runner import execute
 from . import Event, worker_failed
 from .worker import QueueReporter, limit_threads
 
@@ -46,7 +47,7 @@ def _run_task(
         for path in sorted(workdir.rglob("*"))
         if path.is_file() and path.name != CHECKPOINT
     }
-    if outcome.status == "finished":
+    if outcome.status == RunStatus.FINISHED:
         shutil.rmtree(workdir, ignore_errors=True)
     return outcome, files
 

@@ -9,8 +9,9 @@ import threading
 import time
 from typing import Any
 
-from ...api.progress import Reporter, Task, _fmt_fields
-from ..runner import Job, Outcome, execute
+from ...api.jobs import Job, Outcome
+from ...api.progress import DATA_READY, Reporter, Task, _fmt_fields
+from ..runner import execute
 
 #: thread pools that would otherwise each start one thread per core in every worker
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
@@ -59,7 +60,8 @@ class QueueReporter(Reporter):
     """Forwards one run's progress to the driver as ``(run_id, kind, ...)`` events, throttled.
 
     Events: ``("task", run_id, description, completed, total, info)`` (throttled),
-    ``("done", run_id, description)`` when a task ends and ``("log", run_id, message)``.
+    ``("done", run_id, description)`` when a task ends, ``("log", run_id, message)`` and
+    ``(DATA_READY, run_id)`` once the run's data are loaded.
     """
 
     def __init__(self, queue: Any, run_id: str, interval: float = 0.5) -> None:
@@ -71,6 +73,9 @@ class QueueReporter(Reporter):
 
     def log(self, message: str) -> None:
         self._put(("log", self.run_id, message))
+
+    def data_ready(self) -> None:
+        self._put((DATA_READY, self.run_id))
 
     def _start(self, task: Task, description: str) -> None:
         self._names[id(task)] = description
