@@ -53,6 +53,8 @@ TESTPLUGINS = {
         "labelspy": "anobench_testplugins:LabelSpy",
         "weakspy": "anobench_testplugins:WeakSpy",
         "precise": "anobench_testplugins:Precise",
+        "numpystate": "anobench_testplugins:NumpyState",
+        "opaquestate": "anobench_testplugins:OpaqueState",
         "broken": "anobench_brokenplugin:Nothing",
     },
 }

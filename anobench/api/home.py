@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 
 DEFAULT_HOME = "anobench-home"
+#: a finished run's trained state, under ``runs_dir(home) / run_id``
+MODEL_FILE = "model.pt"
 
 
 def resolve_home(path: str | os.PathLike[str] | None = None) -> Path:

@@ -23,7 +23,7 @@ import torch
 from ..api import registry
 from ..api.context import RunContext
 from ..api.errors import ConfigError, DataError
-from ..api.home import runs_dir, store_path
+from ..api.home import MODEL_FILE, runs_dir, store_path
 from ..api.imageio import read_image
 from ..api.interfaces import Dataset, Method
 from ..api.progress import Reporter
@@ -32,8 +32,6 @@ from ..api.seeding import seed_everything
 from ..api.validate import check_predictions
 from ..results.store import Store
 from .devices import resolve_device
-
-MODEL_FILE = "model.pt"
 
 
 @dataclass(frozen=True)

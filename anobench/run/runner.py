@@ -15,7 +15,7 @@ import torch
 from ..api import hardware, registry, signals
 from ..api.context import CHECKPOINT, Budget, RunContext
 from ..api.errors import AnobenchError, ConfigError, MethodFailure, PluginError
-from ..api.home import cache_dir, runs_dir, store_path
+from ..api.home import MODEL_FILE, cache_dir, runs_dir, store_path
 from ..api.interfaces import Dataset, Method, Metric
 from ..api.jobs import Job, MetricInfo, Outcome
 from ..api.liveness import alive, this_process
@@ -31,7 +31,7 @@ from ..api.records import (
     training_split,
 )
 from ..api.seeding import seed_everything
-from ..api.validate import check_predictions, check_split
+from ..api.validate import check_predictions, check_split, loadable_state
 from ..results.figures import curves, panel
 from ..results.provenance import device_description, environment
 from ..results.resampling import collect as collect_evidence
@@ -312,7 +312,10 @@ def _artifacts(
     workdir: Path, spec: RunSpec, method: Method, test: Split, pred: Predictions, ctx: RunContext
 ) -> None:
     _save_predictions(workdir / "predictions.npz", test, pred)
-    torch.save(method.state_dict(), workdir / "model.pt")
+    # a finished run's model must load back the way ``anobench predict`` loads it
+    state = loadable_state(method.state_dict(), f"method '{spec.method}'")
+    torch.save(state, workdir / MODEL_FILE)
+    torch.load(workdir / MODEL_FILE, map_location="cpu", weights_only=True)
     title = f"{spec.method} on {spec.dataset} (profile {spec.profile}, seed {spec.seed})"
     panel(test, pred, workdir / "panel.png", title)
     curves(ctx.history, workdir / "curves.png", title)
