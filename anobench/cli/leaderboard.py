@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ..api.errors import ConfigError
+from ..results.render import FORMATS
 from .common import State, bootstrap_option, console
 
 
@@ -14,8 +15,8 @@ from .common import State, bootstrap_option, console
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["rich", "markdown", "csv", "json", "html"]),
-    default="rich",
+    type=click.Choice(list(FORMATS)),
+    default=next(iter(FORMATS)),
     show_default=True,
 )
 @click.option(
@@ -45,20 +46,19 @@ def command(
 ) -> None:
     """Finished runs aggregated over seeds: mean ± std, 95% bootstrap interval, paired test
     against the best method, ranked by the primary metric; average rank across datasets."""
-    from ..results import leaderboard as lb
-    from ..results import render
+    from ..results import render, tabulate
 
+    chosen = FORMATS[fmt]
     with state.store() as store:
-        tables = lb.build(
+        board = tabulate.build(
             store,
             dataset=dataset,
             method=method,
             columns=list(columns),
             resamples=resamples,
-            # csv and json carry every metric's interval; the tables show the primary one
-            all_intervals=fmt in ("csv", "json"),
+            all_intervals=chosen.every_interval,
         )
-    if not tables:
+    if not board.tables:
         click.echo(
             "no finished runs yet: start one with 'anobench run --method meandiff"
             " --dataset synthetic'",
@@ -66,12 +66,12 @@ def command(
         )
         if output is None:
             return
-    if fmt == "rich" and output is None:
+    if chosen.terminal and output is None:
         out = console()
-        for table in render.rich_tables(tables):
+        for table in render.rich_tables(board):
             out.print(table)
         return
-    text = render.render(tables, "markdown" if fmt == "rich" else fmt)
+    text = chosen.text(board)
     if output is None:
         click.echo(text, nl=False)
         return

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from . import stats
+from .leaderboard import Interval, PairedTest
 from .resampling import RECIPES, Evidence, Resampled, replicate
 from .store import Store
 
@@ -37,11 +38,38 @@ NO_EVIDENCE = "stored before store schema 2, or see the run's provenance 'eviden
 MEAN_TOLERANCE = 1e-6
 
 
+@dataclass(frozen=True)
+class Request:
+    """What to compute for one table (one dataset configuration)."""
+
+    #: the table's metrics, primary first
+    metrics: list[str]
+    primary: str
+    higher_is_better: Mapping[str, bool]
+    #: bootstrap resamples (0: no intervals and no bootstrap tests)
+    resamples: int
+    seed: int
+    #: the dataset configuration's hash: with ``seed`` it seeds the resamples
+    key: str
+    #: False: the primary metric's interval only (what the rendered tables show)
+    all_metrics: bool = True
+
+
+@dataclass(frozen=True)
+class Group:
+    """One row of the table: its runs (one per seed) and whether its primary metric ranks."""
+
+    run_ids: list[str]
+    ranked: bool
+
+
 @dataclass
 class TableStats:
-    """What the statistics add to one table: per-row columns and table-level descriptions."""
+    """What the statistics add to one table: per row, an interval for every metric and the
+    paired test against the best row; per table, what the intervals are over and which tests."""
 
-    columns: dict[str, list[Any]] = field(default_factory=dict)
+    intervals: list[dict[str, Interval]] = field(default_factory=list)
+    paired: list[PairedTest] = field(default_factory=list)
     #: metric -> what its interval is computed over (for the legend and the records)
     ci_over: dict[str, str] = field(default_factory=dict)
     #: names of the paired tests used for the primary metric (one, normally)
@@ -91,28 +119,18 @@ class _Evidence:
         return out, None
 
 
-def annotate(
-    store: Store,
-    part: pd.DataFrame,
-    agg: pd.DataFrame,
-    metrics: list[str],
-    primary: str,
-    higher_is_better: Mapping[str, bool],
-    resamples: int,
-    seed: int,
-    table_key: str,
-    all_metrics: bool = True,
-) -> TableStats:
-    """Interval and p-value columns for ``agg`` (one row per method configuration).
+def annotate(store: Store, part: pd.DataFrame, groups: list[Group], request: Request) -> TableStats:
+    """Intervals of every row and metric, and the paired tests of the primary metric.
 
-    ``part`` holds the table's long metric rows (one per run and metric); ``agg`` must have a
-    ``run_ids`` column listing each row's runs. ``all_metrics=False`` computes the primary
-    metric's interval only (what the terminal, Markdown and HTML tables show).
+    ``part`` holds the table's long metric rows (one per run and metric); ``groups`` are the
+    table's rows in rank order (the first ranked one is the best).
     """
+    metrics, primary, resamples = request.metrics, request.primary, request.resamples
+    seed, table_key = request.seed, request.key
     out = TableStats()
     shown = metrics
-    metrics = [m for m in metrics if all_metrics or m == primary]
-    rows = [_row(part, list(ids), metrics) for ids in agg["run_ids"]]
+    metrics = [m for m in metrics if request.all_metrics or m == primary]
+    rows = [_row(part, group.run_ids, metrics) for group in groups]
     all_runs = [r for row in rows for r in row.run_ids]
     recipes = {m: _recipe(part, m) for m in metrics}
     per_image = _per_image(store, all_runs)
@@ -162,13 +180,21 @@ def annotate(
                 continue
             low[m][i], high[m][i], note[m][i] = interval
 
-    for m in shown:
-        skipped = [None if m in metrics else "not computed (primary metric only)"] * len(rows)
-        out.columns[f"{m}_ci_low"] = low.get(m, [math.nan] * len(rows))
-        out.columns[f"{m}_ci_high"] = high.get(m, [math.nan] * len(rows))
-        out.columns[f"{m}_ci_note"] = note.get(m, skipped)
-    _paired_tests(out, agg, primary, higher_is_better, primary_reps, primary_images, resamples)
+    for i in range(len(rows)):
+        out.intervals.append(
+            {
+                m: Interval(_number(low[m][i]), _number(high[m][i]), note[m][i])
+                if m in metrics
+                else Interval(note="not computed (primary metric only)")
+                for m in shown
+            }
+        )
+    _paired_tests(out, groups, request, primary_reps, primary_images)
     return out
+
+
+def _number(value: float) -> float | None:
+    return None if value is None or math.isnan(value) else float(value)
 
 
 def _row(part: pd.DataFrame, run_ids: list[str], metrics: list[str]) -> _Row:
@@ -247,22 +273,21 @@ def _recipe_over(recipe: str, n_images: int) -> str:
 
 def _paired_tests(
     out: TableStats,
-    agg: pd.DataFrame,
-    primary: str,
-    higher_is_better: Mapping[str, bool],
+    groups: list[Group],
+    request: Request,
     reps: list[np.ndarray | None],
     images: list[pd.Series | None],
-    resamples: int,
 ) -> None:
-    n = len(agg)
+    primary = request.primary
+    n = len(groups)
     p: list[float] = [math.nan] * n
     test: list[str | None] = [None] * n
     note: list[str | None] = [None] * n
-    ranked = agg["rank"].notna().to_numpy() if "rank" in agg else np.zeros(n, bool)
+    ranked = np.array([group.ranked for group in groups], dtype=bool)
     if n and ranked.any():
         best = int(np.flatnonzero(ranked)[0])
         note[best] = "best"
-        hib = higher_is_better.get(primary, True)
+        hib = request.higher_is_better.get(primary, True)
         for i in range(n):
             if i == best:
                 continue
@@ -275,11 +300,9 @@ def _paired_tests(
                 a, b = images[best].align(images[i], join="inner")
                 result = stats.wilcoxon(a.to_numpy(), b.to_numpy())
                 p[i], test[i], note[i] = result.p, result.test, result.reason
-            elif not resamples:
+            elif not request.resamples:
                 note[i] = f"no per-image {primary} values and the bootstrap is off"
             else:
                 note[i] = f"no per-image {primary} values or evidence to pair on"
-    out.columns["p_vs_best"] = p
-    out.columns["p_test"] = test
-    out.columns["p_note"] = note
+    out.paired = [PairedTest(_number(p[i]), test[i], note[i]) for i in range(n)]
     out.tests = sorted({t for t in test if t})

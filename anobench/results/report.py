@@ -24,8 +24,8 @@ from ..api.errors import ConfigError
 from ..api.home import runs_dir
 from ..api.records import RunRecord, RunStatus
 from ..api.version import __version__
-from . import leaderboard as lb
-from . import render
+from . import render, tabulate
+from .leaderboard import Leaderboard, run_precision
 from .store import Store
 
 FIGURES = {"panel.png": "figure panel", "curves.png": "training curves"}
@@ -168,7 +168,7 @@ def _groups(
 ) -> dict[str, dict[tuple[str, str, str, str], list[RunRecord]]]:
     out: dict[str, dict[tuple[str, str, str, str], list[RunRecord]]] = {}
     for r in records:
-        key = (r.spec.method, r.spec.method_hash(), r.spec.profile, lb.run_precision(r.provenance))
+        key = (r.spec.method, r.spec.method_hash(), r.spec.profile, run_precision(r.provenance))
         out.setdefault(r.spec.dataset_hash(), {}).setdefault(key, []).append(r)
     return out
 
@@ -189,16 +189,15 @@ def _failed(records: list[RunRecord]) -> str:
     return "\n".join(rows)
 
 
-def _intervals(tables: list[lb.Table]) -> str:
+def _intervals(board: Leaderboard) -> str:
     """Every metric's interval, collapsed under each table (the tables show the primary one)."""
     parts = []
-    for table in tables:
+    for table in board.tables:
         header = ["method", *[f"{m} 95% CI" for m in table.metrics]]
         rows = []
-        for _, row in table.frame.iterrows():
-            cells = [lb.method_label(row, table.frame)]
-            cells += [lb.fmt_ci(row[f"{m}_ci_low"], row[f"{m}_ci_high"]) for m in table.metrics]
-            rows.append(cells)
+        for row in table.rows:
+            intervals = [row.metrics[m].interval for m in table.metrics]
+            rows.append([row.label, *[render.fmt_ci(i.low, i.high) for i in intervals]])
         notes = [f"{m}: over {over}." for m, over in table.ci_over.items()]
         parts.append(
             f"<details><summary>95% intervals of every metric: {_esc(table.title)}</summary>"
@@ -227,7 +226,7 @@ def build_report(
         output.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(f"--output {output}: cannot create the folder ({exc.strerror})") from None
-    tables = lb.build(store, dataset=dataset, method=method, resamples=resamples)
+    board = tabulate.build(store, dataset=dataset, method=method, resamples=resamples)
     records = [
         r
         for r in store.runs()
@@ -239,32 +238,28 @@ def build_report(
     figures = _Figures(output, embed)
     body: list[str] = []
     toc: list[tuple[str, str]] = []
-    if not tables:
+    if not board.tables:
         result.empty = True
         body.append(f'<p class="empty">{_esc(EMPTY)}</p>')
     else:
         toc.append(("leaderboard", "Leaderboard"))
         body.append('<h2 id="leaderboard">Leaderboard</h2>')
-        body.append('<div class="scroll">' + render.html_fragment(tables, level=3) + "</div>")
+        body.append('<div class="scroll">' + render.html_fragment(board, level=3) + "</div>")
         if resamples:
-            body.append(_intervals(tables))
+            body.append(_intervals(board))
         groups = _groups(finished)
-        for number, table in enumerate(tables):
+        for number, table in enumerate(board.tables):
             anchor = f"dataset-{number}"
             toc.append((anchor, f"Runs: {table.title}"))
             body.append(f'<h2 id="{anchor}">Runs: {_esc(table.title)}</h2>')
             by_method = groups.get(table.dataset_hash, {})
-            for _, row in table.frame.iterrows():
+            for row in table.rows:
                 runs = sorted(
-                    by_method.get(
-                        (row["method"], row["method_hash"], row["profile"], row["precision"]), []
-                    ),
-                    key=lambda r: (r.spec.seed, r.created or ""),
+                    by_method.get(row.key, []), key=lambda r: (r.spec.seed, r.created or "")
                 )
-                label = lb.method_label(row, table.frame)
                 primary = table.primary_metric
-                summary = lb.fmt_mean_std(row[f"{primary}_mean"], row[f"{primary}_std"], row["n"])
-                body.append(f"<h3>{_esc(label)}: {_esc(primary)} {_esc(summary)}</h3>")
+                summary = render.fmt_cell(row.metrics[primary], row.n)
+                body.append(f"<h3>{_esc(row.label)}: {_esc(primary)} {_esc(summary)}</h3>")
                 body.append('<div class="runs">')
                 body += [_run_card(r, home, figures, result) for r in runs]
                 body.append("</div>")

@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
-from scipy import stats as _scipy_stats
 
 #: default number of bootstrap resamples
 RESAMPLES = 1000
@@ -128,7 +127,7 @@ def auroc_rows(scores: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """Exact AUROC of each row (ties count 1/2), as scikit-learn's ``roc_auc_score``."""
     scores = np.asarray(scores, dtype=np.float64)
     labels = np.asarray(labels).astype(bool)
-    ranks = _scipy_stats.rankdata(scores, axis=1)
+    ranks = _scipy().rankdata(scores, axis=1)
     n_pos = labels.sum(axis=1).astype(np.float64)
     n_neg = labels.shape[1] - n_pos
     rank_sum = np.where(labels, ranks, 0.0).sum(axis=1)
@@ -282,7 +281,7 @@ def wilcoxon(best: np.ndarray, other: np.ndarray) -> PairedTest:
         )
     # dropped here rather than by scipy, which switches to the normal approximation when zeros
     # are present; without them small samples get the exact distribution
-    result = _scipy_stats.wilcoxon(diff[diff != 0])
+    result = _scipy().wilcoxon(diff[diff != 0])
     return PairedTest(float(result.pvalue), WILCOXON, n)
 
 
@@ -315,5 +314,12 @@ def fractional_ranks(values: Sequence[float], higher_is_better: bool = True) -> 
     ok = np.isfinite(values)
     if ok.any():
         key = -values[ok] if higher_is_better else values[ok]
-        ranks[ok] = _scipy_stats.rankdata(key, method="average")
+        ranks[ok] = _scipy().rankdata(key, method="average")
     return ranks
+
+
+def _scipy():
+    """scipy.stats, imported on first use: ``anobench`` starts without it."""
+    from scipy import stats
+
+    return stats
