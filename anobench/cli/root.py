@@ -7,7 +7,6 @@ fix (an ``AnobenchError``, or a usage error from click); 128+N when signal N sto
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +75,3 @@ for _module in (listing, run, show, leaderboard, bench, report, predict, doctor)
 
 def main() -> None:
     cli(prog_name="anobench")
-
-
-if __name__ == "__main__":
-    sys.exit(main())
