@@ -5,9 +5,9 @@ The public API that plugins import lives here and in ``anobench.testing``.
 
 from __future__ import annotations
 
-from .batches import EpochSampler
-from .context import Budget, RunContext
-from .errors import (
+from .api.batches import EpochSampler
+from .api.context import Budget, RunContext
+from .api.errors import (
     AnobenchError,
     ConfigError,
     DataError,
@@ -16,11 +16,11 @@ from .errors import (
     StoreError,
     TrainingDiverged,
 )
-from .hardware import Precision
-from .interfaces import SPLITS, Dataset, Method, Metric
-from .options import Option, OptionSet, channels_last_option, option_set, precision_option
-from .progress import Reporter
-from .records import (
+from .api.hardware import Precision
+from .api.interfaces import SPLITS, Dataset, Method, Metric
+from .api.options import Option, OptionSet, channels_last_option, option_set, precision_option
+from .api.progress import Reporter
+from .api.records import (
     DISEASED,
     HEALTHY,
     MetricResult,
@@ -30,9 +30,8 @@ from .records import (
     Scored,
     Split,
 )
-from .seeding import seed_everything
-
-__version__ = "0.1.0"
+from .api.seeding import seed_everything
+from .api.version import __version__
 
 __all__ = [
     "DISEASED",

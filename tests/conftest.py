@@ -5,7 +5,7 @@ import os
 import pytest
 import torch
 
-from anobench import registry
+from anobench.api import registry
 
 from .distributions import TESTPLUGINS, activate, write_distribution
 

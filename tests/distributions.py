@@ -7,7 +7,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from anobench import registry
+from anobench.api import registry
 
 FAKE = Path(__file__).parent / "fakeplugins"
 
@@ -53,6 +53,8 @@ TESTPLUGINS = {
         "labelspy": "anobench_testplugins:LabelSpy",
         "weakspy": "anobench_testplugins:WeakSpy",
         "precise": "anobench_testplugins:Precise",
+        "numpystate": "anobench_testplugins:NumpyState",
+        "opaquestate": "anobench_testplugins:OpaqueState",
         "broken": "anobench_brokenplugin:Nothing",
     },
 }

@@ -16,8 +16,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..interfaces import Metric
-from ..records import DISEASED, MetricResult, Scored
+from ..api.interfaces import Metric
+from ..api.records import DISEASED, MetricResult, Scored
 from .ranking import RankedScores, ScoreError
 from .regions import aupro_details, per_image_auroc
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..interfaces import Metric
-from ..records import HEALTHY, MetricResult, Scored
+from ..api.interfaces import Metric
+from ..api.records import HEALTHY, MetricResult, Scored
 
 EXTRA = "healthy_translation"
 

@@ -7,7 +7,7 @@ them: synthetic generation (600 phantoms at 64 px) and a DeScarGAN ``quick`` tra
 (GAN iterations through ``DeScarGAN.fit`` with a step budget). Two thread policies:
 
 * ``all cores`` (before): as many threads as usable cores, what torch does by default;
-* ``auto`` (after): ``anobench.hardware.choose_threads()``, the usable cores that no other
+* ``auto`` (after): ``anobench.api.hardware.choose_threads()``, the usable cores that no other
   process keeps busy when the work starts.
 
 Idle and contended runs alternate, so machine noise hits both; medians over the repeats. Fair
@@ -29,7 +29,7 @@ HOG = "while True: pass"
 
 def work(workload: str, policy: str, steps: int) -> dict:
     """Child process: choose threads, run one workload, return wall seconds and threads."""
-    from anobench import hardware
+    from anobench.api import hardware
 
     threads = hardware.available_cores() if policy == "all" else hardware.choose_threads()
     hardware.set_threads(threads)
@@ -81,7 +81,7 @@ def main() -> None:
     if args.child:
         print(json.dumps(work(*args.child, args.steps)))
         return
-    from anobench import hardware
+    from anobench.api import hardware
 
     cpu = hardware.cpu_features()
     print(

@@ -1,4 +1,4 @@
-"""Leaderboard bootstrap: vectorised resampling (anobench.stats / resampling) vs per-resample loops.
+"""Leaderboard bootstrap: vectorised resampling (anobench.results stats / resampling) vs loops.
 
 For ``--n-images`` test images and ``--resamples`` bootstrap resamples, in this process:
 
@@ -24,9 +24,10 @@ import time
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from anobench import Predictions, stats
+from anobench import Predictions
 from anobench.metrics import ranking_metrics
-from anobench.resampling import Resampled, collect, replicate
+from anobench.results import stats
+from anobench.results.resampling import Resampled, collect, replicate
 from anobench.testing import toy_split
 
 

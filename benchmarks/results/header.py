@@ -18,9 +18,9 @@ import numpy as np
 import torch
 
 import anobench
-from anobench.home import store_path
-from anobench.provenance import git_revision
-from anobench.suite import load_suite
+from anobench.api.home import store_path
+from anobench.results.provenance import git_revision
+from anobench.run.suite import load_suite
 
 
 def cpu_model() -> str:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from anobench import registry
-from anobench.figures import IMAGE_EXTRAS
+from anobench.api import registry
+from anobench.results.figures import IMAGE_EXTRAS
 from anobench.testing import check_dataset, check_method, check_metric
 
 #: methods that only classify: they produce no image to show between input and map

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from anobench import hardware
-from anobench.store import Store
+from anobench.api import hardware
+from anobench.results.store import Store
 
 from .conftest import one_line_error
 

@@ -11,9 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 from anobench.cli import cli
-from anobench.runner import Runner
-from anobench.store import Store
-from anobench.suite import load_suite
+from anobench.results.store import Store
+from anobench.run.runner import Runner
+from anobench.run.suite import load_suite
 
 SUITE = """
 name = "reproducible"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from anobench import hardware
+from anobench.api import hardware
 
 TINY = ["--dataset-opt", "image_size=32", "--dataset-opt", "n_train=10",
         "--dataset-opt", "n_val=4", "--dataset-opt", "n_test=4"]  # fmt: skip
@@ -38,15 +38,22 @@ def test_doctor_reports_store_health_and_runs(invoke):
     assert data["home"]["store"]["schema_version"] >= 1
 
 
-def test_a_run_records_and_shows_its_resolved_hardware(invoke):
+def test_a_run_records_and_shows_its_resolved_hardware(invoke, testplugins):
     result = invoke("run", "-m", "meandiff", "-d", "synthetic", "--threads", "1", *TINY)
     assert result.exit_code == 0, result.output
     assert "resolved: precision" in result.stdout
     (run,) = json.loads(invoke("show", "--format", "json").stdout)
     resolved = run["provenance"]["resolved"]
     assert resolved["threads"] == 1
-    assert resolved["precision"] == hardware.resolve_precision("auto", "cpu")
+    # meandiff declares no precision option: it computes as its own code says (recorded as None)
+    assert resolved["precision"] is None
     assert resolved["cpu"]["native_bf16"] == hardware.cpu_features().native_bf16
+    # a method that declares one records what precision=auto resolved to on this CPU
+    assert invoke("run", "-m", "precise", "-d", "toy", "--threads", "1").exit_code == 0
+    runs = json.loads(invoke("show", "--format", "json").stdout)
+    precise = next(r for r in runs if r["spec"]["method"] == "precise")
+    expected = hardware.resolve_precision("auto", "cpu")
+    assert precise["provenance"]["resolved"]["precision"] == expected
 
 
 def test_json_result_on_stdout_progress_on_stderr(invoke):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from anobench import registry
+from anobench.api import registry
 from anobench.cli import cli
 from anobench.testing import check_method
 

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from anobench import hardware
-from anobench.hardware import CpuFeatures
+from anobench.api import hardware
+from anobench.api.hardware import CpuFeatures
 
 AMX = CpuFeatures("Xeon", True, True, True, True, "AVX512", None)
 AVX2 = CpuFeatures("EPYC", True, False, False, False, "AVX2", None)

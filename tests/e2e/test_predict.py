@@ -62,8 +62,8 @@ def test_predict_writes_figures_and_scores_for_png_jpeg_and_dicom(meandiff_run, 
     mean = torch.load(f"{record['artifacts']}/model.pt", map_location="cpu", weights_only=True)[
         "mean"
     ].numpy()
-    from anobench import registry
-    from anobench.imageio import read_image
+    from anobench.api import registry
+    from anobench.api.imageio import read_image
 
     dataset = registry.get_dataset("synthetic")(**record["spec"]["dataset_options"])
     expected = np.abs(dataset.preprocess(read_image(files[0])) - mean).mean()
@@ -138,7 +138,7 @@ def test_classifier_on_a_chexpert_tree_then_predict_jpeg_and_dicom(tmp_path):
 
 
 def test_the_figure_of_a_method_without_maps_says_so(tmp_path):
-    from anobench.predict import figure
+    from anobench.run.predict import figure
 
     row = {"file": "x.png", "score": 0.25}
     path = figure(np.zeros((1, 16, 16), np.float32), None, row, tmp_path / "f.png", "title")

@@ -10,9 +10,9 @@ import subprocess
 import pytest
 from click.testing import CliRunner
 
-from anobench import registry
+from anobench.api import registry
 from anobench.cli import cli
-from anobench.store import Store
+from anobench.results.store import Store
 
 from ..distributions import activate
 

@@ -163,3 +163,28 @@ class Precise(Brightness):
         if ctx.precision.name != self.precision:
             raise AssertionError("the run context announces another precision")
         return super().fit(train, val, ctx)
+
+
+class NumpyState(Brightness):
+    """Keeps its learned state as numpy values: model.pt must still load with weights_only."""
+
+    name = "numpystate"
+
+    def state_dict(self):
+        return {"offset": np.array([self.offset_], dtype=np.float32), "steps": np.int64(self.steps)}
+
+    def load_state_dict(self, state):
+        self.offset_ = float(np.asarray(state["offset"])[0])
+
+
+class _Settings:
+    """An object torch's safe loader refuses."""
+
+
+class OpaqueState(Brightness):
+    """Puts an arbitrary object into its state_dict: the run must fail, naming the key."""
+
+    name = "opaquestate"
+
+    def state_dict(self):
+        return {"offset": torch.tensor([self.offset_]), "extra": {"settings": _Settings()}}

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from anobench.suite import load_suite
+from anobench.run.suite import load_suite
 
 SMOKE = Path(__file__).resolve().parents[2] / "benchmarks" / "smoke.toml"
 

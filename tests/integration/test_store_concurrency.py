@@ -7,7 +7,7 @@ import sqlite3
 
 from anobench import MetricResult, RunSpec
 from anobench.metrics.builtin import ImageAUROC, PixelAP, PixelDice
-from anobench.store import Store
+from anobench.results.store import Store
 
 WRITERS, RUNS = 8, 50
 METRICS = {"pixel_ap": PixelAP, "image_auroc": ImageAUROC, "pixel_dice": PixelDice}

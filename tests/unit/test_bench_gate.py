@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections import deque
 
 from anobench import RunSpec
-from anobench.bench import Item, _DataGate
+from anobench.run.bench import Item, _DataGate
 
 
 def item(dataset_n: int, seed: int) -> Item:

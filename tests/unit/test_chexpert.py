@@ -13,8 +13,9 @@ from anobench_chexpert.images import ScaledImages, decode
 from anobench_chexpert.selection import Criteria, select
 from anobench_chexpert.table import LABELS, read_table
 
-from anobench import DataError, registry
-from anobench.imageio import read_image
+from anobench import DataError
+from anobench.api import registry
+from anobench.api.imageio import read_image
 from anobench.testing import make_context
 
 SPLITS = ("train", "val", "test")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from anobench import ConfigError, Dataset, Option, Split, option_set, registry
+from anobench import ConfigError, Dataset, Option, Split, option_set
+from anobench.api import registry
 from anobench.testing import check_dataset
 
 

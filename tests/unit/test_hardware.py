@@ -10,9 +10,9 @@ from dataclasses import replace
 import pytest
 import torch
 
-from anobench import hardware
-from anobench.hardware import CpuFeatures, Precision
-from anobench.options import channels_last_option, option_set, precision_option
+from anobench.api import hardware
+from anobench.api.hardware import CpuFeatures, Precision
+from anobench.api.options import channels_last_option, option_set, precision_option
 
 AMX = CpuFeatures("Xeon", True, True, True, True, "AVX512", None)
 AVX512_BF16 = replace(AMX, amx_bf16=False)
@@ -113,7 +113,7 @@ def test_available_cores_follows_a_restricted_affinity():
     one = min(os.sched_getaffinity(0))
     code = (
         f"import os; os.sched_setaffinity(0, {{{one}}});"
-        "from anobench import hardware; print(hardware.available_cores(),"
+        "from anobench.api import hardware; print(hardware.available_cores(),"
         " hardware.choose_threads(busy=0.0))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

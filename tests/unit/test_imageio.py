@@ -10,7 +10,7 @@ from anobench_chexpert.fixture import write_dicom
 from PIL import Image
 
 from anobench import ConfigError, DataError
-from anobench.imageio import read_image, window
+from anobench.api.imageio import read_image, window
 
 RAMP = np.tile(np.arange(0, 4096, 16, dtype=np.uint16), (8, 1))  # 8 x 256, stored 12-bit
 

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from anobench import MetricResult, RunSpec, render
-from anobench import leaderboard as lb
-from anobench.store import Store
+from anobench import MetricResult, RunSpec
+from anobench.results import render, tabulate
+from anobench.results.leaderboard import Leaderboard
+from anobench.results.store import Store
 
 HIT = SimpleNamespace(level="image", higher_is_better=True, oracle=False, resample=None)
 ORACLE = SimpleNamespace(level="pixel", higher_is_better=True, oracle=True, resample=None)
@@ -47,14 +48,14 @@ def store(tmp_path):
         yield s
 
 
-def _record(tables, method):
-    return next(r for r in lb.records(tables) if r["method"] == method)
+def _record(board, method):
+    return next(r for r in render.records(board) if r["method"] == method)
 
 
 def test_wilcoxon_against_the_best_on_seed_averaged_per_image_values(store):
-    tables = lb.build(store, resamples=200)
-    (table,) = tables
-    good, bad = _record(tables, "good"), _record(tables, "bad")
+    board = tabulate.build(store, resamples=200)
+    (table,) = board.tables
+    good, bad = _record(board, "good"), _record(board, "bad")
     assert good["rank"] == 1 and good["p_note"] == "best" and good["p_vs_best"] is None
     assert bad["p_test"] == "Wilcoxon signed-rank"
     per = {
@@ -66,56 +67,57 @@ def test_wilcoxon_against_the_best_on_seed_averaged_per_image_values(store):
     for rec in (good, bad):
         assert rec["hit_ci_low"] < rec["hit_mean"] < rec["hit_ci_high"]
     assert "per-image value" in good["hit_ci_over"]
-    header, rows = lb.display_rows(table)
+    header, rows = render.display_rows(table)
     assert "p vs best (Wilcoxon signed-rank)" in header and "hit 95% CI" in header
     assert rows[0][5] == "best" and rows[1][5] == "<0.001"
-    assert any("Wilcoxon signed-rank test" in n for n in lb.notes(table))
+    assert any("Wilcoxon signed-rank test" in n for n in render.notes(table))
 
 
 def test_metrics_without_a_resampling_route_say_why(store):
-    tables = lb.build(store, resamples=100)
-    good = _record(tables, "good")
+    board = tabulate.build(store, resamples=100)
+    good = _record(board, "good")
     assert good["pooled_ci_low"] is None
     assert good["pooled_ci_note"] == "no per-image values and no recomputation recipe"
     assert "not the mean of its per-image values" in good["dice_oracle_ci_note"]
-    off = lb.build(store, resamples=0)
+    off = tabulate.build(store, resamples=0)
     bad = _record(off, "bad")
     assert bad["hit_ci_low"] is None and "bootstrap off" in bad["hit_ci_note"]
     # Wilcoxon needs no resampling
     assert bad["p_test"] == "Wilcoxon signed-rank"
-    header, _ = lb.display_rows(off[0])
+    header, _ = render.display_rows(off.tables[0])
     assert "hit 95% CI" not in header
 
 
 def test_intervals_do_not_depend_on_the_rows_shown(store):
-    both = _record(lb.build(store, resamples=200), "bad")
-    alone = _record(lb.build(store, method="bad", resamples=200), "bad")
+    both = _record(tabulate.build(store, resamples=200), "bad")
+    alone = _record(tabulate.build(store, method="bad", resamples=200), "bad")
     assert (alone["hit_ci_low"], alone["hit_ci_high"]) == (both["hit_ci_low"], both["hit_ci_high"])
     assert alone["p_note"] == "best"
 
 
 def test_few_seeds_marker_appears_and_disappears(store):
-    table = lb.build(store, resamples=0)[0]
-    _, rows = lb.display_rows(table)
+    board = tabulate.build(store, resamples=0)
+    table = board.tables[0]
+    _, rows = render.display_rows(table)
     cells = {row[1]: row[2] for row in rows}
     assert cells == {"good (quick)": "3", "bad (quick)": "2 †"}
-    assert _record([table], "bad")["few_seeds"] is True
-    assert any("† = fewer than 3 seeds" in n for n in lb.notes(table))
+    assert _record(board, "bad")["few_seeds"] is True
+    assert any("† = fewer than 3 seeds" in n for n in render.notes(table))
     _add(store, "bad", 2, np.full(30, 0.3))
-    _, rows = lb.display_rows(lb.build(store, resamples=0)[0])
+    _, rows = render.display_rows(tabulate.build(store, resamples=0).tables[0])
     assert {row[2] for row in rows} == {"3"}
 
 
 def test_oracle_metrics_are_labelled_in_every_format(store):
-    tables = lb.build(store, resamples=0)
-    header, _ = lb.display_rows(tables[0])
+    board = tabulate.build(store, resamples=0)
+    header, _ = render.display_rows(board.tables[0])
     assert "dice_oracle (oracle) ↑" in header
-    assert _record(tables, "good")["oracle_metrics"] == "dice_oracle"
+    assert _record(board, "good")["oracle_metrics"] == "dice_oracle"
     for fmt in ("markdown", "html"):
-        assert "dice_oracle (oracle)" in render.render(tables, fmt)
-    assert "(oracle) = the metric chooses its threshold on the test set" in render.markdown(tables)
-    assert json.loads(render.as_json(tables))[0]["oracle_metrics"] == "dice_oracle"
-    assert "oracle_metrics" in render.csv(tables).splitlines()[0]
+        assert "dice_oracle (oracle)" in render.render(board, fmt)
+    assert "(oracle) = the metric chooses its threshold on the test set" in render.markdown(board)
+    assert json.loads(render.as_json(board))[0]["oracle_metrics"] == "dice_oracle"
+    assert "oracle_metrics" in render.csv(board).splitlines()[0]
 
 
 def test_average_rank_across_datasets_with_ties(tmp_path):
@@ -125,24 +127,24 @@ def test_average_rank_across_datasets_with_ties(tmp_path):
             _add(store, method, 0, np.full(30, v16), size=16)
             _add(store, method, 0, np.full(30, v32), size=32)
         _add(store, "d", 0, np.full(30, 0.1), size=32)
-        tables = lb.build(store, resamples=0)
-        summary = lb.rank_summary(tables).set_index("method")
-        assert summary.loc["a", "avg_rank"] == pytest.approx((1 + 2) / 2)
-        assert summary.loc["b", "avg_rank"] == pytest.approx((2.5 + 1) / 2)
-        assert summary.loc["c", "avg_rank"] == pytest.approx((2.5 + 3) / 2)
-        assert summary.loc["d", "avg_rank"] == 4 and summary.loc["d", "datasets"] == 1
-        assert list(summary.index) == ["a", "b", "c", "d"]
-        header, rows = lb.summary_rows(tables)
+        board = tabulate.build(store, resamples=0)
+        summary = {row.method: row for row in board.summary}
+        assert summary["a"].avg_rank == pytest.approx((1 + 2) / 2)
+        assert summary["b"].avg_rank == pytest.approx((2.5 + 1) / 2)
+        assert summary["c"].avg_rank == pytest.approx((2.5 + 3) / 2)
+        assert summary["d"].avg_rank == 4 and summary["d"].datasets == 1
+        assert list(summary) == ["a", "b", "c", "d"]
+        header, rows = render.summary_rows(board)
         assert header[:3] == ["avg rank", "method", "datasets"]
         assert rows[1][:3] == ["1.75", "b (quick)", "2/2"] and rows[1][3:] == ["2.5", "1"]
         assert rows[3][3] == "-"
-        rec = _record(tables, "c")
+        rec = _record(board, "c")
         assert rec["avg_rank"] == pytest.approx(2.75) and rec["datasets_ranked"] == 2
-        md = render.markdown(tables)
+        md = render.markdown(board)
         assert "### Average rank across datasets" in md and "| 1.50 | a (quick) | 2/2 |" in md
-        assert "Average rank across datasets" in render.html_page(tables)
+        assert "Average rank across datasets" in render.html_page(board)
         # competition ranks in the tables themselves: the tie shares rank 2
-        ranks = {r["method"]: r["rank"] for r in lb.records(tables[:1])}
+        ranks = {r["method"]: r["rank"] for r in render.records(Leaderboard(board.tables[:1]))}
         assert ranks == {"a": 1, "b": 2, "c": 2}
 
 
@@ -150,8 +152,8 @@ def test_an_undefined_primary_is_not_ranked_or_tested(tmp_path):
     with Store(tmp_path / "s.sqlite") as store:
         _add(store, "a", 0, np.full(30, 0.9))
         _add(store, "nan", 0, np.full(30, math.nan))
-        tables = lb.build(store, resamples=50)
-        rec = _record(tables, "nan")
+        board = tabulate.build(store, resamples=50)
+        rec = _record(board, "nan")
         assert rec["rank"] is None and rec["p_note"] == "hit is undefined"
         assert rec["hit_ci_note"] == "undefined"
 
@@ -166,11 +168,32 @@ def test_rich_output_keeps_bracketed_hashes(tmp_path):
     with Store(tmp_path / "s.sqlite") as store:
         for size in sizes[:2]:
             _add(store, "a", 0, np.full(30, 0.5), size=size)
-        tables = lb.build(store, resamples=0)
+        board = tabulate.build(store, resamples=0)
     console = Console(record=True, width=300)
-    for rt in render.rich_tables(tables):
+    for rt in render.rich_tables(board):
         console.print(rt)
     text = console.export_text()
-    for table in tables:
+    for table in board.tables:
         # hex hashes like "[e2c42d]" must not be swallowed as rich markup
         assert f"[{table.dataset_hash}]" in text and f"[{table.dataset_hash[:6]}]" in text
+
+
+def test_the_table_is_plain_data_and_the_cli_offers_the_registered_formats(store):
+    from anobench.cli import cli
+    from anobench.results.leaderboard import Cell, Interval, Row
+
+    board = tabulate.build(store, resamples=50)
+    row = board.tables[0].rows[0]
+    assert isinstance(row, Row) and isinstance(row.metrics["hit"], Cell)
+    assert isinstance(row.metrics["hit"].interval, Interval)
+    assert row.metrics["pooled"].interval.low is None  # missing numbers are None, never NaN
+    assert all(
+        isinstance(v, float) for v in (row.metrics["hit"].mean, row.costs["fit_seconds"].mean)
+    )
+    (option,) = [p for p in cli.commands["leaderboard"].params if p.name == "fmt"]
+    assert list(option.type.choices) == list(render.FORMATS)
+    assert list(render.FORMATS) == ["rich", "markdown", "csv", "json", "html"]
+    assert option.default == "rich"
+    # JSON is valid JSON: empty notes are null, not NaN
+    text = render.as_json(board)
+    assert "NaN" not in text and json.loads(text)[0]["p_test"] is None

@@ -5,9 +5,9 @@ import socket
 import subprocess
 import sys
 
-from anobench.liveness import alive, this_process
-from anobench.runner import Runner, build_spec
-from anobench.store import Store
+from anobench.api.liveness import alive, this_process
+from anobench.results.store import Store
+from anobench.run.runner import Runner, build_spec
 
 
 def _dead_owner() -> dict:

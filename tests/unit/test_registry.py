@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from anobench import PluginError, registry
+from anobench import PluginError
+from anobench.api import registry
 
 from ..distributions import activate, write_distribution
 

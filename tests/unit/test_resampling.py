@@ -1,11 +1,11 @@
-"""anobench.resampling: run evidence and metric recomputation on resampled test images."""
+"""anobench.results.resampling: run evidence and metric recomputation on resampled test images."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from anobench import Predictions, Scored, stats
+from anobench import Predictions, Scored
 from anobench.metrics import ranking_metrics
 from anobench.metrics.builtin import (
     ImageAUROC,
@@ -14,7 +14,8 @@ from anobench.metrics.builtin import (
     PixelDice,
     PixelDiceOracle,
 )
-from anobench.resampling import BINS, RECIPES, Evidence, Resampled, collect, replicate
+from anobench.results import stats
+from anobench.results.resampling import BINS, RECIPES, Evidence, Resampled, collect, replicate
 from anobench.testing import toy_split
 
 
@@ -107,7 +108,7 @@ def test_replicate_refuses_evidence_that_does_not_match(scored):
 
 
 def test_every_builtin_recipe_is_declared_by_its_metric():
-    from anobench import registry
+    from anobench.api import registry
 
     declared = {registry.get_metric(n).resample for n in registry.names("metric")} - {None}
     assert declared == set(RECIPES)

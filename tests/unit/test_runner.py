@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from anobench import ConfigError, MethodFailure, TrainingDiverged
-from anobench.runner import Runner, build_spec
-from anobench.store import Store
+from anobench.results.store import Store
+from anobench.run.runner import Runner, build_spec
 
 
 def run(home, method, seed=0, **kw):
@@ -121,7 +121,7 @@ def test_interrupted_run_resumes_automatically_and_matches(testplugins, tmp_path
 
 
 def test_explicit_resume_of_a_failed_run_and_refusal_of_a_finished_one(testplugins, tmp_path):
-    from anobench.runner import Runner
+    from anobench.run.runner import Runner
 
     done = run(tmp_path, "brightness")
     with pytest.raises(ConfigError, match="already finished"):
@@ -129,7 +129,7 @@ def test_explicit_resume_of_a_failed_run_and_refusal_of_a_finished_one(testplugi
 
 
 def test_validation_is_predicted_only_when_a_metric_needs_it(testplugins, tmp_path):
-    from anobench.runner import Runner
+    from anobench.run.runner import Runner
 
     spec = build_spec(dataset="toy", method="brightness", device="cpu")
     ranking_only = Runner(tmp_path).run(spec, metrics=["pixel_auroc", "image_auroc"])

@@ -1,4 +1,5 @@
-"""anobench.stats: bootstrap intervals, ranking metrics on resamples, paired tests, ranks."""
+"""anobench.results.stats: bootstrap intervals, ranking metrics on resamples, paired tests,
+ranks."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import pytest
 from scipy import stats as scipy_stats
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from anobench import stats
 from anobench.metrics import best_dice, dice_at
+from anobench.results import stats
 
 
 def _ci(values: np.ndarray, resamples: int = 1000, seed: int = 0) -> stats.Interval:

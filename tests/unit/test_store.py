@@ -8,7 +8,7 @@ import pytest
 
 from anobench import MetricResult, RunSpec, StoreError
 from anobench.metrics.builtin import PixelAP
-from anobench.store import Store
+from anobench.results.store import Store
 
 
 def spec(seed: int = 0) -> RunSpec:

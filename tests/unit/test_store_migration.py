@@ -8,11 +8,11 @@ import sqlite3
 import numpy as np
 
 from anobench import MetricResult, RunSpec
-from anobench import leaderboard as lb
 from anobench.metrics.builtin import ImageAccuracy, PixelAP
-from anobench.resampling import Evidence
-from anobench.store import Store
-from anobench.store.schema import MIGRATIONS, SCHEMA_VERSION
+from anobench.results import render, tabulate
+from anobench.results.resampling import Evidence
+from anobench.results.store import Store
+from anobench.results.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 
 def _schema_1_store(path) -> RunSpec:
@@ -57,7 +57,7 @@ def test_schema_1_store_migrates_and_old_runs_stay_readable(tmp_path):
         assert store.evidence("old") is None
         assert {r["resample"] for r in store.metric_rows()} == {None}
         # the old run still aggregates; intervals say why they are missing or use per-image values
-        (rec,) = lb.records(lb.build(store, resamples=100))
+        (rec,) = render.records(tabulate.build(store, resamples=100))
         assert rec["pixel_ap_mean"] == 0.4 and rec["pixel_ap_ci_low"] is None
         assert "stored before store schema 2" in rec["pixel_ap_ci_note"]
         assert rec["image_accuracy_ci_low"] < 0.5 < rec["image_accuracy_ci_high"]

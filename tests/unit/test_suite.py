@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from anobench import ConfigError
-from anobench.runner import build_spec
-from anobench.suite import load_suite
+from anobench.run.runner import build_spec
+from anobench.run.suite import load_suite
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 SHIPPED = sorted(BENCHMARKS.glob("*.toml"))
@@ -85,7 +85,7 @@ def test_dataset_profile_and_budgets(testplugins, tmp_path):
 
 
 def test_environment_variables_in_string_options(testplugins, tmp_path, monkeypatch):
-    from anobench import registry
+    from anobench.api import registry
 
     text = """
     seeds = [0]

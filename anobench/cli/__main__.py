@@ -1,0 +1,5 @@
+"""``python -m anobench.cli``: the same as the ``anobench`` command."""
+
+from .root import main
+
+main()

@@ -1,0 +1,83 @@
+"""``anobench leaderboard``: finished runs aggregated over seeds, in one of the output formats."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..api.errors import ConfigError
+from ..results.render import FORMATS
+from .common import State, bootstrap_option, console
+
+
+@click.command("leaderboard")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(list(FORMATS)),
+    default=next(iter(FORMATS)),
+    show_default=True,
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file instead of the terminal.",
+)
+@click.option("--dataset", default=None, help="Only this dataset.")
+@click.option("--method", default=None, help="Only this method.")
+@click.option(
+    "--metric",
+    "columns",
+    multiple=True,
+    help="Only these metric columns (repeatable); the primary metric is always shown.",
+)
+@bootstrap_option
+@click.pass_obj
+def command(
+    state: State,
+    fmt: str,
+    output: Path | None,
+    dataset: str | None,
+    method: str | None,
+    columns: tuple[str, ...],
+    resamples: int,
+) -> None:
+    """Finished runs aggregated over seeds: mean ± std, 95% bootstrap interval, paired test
+    against the best method, ranked by the primary metric; average rank across datasets."""
+    from ..results import render, tabulate
+
+    chosen = FORMATS[fmt]
+    with state.store() as store:
+        board = tabulate.build(
+            store,
+            dataset=dataset,
+            method=method,
+            columns=list(columns),
+            resamples=resamples,
+            all_intervals=chosen.every_interval,
+        )
+    if not board.tables:
+        click.echo(
+            "no finished runs yet: start one with 'anobench run --method meandiff"
+            " --dataset synthetic'",
+            err=True,
+        )
+        if output is None:
+            return
+    if chosen.terminal and output is None:
+        out = console()
+        for table in render.rich_tables(board):
+            out.print(table)
+        return
+    text = chosen.text(board)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text)
+    except OSError as exc:
+        raise ConfigError(f"--output {output}: cannot write ({exc.strerror})") from None
+    click.echo(f"wrote {output}", err=True)

@@ -1,0 +1,84 @@
+"""``anobench list``: the installed datasets, methods and metrics, found through entry points."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from ..api import registry
+from .common import console, print_json
+
+
+def _describe_plugin(kind: str, plugin: registry.PluginInfo) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "kind": kind,
+        "name": plugin.name,
+        "distribution": plugin.distribution,
+        "version": plugin.version,
+        "status": plugin.status,
+        "error": plugin.error,
+    }
+    if row["status"] == "ok":
+        obj = plugin.load()
+        row["description"] = getattr(obj, "description", "") or (obj.__doc__ or "").strip()
+        if kind == "method":
+            row["supervision"] = getattr(obj, "supervision", None)
+            row["profiles"] = list(getattr(obj, "profiles", {}))
+        if kind == "dataset":
+            row["primary_metric"] = getattr(obj, "primary_metric", None)
+            row["profiles"] = list(getattr(obj, "profiles", {}))
+        if kind == "metric":
+            row["level"] = getattr(obj, "level", None)
+            row["oracle"] = getattr(obj, "oracle", False)
+        if kind in ("method", "dataset"):
+            row["options"] = {
+                o.name: {"type": o.type.__name__, "default": o.default, "help": o.help}
+                for o in obj.options.options
+            }
+    return row
+
+
+@click.command("list")
+@click.argument("pattern", default="*")
+@click.option("--kind", type=click.Choice(registry.KINDS), multiple=True, help="Only this kind.")
+@click.option("--format", "fmt", type=click.Choice(["rich", "json"]), default="rich")
+@click.option("--options", "show_options", is_flag=True, help="Also list each plugin's options.")
+def command(pattern: str, kind: tuple[str, ...], fmt: str, show_options: bool) -> None:
+    """Installed datasets, methods and metrics (found through entry points); PATTERN may use *."""
+    rows = [
+        _describe_plugin(k, p)
+        for k in (kind or registry.KINDS)
+        for p in registry.available(k, pattern)
+    ]
+    if fmt == "json":
+        print_json(rows)
+        return
+    from rich.table import Table
+
+    out = console()
+    for k in kind or registry.KINDS:
+        table = Table(title=f"{k}s")
+        for col in ("name", "status", "distribution", "details"):
+            table.add_column(col, overflow="fold")
+        for row in (r for r in rows if r["kind"] == k):
+            if row["status"] != "ok":
+                details = f"[red]{row['error']}[/red]"
+            else:
+                details = row.get("description", "")
+                extra = [
+                    f"{key}: {row[key]}"
+                    for key in ("supervision", "primary_metric", "level")
+                    if row.get(key)
+                ]
+                if row.get("profiles"):
+                    extra.append(f"profiles: {', '.join(row['profiles'])}")
+                if show_options and row.get("options"):
+                    extra += [
+                        f"  {n}={o['default']!r} ({o['type']}) {o['help']}"
+                        for n, o in row["options"].items()
+                    ]
+                details = "\n".join([details, *extra]) if extra else details
+            status = "[green]ok[/green]" if row["status"] == "ok" else "[red]broken[/red]"
+            table.add_row(row["name"], status, f"{row['distribution']} {row['version']}", details)
+        out.print(table)

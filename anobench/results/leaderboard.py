@@ -1,0 +1,150 @@
+"""The leaderboard as plain data: built once from the store (:mod:`anobench.results.tabulate`),
+then drawn by every output format (:mod:`anobench.results.render`) and by the report.
+
+A :class:`Leaderboard` holds one :class:`Table` per dataset configuration and the average-rank
+summary across them. A table's :class:`Row` is one method configuration aggregated over its
+seeds; its cells (:class:`Cell`) hold mean, std and, where the bootstrap could compute one, a
+95% :class:`Interval`; :class:`PairedTest` is the row's test against the best row. Missing
+numbers are ``None``, never NaN.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+#: the cost columns of every table and their headers
+COST = {"fit_seconds": "fit s", "predict_seconds": "predict s", "n_parameters": "params"}
+
+
+def run_precision(provenance: dict[str, Any]) -> str:
+    """The precision a run computed in ("" for methods without a precision option).
+
+    Runs of one configuration whose hardware resolved ``auto`` differently computed different
+    numbers: the leaderboard keeps them in separate rows, labelled ``method (profile, precision)``.
+    """
+    resolved = provenance.get("resolved") or {}
+    return str(resolved.get("precision") or "")
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A 95% interval; ``low``/``high`` are ``None`` when there is none, and ``note`` says why."""
+
+    low: float | None = None
+    high: float | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One metric (or cost) of one row: mean and std over the row's seeds."""
+
+    mean: float | None
+    std: float | None
+    #: ``None`` for costs
+    interval: Interval | None = None
+
+
+@dataclass(frozen=True)
+class PairedTest:
+    """The primary metric of a row against the best row: ``note`` is "best" for the best row
+    itself, or why no p-value was computed."""
+
+    p: float | None = None
+    test: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Row:
+    """One method configuration on one dataset configuration, aggregated over its seeds."""
+
+    method: str
+    method_hash: str
+    profile: str
+    precision: str
+    #: ``method (profile[, precision])`` plus the config hash when the table has several
+    label: str
+    seeds: tuple[int, ...]
+    run_ids: tuple[str, ...]
+    #: competition rank by the primary metric's mean (ties share the best rank); ``None``
+    #: when the primary metric is undefined
+    rank: int | None
+    #: ties share the mean of their ranks (Demšar's average rank)
+    fractional_rank: float | None
+    metrics: dict[str, Cell]
+    costs: dict[str, Cell]
+    vs_best: PairedTest = field(default_factory=PairedTest)
+
+    @property
+    def n(self) -> int:
+        return len(self.seeds)
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        """What makes a method configuration: the rows of one key are compared across tables."""
+        return (self.method, self.method_hash, self.profile, self.precision)
+
+
+@dataclass(frozen=True)
+class Table:
+    """One dataset configuration's ranking, best row first."""
+
+    dataset: str
+    dataset_hash: str
+    dataset_options: dict[str, Any]
+    primary_metric: str
+    #: the metrics shown, primary first
+    metrics: list[str]
+    rows: list[Row]
+    higher_is_better: dict[str, bool] = field(default_factory=dict)
+    oracle: dict[str, bool] = field(default_factory=dict)
+    #: bootstrap resamples behind the intervals and paired bootstrap tests (0 = off)
+    resamples: int = 0
+    seed: int = 0
+    #: metric -> what its interval is computed over
+    ci_over: dict[str, str] = field(default_factory=dict)
+    #: the paired tests behind the rows' ``vs_best`` (normally one)
+    tests: list[str] = field(default_factory=list)
+
+    @property
+    def title(self) -> str:
+        opts = ", ".join(f"{k}={v}" for k, v in self.dataset_options.items())
+        return f"{self.dataset} [{self.dataset_hash}] ({opts})"
+
+    @property
+    def short_title(self) -> str:
+        return f"{self.dataset} [{self.dataset_hash[:6]}]"
+
+
+@dataclass(frozen=True)
+class RankRow:
+    """A method configuration's mean rank over the tables it is ranked on."""
+
+    method: str
+    method_hash: str
+    profile: str
+    precision: str
+    label: str
+    avg_rank: float
+    #: table short title -> fractional rank there (``None``: not ranked on it)
+    ranks: dict[str, float | None]
+
+    @property
+    def datasets(self) -> int:
+        return sum(rank is not None for rank in self.ranks.values())
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        return (self.method, self.method_hash, self.profile, self.precision)
+
+
+@dataclass(frozen=True)
+class Leaderboard:
+    tables: list[Table]
+    #: best average rank first; empty when nothing is ranked
+    summary: list[RankRow] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.tables)

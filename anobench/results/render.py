@@ -1,0 +1,369 @@
+"""Every output format of the leaderboard, drawn from one model
+(:class:`~anobench.results.leaderboard.Leaderboard`), and :data:`FORMATS`, the one list of
+formats that ``anobench leaderboard --format`` offers.
+
+The rich, Markdown and HTML tables share their header, cells and legend
+(:func:`display_rows`, :func:`notes`, :func:`summary_rows`); CSV and JSON share the flat
+numeric :func:`records`. The report (:mod:`anobench.results.report`) reuses the HTML pieces.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from . import stats
+from .leaderboard import COST, Cell, Leaderboard, Table
+
+STYLE = (
+    "body{font-family:sans-serif;margin:2em;color:#222}"
+    "table{border-collapse:collapse;margin-bottom:0.5em}"
+    "th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}td{white-space:nowrap}"
+    "td:nth-child(2),th:nth-child(2){text-align:left}th{background:#f3f3f3}"
+    "ul.notes{font-size:0.85em;color:#555;margin-top:0;margin-bottom:2em}"
+)
+SUMMARY_NOTE = (
+    "average rank: each method configuration's rank on the primary metric of every dataset"
+    " configuration it ran on (ties share the mean of their ranks), averaged; lower is better."
+    " Compare average ranks only between methods ranked on the same datasets."
+)
+
+# -- cells -----------------------------------------------------------------------------------
+
+
+def _missing(value: float | None) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def fmt_mean_std(mean: float | None, std: float | None, n: int, digits: int = 3) -> str:
+    if _missing(mean):
+        return "-"
+    if n < 2 or _missing(std):
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+def fmt_cell(cell: Cell, n: int) -> str:
+    return fmt_mean_std(cell.mean, cell.std, n)
+
+
+def fmt_cost(col: str, value: float | None) -> str:
+    if _missing(value):
+        return "-"
+    if col == "n_parameters":
+        return f"{value / 1e6:.2f}M" if value >= 1e5 else f"{value:,.0f}"
+    return f"{value:.2f}"
+
+
+def fmt_ci(low: float | None, high: float | None, digits: int = 3) -> str:
+    if _missing(low) or _missing(high):
+        return "-"
+    return f"[{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def fmt_p(p: float | None) -> str:
+    if _missing(p):
+        return "-"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def few_seeds(n: int) -> bool:
+    return n < stats.MIN_SEEDS
+
+
+# -- the tables' header, cells and legend ----------------------------------------------------
+
+
+def p_header(table: Table) -> str:
+    return f"p vs best ({table.tests[0]})" if len(table.tests) == 1 else "p vs best"
+
+
+def _metric_header(table: Table, metric: str) -> str:
+    arrow = "↑" if table.higher_is_better.get(metric, True) else "↓"
+    star = " *" if metric == table.primary_metric else ""
+    oracle = " (oracle)" if table.oracle.get(metric) else ""
+    return f"{metric}{oracle} {arrow}{star}"
+
+
+def display_rows(table: Table) -> tuple[list[str], list[list[str]]]:
+    """Header and string cells shared by the rich, Markdown and HTML renderers."""
+    primary = table.primary_metric
+    others = [m for m in table.metrics if m != primary]
+    shown = [m for m in table.metrics if m == primary]
+    header = ["rank", "method", "n", *[_metric_header(table, m) for m in shown]]
+    if shown and table.resamples:
+        header.append(f"{primary} 95% CI")
+    if shown:
+        header.append(p_header(table))
+    header += [_metric_header(table, m) for m in others]
+    header += list(COST.values())
+    rows = []
+    for row in table.rows:
+        n = row.n
+        cells = [
+            "-" if row.rank is None else str(row.rank),
+            row.label,
+            f"{n} †" if few_seeds(n) else str(n),
+        ]
+        for m in shown:
+            cell = row.metrics[m]
+            cells.append(fmt_cell(cell, n))
+            if table.resamples:
+                cells.append(fmt_ci(cell.interval.low, cell.interval.high))
+            test = row.vs_best
+            cells.append("best" if test.note == "best" else fmt_p(test.p))
+        cells += [fmt_cell(row.metrics[m], n) for m in others]
+        cells += [fmt_cost(c, row.costs[c].mean) for c in COST]
+        rows.append(cells)
+    return header, rows
+
+
+def notes(table: Table) -> list[str]:
+    """The legend under a table: what each number is, which test, and why a cell is empty."""
+    primary = table.primary_metric
+    out = [
+        "mean ± std over seeds; n = number of seeds; † = fewer than"
+        f" {stats.MIN_SEEDS} seeds (the std is unreliable); * = primary metric, ranked by its mean."
+    ]
+    labels = [row.label for row in table.rows]
+    best = next((row.label for row in table.rows if row.vs_best.note == "best"), "")
+    if primary in table.metrics and table.resamples:
+        over = table.ci_over.get(primary, "the test images")
+        out.append(
+            f"{primary} 95% CI: percentile bootstrap ({table.resamples} resamples, seed"
+            f" {table.seed}) of the mean over seeds, over {over}."
+        )
+    elif primary in table.metrics:
+        out.append("intervals off (--bootstrap 0).")
+    for test in table.tests:
+        if test == stats.PAIRED_BOOTSTRAP:
+            out.append(
+                f"p vs best: two-sided paired bootstrap test of the difference in {primary} to"
+                f" {best}, on the same resampled test images; not corrected for multiple"
+                " comparisons."
+            )
+        elif test == stats.WILCOXON:
+            out.append(
+                f"p vs best: two-sided Wilcoxon signed-rank test (scipy) against {best} on"
+                f" per-image {primary}, averaged over seeds and paired by image id (zero"
+                " differences dropped); not corrected for multiple comparisons."
+            )
+    if any(table.oracle.get(m) for m in table.metrics):
+        out.append(
+            "(oracle) = the metric chooses its threshold on the test set: an optimistic upper"
+            " bound, not a fair comparison."
+        )
+    if primary in table.metrics:
+        p_notes = [row.vs_best.note for row in table.rows]
+        out += _reasons(labels, p_notes, "p not computed", skip=("best",))
+        ci_notes = [row.metrics[primary].interval.note for row in table.rows]
+        out += _reasons(labels, ci_notes, f"no {primary} interval")
+    return out
+
+
+def _reasons(
+    labels: list[str], reasons: list[str | None], what: str, skip: tuple[str, ...] = ()
+) -> list[str]:
+    grouped: dict[str, list[str]] = {}
+    for label, reason in zip(labels, reasons, strict=True):
+        if isinstance(reason, str) and reason not in skip:
+            grouped.setdefault(reason, []).append(label)
+    return [f"{what} for {', '.join(who)}: {reason}." for reason, who in grouped.items()]
+
+
+def summary_rows(board: Leaderboard) -> tuple[list[str], list[list[str]]]:
+    """Header and cells of the average-rank table (empty when fewer than two tables rank)."""
+    if not board.summary or len(board.tables) < 2:
+        return [], []
+    titles = list(board.summary[0].ranks)
+    header = ["avg rank", "method", "datasets", *[f"rank on {t}" for t in titles]]
+    rows = []
+    for row in board.summary:
+        cells = [f"{row.avg_rank:.2f}", row.label, f"{row.datasets}/{len(titles)}"]
+        cells += ["-" if row.ranks[t] is None else f"{row.ranks[t]:g}" for t in titles]
+        rows.append(cells)
+    return header, rows
+
+
+# -- flat records (CSV, JSON) ----------------------------------------------------------------
+
+
+def records(board: Leaderboard) -> list[dict[str, Any]]:
+    """Flat numeric records (CSV / JSON): one per (dataset config, method config)."""
+    average = {row.key: (row.avg_rank, row.datasets) for row in board.summary}
+    out = []
+    for table in board.tables:
+        oracle = " ".join(m for m in table.metrics if table.oracle.get(m))
+        for row in table.rows:
+            avg, ranked_on = average.get(row.key, (None, 0))
+            rec: dict[str, Any] = {
+                "dataset": table.dataset,
+                "dataset_hash": table.dataset_hash,
+                "dataset_options": json.dumps(table.dataset_options, sort_keys=True),
+                "primary_metric": table.primary_metric,
+                "rank": row.rank,
+                "method": row.method,
+                "method_hash": row.method_hash,
+                "profile": row.profile,
+                "precision": row.precision,
+                "n": row.n,
+                "seeds": " ".join(map(str, row.seeds)),
+                "few_seeds": few_seeds(row.n),
+                "oracle_metrics": oracle,
+                "p_vs_best": row.vs_best.p,
+                "p_test": row.vs_best.test,
+                "p_note": row.vs_best.note,
+                "ci_resamples": table.resamples,
+                "ci_seed": table.seed,
+                "fractional_rank": row.fractional_rank,
+                "avg_rank": avg,
+                "datasets_ranked": ranked_on,
+            }
+            cells = {**row.metrics, **row.costs}
+            for m in [*table.metrics, *COST]:
+                rec[f"{m}_mean"] = cells[m].mean
+                rec[f"{m}_std"] = cells[m].std
+            for m in table.metrics:
+                interval = row.metrics[m].interval
+                rec[f"{m}_ci_low"] = interval.low
+                rec[f"{m}_ci_high"] = interval.high
+                rec[f"{m}_ci_note"] = interval.note
+                rec[f"{m}_ci_over"] = table.ci_over.get(m)
+            out.append(rec)
+    return out
+
+
+# -- the formats -----------------------------------------------------------------------------
+
+
+def rich_tables(board: Leaderboard) -> list:
+    from rich.markup import escape
+    from rich.table import Table as RichTable
+
+    def one(title: str, caption: str, header: list[str], rows: list[list[str]], wrap: int):
+        # "[e2c42d]"-style hashes in titles and labels would otherwise be read as rich markup
+        rt = RichTable(title=escape(title), caption=escape(caption), caption_justify="left")
+        for i, col in enumerate(header):
+            rt.add_column(escape(col), justify="left" if i == 1 else "right", no_wrap=i <= wrap)
+        for row in rows:
+            rt.add_row(*(escape(c) for c in row))
+        return rt
+
+    out = []
+    for table in board.tables:
+        header, rows = display_rows(table)
+        out.append(one(table.title, "\n".join(notes(table)), header, rows, wrap=2))
+    header, rows = summary_rows(board)
+    if header:
+        out.append(one("average rank across datasets", SUMMARY_NOTE, header, rows, wrap=-1))
+    return out
+
+
+def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(h.replace("|", "\\|") for h in header) + " |"]
+    lines.append("|" + "|".join("---" if i == 1 else "---:" for i in range(len(header))) + "|")
+    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
+    return lines
+
+
+def markdown(board: Leaderboard) -> str:
+    parts = []
+    for table in board.tables:
+        header, rows = display_rows(table)
+        lines = [f"### {table.title}", "", *_md_table(header, rows), ""]
+        lines += [f"- {note}" for note in notes(table)]
+        parts.append("\n".join(lines))
+    header, rows = summary_rows(board)
+    if header:
+        lines = ["### Average rank across datasets", "", *_md_table(header, rows), ""]
+        parts.append("\n".join([*lines, f"- {SUMMARY_NOTE}"]))
+    return "\n\n".join(parts) + "\n"
+
+
+def csv(board: Leaderboard) -> str:
+    import pandas as pd
+
+    buf = io.StringIO()
+    pd.DataFrame(records(board)).to_csv(buf, index=False)
+    return buf.getvalue()
+
+
+def as_json(board: Leaderboard) -> str:
+    return json.dumps(records(board), indent=2) + "\n"
+
+
+def html_table(header: list[str], rows: list[list[str]], caption: str = "") -> list[str]:
+    out = ['<table class="leaderboard">']
+    if caption:
+        out.append(f"<caption>{html.escape(caption)}</caption>")
+    out.append("<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>")
+    for row in rows:
+        out.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>")
+    out.append("</table>")
+    return out
+
+
+def html_notes(lines: list[str]) -> str:
+    return '<ul class="notes">' + "".join(f"<li>{html.escape(n)}</li>" for n in lines) + "</ul>"
+
+
+def html_fragment(board: Leaderboard, level: int = 2) -> str:
+    """The tables, their legends and the average-rank table as HTML (escaped), without a page."""
+    body = []
+    for table in board.tables:
+        header, rows = display_rows(table)
+        body.append(f"<h{level}>{html.escape(table.title)}</h{level}>")
+        body += html_table(header, rows)
+        body.append(html_notes(notes(table)))
+    header, rows = summary_rows(board)
+    if header:
+        body.append(f"<h{level}>Average rank across datasets</h{level}>")
+        body += html_table(header, rows)
+        body.append(html_notes([SUMMARY_NOTE]))
+    return "\n".join(body)
+
+
+def html_page(board: Leaderboard, title: str = "anobench leaderboard") -> str:
+    return (
+        '<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
+        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>\n"
+        f"<h1>{html.escape(title)}</h1>\n" + html_fragment(board) + "\n</body></html>\n"
+    )
+
+
+@dataclass(frozen=True)
+class Format:
+    """One ``--format`` of ``anobench leaderboard``."""
+
+    name: str
+    #: the whole leaderboard as text (what ``--output`` writes)
+    text: Callable[[Leaderboard], str]
+    #: True: every metric's interval is computed (else the primary metric's, which is faster)
+    every_interval: bool = False
+    #: drawn on the terminal with rich (``text`` is what a file gets)
+    terminal: bool = False
+
+
+#: every output format, in the order ``--format`` lists them; the first is the default
+FORMATS: dict[str, Format] = {
+    f.name: f
+    for f in (
+        # the terminal tables; written to a file they are Markdown
+        Format("rich", markdown, terminal=True),
+        Format("markdown", markdown),
+        # csv and json carry every metric's interval; the tables show the primary one
+        Format("csv", csv, every_interval=True),
+        Format("json", as_json, every_interval=True),
+        Format("html", html_page),
+    )
+}
+
+
+def render(board: Leaderboard, fmt: str) -> str:
+    """The text of one format (``rich``: its Markdown, what a file gets)."""
+    return FORMATS[fmt].text(board)

@@ -1,0 +1,362 @@
+"""SQLite (WAL) store of runs, metrics, per-image values and provenance.
+
+A run row is written ``running`` first; its metrics land in one transaction with the status, so a
+crash leaves ``running``/``failed``/``interrupted`` and never half a result.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sqlite3
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from ...api.errors import StoreError
+from ...api.liveness import alive
+from ...api.records import MetricResult, RunRecord, RunSpec, RunStatus
+from .schema import MIGRATIONS, SCHEMA_VERSION
+
+#: layout of the evidence blobs this version writes and reads (see anobench.results.resampling)
+EVIDENCE_FORMAT = 1
+
+_FIX = "pass --home (or ANOBENCH_HOME) pointing at a writable folder"
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _num(value: float) -> float | None:
+    return None if value is None or math.isnan(value) else float(value)
+
+
+class Store:
+    """One SQLite file; open one ``Store`` per process (connections are not shared)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot create the store folder {self.path.parent}: {exc}; {_FIX}"
+            ) from None
+        if self.path.exists() and not os.access(self.path, os.R_OK | os.W_OK):
+            raise StoreError(f"store file {self.path} is not readable and writable; {_FIX}")
+        if not self.path.exists() and not os.access(self.path.parent, os.W_OK):
+            raise StoreError(f"store folder {self.path.parent} is not writable; {_FIX}")
+        try:
+            self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA busy_timeout = 60000")
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA foreign_keys = ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(
+                f"store file {self.path} is not a usable anobench store ({exc}); it was left"
+                f" untouched: move it aside to start a new store, or {_FIX}"
+            ) from None
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, taken up front so concurrent writers queue instead of failing."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"store file {self.path} cannot be written ({exc}); {_FIX}") from None
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        else:
+            self._db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        self._db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        row = self._db.execute("SELECT MAX(version) FROM schema_version").fetchone()
+        version = row[0] or 0
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"store file {self.path} has schema version {version}, newer than this anobench"
+                f" ({SCHEMA_VERSION}); upgrade anobench"
+            )
+        for number in range(version, SCHEMA_VERSION):
+            with self._write() as db:
+                for statement in MIGRATIONS[number].split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute("INSERT INTO schema_version (version) VALUES (?)", (number + 1,))
+
+    @property
+    def schema_version(self) -> int:
+        return self._db.execute("SELECT MAX(version) FROM schema_version").fetchone()[0]
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def start_run(
+        self,
+        run_id: str,
+        spec: RunSpec,
+        provenance: Mapping[str, Any],
+        primary_metric: str | None,
+        artifacts: str | None = None,
+    ) -> None:
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO runs (run_id, config_hash, dataset, dataset_hash, method, method_hash,"
+                " profile, seed, status, spec_json, provenance_json, primary_metric, artifacts,"
+                " created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run_id,
+                    spec.config_hash(),
+                    spec.dataset,
+                    spec.dataset_hash(),
+                    spec.method,
+                    spec.method_hash(),
+                    spec.profile,
+                    spec.seed,
+                    RunStatus.RUNNING.value,
+                    json.dumps(spec.to_dict(), default=str),
+                    json.dumps(dict(provenance), default=str),
+                    primary_metric,
+                    artifacts,
+                    now(),
+                ),
+            )
+
+    def finish_run(
+        self,
+        run_id: str,
+        results: Mapping[str, tuple[Any, MetricResult]],
+        provenance: Mapping[str, Any],
+        evidence: bytes | None = None,
+    ) -> None:
+        """Metrics, per-image values, evidence and the ``finished`` status in one transaction.
+
+        ``results`` maps metric name to (metric class or instance, result); ``evidence`` is
+        :meth:`anobench.results.resampling.Evidence.to_bytes` of the test predictions.
+        """
+        with self._write() as db:
+            for name, (metric, result) in results.items():
+                db.execute(
+                    "INSERT INTO metrics (run_id, name, level, value, higher_is_better, oracle,"
+                    " reason, details_json, resample) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        run_id,
+                        name,
+                        metric.level,
+                        _num(result.value),
+                        int(metric.higher_is_better),
+                        int(getattr(metric, "oracle", False)),
+                        result.reason,
+                        json.dumps(dict(result.details), default=str),
+                        getattr(metric, "resample", None),
+                    ),
+                )
+                db.executemany(
+                    "INSERT INTO per_image (run_id, metric, image_id, value) VALUES (?, ?, ?, ?)",
+                    [(run_id, name, str(k), _num(v)) for k, v in result.per_image.items()],
+                )
+            if evidence is not None:
+                db.execute(
+                    "INSERT INTO evidence (run_id, format, data) VALUES (?, ?, ?)",
+                    (run_id, EVIDENCE_FORMAT, evidence),
+                )
+            self._set_status(db, run_id, RunStatus.FINISHED, None, provenance)
+
+    def restart_run(self, run_id: str, provenance: Mapping[str, Any]) -> None:
+        """Mark a failed or interrupted run as running again (it is being resumed)."""
+        with self._write() as db:
+            db.execute("DELETE FROM metrics WHERE run_id = ?", (run_id,))
+            db.execute("DELETE FROM per_image WHERE run_id = ?", (run_id,))
+            db.execute("DELETE FROM evidence WHERE run_id = ?", (run_id,))
+            self._set_status(db, run_id, RunStatus.RUNNING, None, provenance)
+            db.execute("UPDATE runs SET finished = NULL WHERE run_id = ?", (run_id,))
+
+    def end_run(
+        self, run_id: str, status: RunStatus, error: str | None, provenance: Mapping[str, Any]
+    ) -> None:
+        """Close a run that did not finish: ``failed`` or ``interrupted``."""
+        with self._write() as db:
+            self._set_status(db, run_id, status, error, provenance)
+
+    @staticmethod
+    def _set_status(
+        db: sqlite3.Connection,
+        run_id: str,
+        status: RunStatus,
+        error: str | None,
+        provenance: Mapping[str, Any],
+    ) -> None:
+        db.execute(
+            "UPDATE runs SET status = ?, error = ?, provenance_json = ?, finished = ?"
+            " WHERE run_id = ?",
+            (
+                RunStatus(status).value,
+                error,
+                json.dumps(dict(provenance), default=str),
+                now(),
+                run_id,
+            ),
+        )
+
+    def interrupt_if_running(self, run_id: str, error: str) -> bool:
+        """Mark a run interrupted only if it is still ``running``; False if it ended meanwhile."""
+        with self._write() as db:
+            cursor = db.execute(
+                "UPDATE runs SET status = ?, error = ?, finished = ?"
+                " WHERE run_id = ? AND status = ?",
+                (RunStatus.INTERRUPTED.value, error, now(), run_id, RunStatus.RUNNING.value),
+            )
+            return cursor.rowcount == 1
+
+    def delete_run(self, run_id: str) -> None:
+        with self._write() as db:
+            db.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def _record(self, row: sqlite3.Row) -> RunRecord:
+        metrics, reasons = {}, {}
+        for m in self._db.execute(
+            "SELECT name, value, reason FROM metrics WHERE run_id = ? ORDER BY name",
+            (row["run_id"],),
+        ):
+            metrics[m["name"]] = math.nan if m["value"] is None else m["value"]
+            if m["reason"]:
+                reasons[m["name"]] = m["reason"]
+        provenance = json.loads(row["provenance_json"])
+        status, error = row["status"], row["error"]
+        owner = provenance.get("owner")
+        if status == RunStatus.RUNNING and isinstance(owner, dict) and not alive(owner):
+            # shown as what it is; the row itself is reclaimed by the next run of its config
+            status, error = RunStatus.INTERRUPTED, "the process running it is gone (killed?)"
+        return RunRecord(
+            run_id=row["run_id"],
+            spec=RunSpec.from_dict(json.loads(row["spec_json"])),
+            status=status,
+            metrics=metrics,
+            metric_reasons=reasons,
+            provenance=provenance,
+            error=error,
+            created=row["created"],
+            finished=row["finished"],
+            artifacts=row["artifacts"],
+            primary_metric=row["primary_metric"],
+        )
+
+    def get_run(self, run_id: str) -> RunRecord:
+        """A run by id or unique id prefix."""
+        rows = self._db.execute(
+            "SELECT * FROM runs WHERE run_id LIKE ? ORDER BY created",
+            (run_id.replace("%", "").replace("_", r"\_") + "%",),
+        ).fetchall()
+        rows = [r for r in rows if r["run_id"].startswith(run_id)]
+        exact = [r for r in rows if r["run_id"] == run_id]
+        if exact:
+            rows = exact
+        if not rows:
+            raise StoreError(f"no run '{run_id}' in {self.path}; see 'anobench show --list'")
+        if len(rows) > 1:
+            ids = ", ".join(r["run_id"] for r in rows[:5])
+            raise StoreError(f"run id prefix '{run_id}' is ambiguous ({ids}); give more characters")
+        return self._record(rows[0])
+
+    def runs(self, status: RunStatus | str | None = None) -> list[RunRecord]:
+        query, args = "SELECT * FROM runs", ()
+        if status:
+            query, args = query + " WHERE status = ?", (str(status),)
+        rows = self._db.execute(query + " ORDER BY created, run_id", args).fetchall()
+        return [self._record(r) for r in rows]
+
+    def find_finished(self, config_hash: str, seed: int) -> str | None:
+        row = self._db.execute(
+            "SELECT run_id FROM runs WHERE config_hash = ? AND seed = ? AND status = ?"
+            " ORDER BY created DESC LIMIT 1",
+            (config_hash, seed, RunStatus.FINISHED.value),
+        ).fetchone()
+        return row[0] if row else None
+
+    def find_interrupted(self, config_hash: str, seed: int) -> list[str]:
+        """Interrupted runs of one configuration and seed, newest first."""
+        rows = self._db.execute(
+            "SELECT run_id FROM runs WHERE config_hash = ? AND seed = ?"
+            " AND status = ? ORDER BY created DESC",
+            (config_hash, seed, RunStatus.INTERRUPTED.value),
+        )
+        return [r[0] for r in rows]
+
+    def find_running(self, config_hash: str, seed: int) -> list[tuple[str, dict[str, Any]]]:
+        """``running`` runs of one configuration and seed with their provenance, newest first."""
+        rows = self._db.execute(
+            "SELECT run_id, provenance_json FROM runs WHERE config_hash = ? AND seed = ?"
+            " AND status = ? ORDER BY created DESC",
+            (config_hash, seed, RunStatus.RUNNING.value),
+        )
+        return [(r[0], json.loads(r[1])) for r in rows]
+
+    def metric_rows(self) -> list[dict[str, Any]]:
+        """One row per (finished run, metric), with the run's identifying columns."""
+        rows = self._db.execute(
+            "SELECT r.run_id, r.config_hash, r.dataset, r.dataset_hash, r.method, r.method_hash,"
+            " r.profile, r.seed, r.primary_metric, r.provenance_json, r.spec_json,"
+            " m.name, m.value, m.level, m.higher_is_better, m.oracle, m.resample,"
+            " m.details_json"
+            " FROM runs r JOIN metrics m ON m.run_id = r.run_id WHERE r.status = ?"
+            " ORDER BY r.created, r.run_id, m.name",
+            (RunStatus.FINISHED.value,),
+        ).fetchall()
+        return [dict(r) for r in rows]
+
+    def per_image_rows(self, run_ids: list[str]) -> list[tuple[str, str, str, float]]:
+        """``(run_id, metric, image_id, value)`` of several runs in one query (NaN for NULL)."""
+        out: list[tuple[str, str, str, float]] = []
+        # SQLite caps the number of bound parameters; 500 per query is far below every limit
+        for a in range(0, len(run_ids), 500):
+            part = run_ids[a : a + 500]
+            rows = self._db.execute(
+                "SELECT run_id, metric, image_id, value FROM per_image WHERE run_id IN"
+                f" ({','.join('?' * len(part))})",
+                part,
+            )
+            out += [(r[0], r[1], r[2], math.nan if r[3] is None else r[3]) for r in rows]
+        return out
+
+    def evidence(self, run_id: str) -> bytes | None:
+        """The run's stored evidence blob, or ``None`` (runs stored before schema 2 have none)."""
+        row = self._db.execute(
+            "SELECT format, data FROM evidence WHERE run_id = ?", (run_id,)
+        ).fetchone()
+        if row is None or row[0] != EVIDENCE_FORMAT:
+            return None
+        return bytes(row[1])
+
+    def per_image(self, run_id: str, metric: str) -> dict[str, float]:
+        rows = self._db.execute(
+            "SELECT image_id, value FROM per_image WHERE run_id = ? AND metric = ?",
+            (run_id, metric),
+        )
+        return {r[0]: (math.nan if r[1] is None else r[1]) for r in rows}
+
+    def count(self, status: str | None = None) -> int:
+        if status:
+            return self._db.execute(
+                "SELECT COUNT(*) FROM runs WHERE status = ?", (status,)
+            ).fetchone()[0]
+        return self._db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]

@@ -1,0 +1,227 @@
+"""Store -> :class:`~anobench.results.leaderboard.Leaderboard`: aggregate finished runs over
+seeds (pandas), one table per dataset configuration, ranked by its primary metric.
+
+Each table gets mean ± std over seeds, a 95% bootstrap interval over the test images and a
+paired test against the best method for the primary metric (see
+:mod:`anobench.results.leaderboard_stats`), and the leaderboard each method configuration's
+average rank over the dataset configurations. pandas stays in here: what leaves is plain data.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import pandas as pd
+
+from . import stats
+from .leaderboard import COST, Cell, Leaderboard, RankRow, Row, Table, run_precision
+from .leaderboard_stats import Group, Request, annotate
+from .store import Store
+
+#: ``precision`` is what the run's hardware resolved ``auto`` to: runs of one configuration that
+#: computed in different precisions are different numbers and get separate rows
+KEYS = ["dataset", "dataset_hash", "method", "method_hash", "profile", "precision"]
+
+
+def build(
+    store: Store,
+    dataset: str | None = None,
+    method: str | None = None,
+    columns: list[str] | None = None,
+    resamples: int = stats.RESAMPLES,
+    seed: int = 0,
+    all_intervals: bool = True,
+) -> Leaderboard:
+    """Tables ranked by each dataset's primary metric (mean over seeds), and the average ranks.
+
+    ``columns`` restricts the metrics shown (the primary metric is always kept for the rank).
+    ``resamples`` bootstrap resamples (0 turns intervals and bootstrap tests off) are drawn from
+    a generator seeded by ``seed`` and the dataset configuration. ``all_intervals=False``
+    computes the primary metric's interval only (all the rendered tables show), which is faster.
+    """
+    if resamples < 0:
+        raise ValueError("resamples must be >= 0")
+    df = _long_frame(store)
+    if df.empty:
+        return Leaderboard([])
+    if dataset:
+        df = df[df["dataset"] == dataset]
+    if method:
+        df = df[df["method"] == method]
+    tables = [
+        _table(store, str(dataset_hash), part, columns, resamples, seed, all_intervals)
+        for dataset_hash, part in df.groupby("dataset_hash", sort=False)
+    ]
+    return Leaderboard(tables, _rank_summary(tables))
+
+
+def _long_frame(store: Store) -> pd.DataFrame:
+    rows = store.metric_rows()
+    if not rows:
+        return pd.DataFrame()
+    df = pd.DataFrame(rows)
+    prov = df["provenance_json"].map(json.loads)
+    for key in COST:
+        df[key] = prov.map(lambda p, key=key: p.get(key))
+    df["precision"] = prov.map(run_precision)
+    df["dataset_options"] = df["spec_json"].map(lambda s: json.loads(s)["dataset_options"])
+    return df.drop(columns=["provenance_json", "spec_json"])
+
+
+def _metric_order(metrics: list[str], primary: str, level: dict[str, str]) -> list[str]:
+    rest = sorted((m for m in metrics if m != primary), key=lambda m: (level.get(m, ""), m))
+    return ([primary] if primary in metrics else []) + rest
+
+
+def _table(
+    store: Store,
+    dataset_hash: str,
+    part: pd.DataFrame,
+    columns: list[str] | None,
+    resamples: int,
+    seed: int,
+    all_intervals: bool,
+) -> Table:
+    primary = (
+        str(part["primary_metric"].dropna().iloc[0]) if part["primary_metric"].notna().any() else ""
+    )
+    level = dict(zip(part["name"], part["level"], strict=False))
+    hib = {m: bool(v) for m, v in zip(part["name"], part["higher_is_better"], strict=False)}
+    oracle = {m: bool(v) for m, v in zip(part["name"], part["oracle"], strict=False)}
+    # metrics that are undefined everywhere (e.g. pixel metrics without masks) are dropped
+    defined = part.groupby("name")["value"].apply(lambda v: v.notna().any())
+    metrics = _metric_order([m for m, ok in defined.items() if ok], primary, level)
+    if columns:
+        metrics = [m for m in metrics if m in columns or m == primary]
+    # pivot (not pivot_table): keeps undefined (NaN) values and invents no key combinations
+    wide = part.pivot(index=[*KEYS, "run_id", "seed"], columns="name", values="value")
+    wide = wide.reset_index()
+    costs = part.drop_duplicates("run_id").set_index("run_id")[list(COST)]
+    wide = wide.join(costs, on="run_id")
+    agg = wide.groupby(KEYS, sort=False).agg(
+        seeds=("seed", lambda s: sorted(set(s))), run_ids=("run_id", list)
+    )
+    # the frame's own column names: they never leave this module
+    for col in [*metrics, *COST]:
+        values = pd.to_numeric(wide[col], errors="coerce")
+        agg[f"mean:{col}"] = values.groupby([wide[k] for k in KEYS], sort=False).mean()
+        agg[f"std:{col}"] = values.groupby([wide[k] for k in KEYS], sort=False).std(ddof=1)
+    agg = agg.reset_index()
+    if primary in metrics:
+        agg["rank"] = agg[f"mean:{primary}"].rank(
+            ascending=not hib.get(primary, True), method="min"
+        )
+        agg = agg.sort_values(["rank", "method"]).reset_index(drop=True)
+        agg["fractional_rank"] = stats.fractional_ranks(
+            agg[f"mean:{primary}"], hib.get(primary, True)
+        )
+    else:
+        agg["rank"] = math.nan
+        agg["fractional_rank"] = math.nan
+    groups = [
+        Group(list(ids), not math.isnan(rank))
+        for ids, rank in zip(agg["run_ids"], agg["rank"], strict=True)
+    ]
+    request = Request(metrics, primary, hib, resamples, seed, dataset_hash, all_intervals)
+    found = annotate(store, part, groups, request)
+    labels = _labels(agg)
+    rows = []
+    for i, r in enumerate(agg.to_dict("records")):
+        rows.append(
+            Row(
+                method=r["method"],
+                method_hash=r["method_hash"],
+                profile=r["profile"],
+                precision=r["precision"],
+                label=labels[i],
+                seeds=tuple(int(s) for s in r["seeds"]),
+                run_ids=tuple(r["run_ids"]),
+                rank=None if math.isnan(r["rank"]) else int(r["rank"]),
+                fractional_rank=_number(r["fractional_rank"]),
+                metrics={
+                    m: Cell(_number(r[f"mean:{m}"]), _number(r[f"std:{m}"]), found.intervals[i][m])
+                    for m in metrics
+                },
+                costs={c: Cell(_number(r[f"mean:{c}"]), _number(r[f"std:{c}"])) for c in COST},
+                vs_best=found.paired[i],
+            )
+        )
+    return Table(
+        dataset=str(part["dataset"].iloc[0]),
+        dataset_hash=dataset_hash,
+        dataset_options=dict(part["dataset_options"].iloc[0]),
+        primary_metric=primary,
+        metrics=metrics,
+        rows=rows,
+        higher_is_better=hib,
+        oracle=oracle,
+        resamples=resamples,
+        seed=seed,
+        ci_over=found.ci_over,
+        tests=found.tests,
+    )
+
+
+def _labels(frame: pd.DataFrame) -> list[str]:
+    """``method (profile, precision)``, plus the config hash when one method has several
+    configurations in the frame."""
+    labels = []
+    for _, row in frame.iterrows():
+        same = frame[
+            (frame["method"] == row["method"])
+            & (frame["profile"] == row["profile"])
+            & (frame["precision"] == row["precision"])
+        ]
+        precision = row.get("precision") or ""
+        label = f"{row['method']} ({row['profile']}{', ' + precision if precision else ''})"
+        labels.append(f"{label} [{row['method_hash'][:6]}]" if len(same) > 1 else label)
+    return labels
+
+
+def _rank_summary(tables: list[Table]) -> list[RankRow]:
+    """Each method configuration's mean rank over the dataset configurations it is ranked on.
+
+    Ranks are fractional (tied methods share the mean of their ranks, Demšar 2006).
+    """
+    rows = [
+        {"key": row.key, "table": table.short_title, "rank": row.fractional_rank}
+        for table in tables
+        for row in table.rows
+        if row.fractional_rank is not None
+    ]
+    if not rows:
+        return []
+    long = pd.DataFrame(rows)
+    order = list(dict.fromkeys(long["table"]))
+    wide = long.pivot(index="key", columns="table", values="rank")[order]
+    out = pd.DataFrame(
+        {
+            "method": [k[0] for k in wide.index],
+            "method_hash": [k[1] for k in wide.index],
+            "profile": [k[2] for k in wide.index],
+            "precision": [k[3] for k in wide.index],
+            "avg_rank": wide.mean(axis=1).to_numpy(),
+        }
+    )
+    for col in order:
+        out[col] = wide[col].to_numpy()
+    out["label"] = _labels(out)
+    out = out.sort_values(["avg_rank", "label"]).reset_index(drop=True)
+    return [
+        RankRow(
+            method=r["method"],
+            method_hash=r["method_hash"],
+            profile=r["profile"],
+            precision=r["precision"],
+            label=r["label"],
+            avg_rank=float(r["avg_rank"]),
+            ranks={col: _number(r[col]) for col in order},
+        )
+        for r in out.to_dict("records")
+    ]
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None or pd.isna(value) else float(value)

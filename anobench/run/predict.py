@@ -1,0 +1,219 @@
+"""Apply a stored run's trained method to a user's own images (``anobench predict``).
+
+The run's spec rebuilds the method (same resolved options) and the dataset (for its
+``preprocess``: size, channels, equalisation); ``model.pt`` restores the learned state with
+``torch.load(weights_only=True)``. Outputs: one figure per image (input as the model sees it,
+anomaly map, overlay), ``scores.json``, ``scores.csv`` and ``maps.npz``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..api import registry
+from ..api.context import RunContext
+from ..api.errors import ConfigError, DataError
+from ..api.home import MODEL_FILE, runs_dir, store_path
+from ..api.imageio import read_image
+from ..api.interfaces import Dataset, Method
+from ..api.progress import Reporter
+from ..api.records import Predictions, RunRecord
+from ..api.seeding import seed_everything
+from ..api.validate import check_predictions
+from ..results.store import Store
+from .devices import resolve_device
+
+
+@dataclass(frozen=True)
+class PredictResult:
+    run_id: str
+    output: Path
+    rows: list[dict[str, Any]]
+
+
+def default_output(home: Path, run_id: str) -> Path:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    return Path(home) / "predictions" / run_id / stamp
+
+
+def load_trained(home: Path, run_id: str) -> tuple[RunRecord, Method, Dataset]:
+    """A stored run's method with its learned state, and its dataset (for ``preprocess``)."""
+    with Store(store_path(Path(home))) as store:
+        record = store.get_run(run_id)
+    spec = record.spec
+    folder = Path(record.artifacts) if record.artifacts else runs_dir(Path(home)) / record.run_id
+    model_path = folder / MODEL_FILE
+    if not model_path.is_file():
+        raise ConfigError(
+            f"run {record.run_id} ({record.status}) has no saved model at {model_path}; only a"
+            f" finished run keeps one: rerun it ('anobench run -m {spec.method} -d"
+            f" {spec.dataset} --seed {spec.seed}') and predict with the new run id"
+        )
+    method_cls = registry.get_method(spec.method)
+    dataset_cls = registry.get_dataset(spec.dataset)
+    try:
+        method = method_cls(**spec.method_options)
+        dataset = dataset_cls(**spec.dataset_options)
+    except ConfigError as exc:
+        raise ConfigError(
+            f"run {record.run_id} was made with options the installed plugins no longer accept"
+            f" ({exc}); reinstall the plugin version recorded in 'anobench show {record.run_id}'"
+        ) from None
+    try:
+        state = torch.load(model_path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise DataError(f"{model_path}: cannot load the saved model ({exc})") from None
+    try:
+        method.load_state_dict(state)
+    except Exception as exc:
+        raise DataError(
+            f"{model_path}: method '{spec.method}' cannot restore this saved state"
+            f" ({type(exc).__name__}: {exc}); was it saved by another version of the plugin?"
+        ) from None
+    return record, method, dataset
+
+
+def prepare(dataset: Dataset, files: Sequence[Path]) -> np.ndarray:
+    """Read and preprocess every file before any model work, so a bad file fails fast."""
+    images = []
+    for path in files:
+        prepared = np.asarray(dataset.preprocess(read_image(path)), dtype=np.float32)
+        if prepared.ndim != 3:
+            raise DataError(
+                f"dataset '{dataset.name}'.preprocess returned shape {prepared.shape} for {path};"
+                " expected [C, H, W]"
+            )
+        if images and prepared.shape != images[0].shape:
+            raise DataError(f"{path}: preprocessed to {prepared.shape}, not {images[0].shape}")
+        images.append(prepared)
+    return np.stack(images)
+
+
+def predict_files(
+    home: Path,
+    run_id: str,
+    files: Sequence[str | Path],
+    output: Path | None = None,
+    device: str = "auto",
+    reporter: Reporter | None = None,
+) -> PredictResult:
+    """Score ``files`` with a stored run's model; writes figures and score tables to ``output``."""
+    if not files:
+        raise ConfigError("predict needs at least one image file")
+    paths = [Path(f) for f in files]
+    record, method, dataset = load_trained(home, run_id)
+    images = prepare(dataset, paths)
+    spec = record.spec
+    generator = seed_everything(spec.seed)
+    reporter = reporter or Reporter()
+    owner = f"method '{spec.method}'"
+    with tempfile.TemporaryDirectory(prefix="anobench-predict-") as tmp:
+        ctx = RunContext(
+            device=resolve_device(device), seed=spec.seed, workdir=tmp, progress=reporter
+        )
+        ctx.generator = generator
+        with torch.inference_mode():
+            pred = check_predictions(method.predict(images, ctx), images, owner)
+    output = Path(output) if output else default_output(Path(home), record.run_id)
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"--output {output}: cannot create the folder ({exc.strerror})") from None
+    rows = _write(output, record, paths, images, pred)
+    return PredictResult(run_id=record.run_id, output=output, rows=rows)
+
+
+def _figure_names(paths: Sequence[Path]) -> list[str]:
+    return [f"{i:03d}_{p.stem}.png" for i, p in enumerate(paths)]
+
+
+def _write(
+    output: Path, record: RunRecord, paths: Sequence[Path], images: np.ndarray, pred: Predictions
+) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    names = _figure_names(paths)
+    spec = record.spec
+    title = f"{spec.method} (run {record.run_id}, {spec.dataset}, profile {spec.profile})"
+    for i, path in enumerate(paths):
+        row: dict[str, Any] = {
+            "file": str(path),
+            "score": float(pred.scores[i]),
+            "map_max": None,
+            "map_mean": None,
+            "figure": names[i],
+        }
+        if pred.maps is not None:
+            row["map_max"] = float(pred.maps[i].max())
+            row["map_mean"] = float(pred.maps[i].mean())
+        amap = None if pred.maps is None else pred.maps[i]
+        figure(images[i], amap, row, output / names[i], title)
+        rows.append(row)
+    summary = {
+        "run_id": record.run_id,
+        "method": spec.method,
+        "dataset": spec.dataset,
+        "profile": spec.profile,
+        "seed": spec.seed,
+        "method_options": dict(spec.method_options),
+        "dataset_options": dict(spec.dataset_options),
+        "score": "higher = more anomalous (for weakly supervised classifiers: P(diseased))",
+        "input_shape": list(images.shape[1:]),
+        "images": rows,
+    }
+    (output / "scores.json").write_text(json.dumps(summary, indent=2, default=str))
+    with (output / "scores.csv").open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    files = np.array([str(p) for p in paths])
+    arrays: dict[str, np.ndarray] = {"scores": pred.scores, "files": files}
+    if pred.maps is not None:
+        arrays["maps"] = pred.maps.astype(np.float32)
+    np.savez_compressed(output / "maps.npz", **arrays)
+    return rows
+
+
+def figure(
+    image: np.ndarray, amap: np.ndarray | None, row: dict[str, Any], path: Path, title: str
+) -> Path:
+    """Input, anomaly map and overlay of one image, with its score."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    gray = np.asarray(image, dtype=np.float32).mean(axis=0)
+    columns = 1 if amap is None else 3
+    fig, axes = plt.subplots(1, columns, figsize=(3.2 * columns, 3.6), squeeze=False)
+    axes = axes[0]
+    axes[0].imshow(gray, cmap="gray", vmin=-1, vmax=1)
+    axes[0].set_title("input (as the model sees it)", fontsize=8)
+    if amap is None:
+        axes[0].set_xlabel("this method gives no anomaly map", fontsize=8)
+    else:
+        low, high = float(amap.min()), float(amap.max())
+        top = high if high > low else None
+        shown = axes[1].imshow(amap, cmap="inferno", vmin=low, vmax=top)
+        axes[1].set_title("anomaly map", fontsize=8)
+        fig.colorbar(shown, ax=axes[1], fraction=0.046, pad=0.04)
+        axes[2].imshow(gray, cmap="gray", vmin=-1, vmax=1)
+        axes[2].imshow(amap, cmap="inferno", alpha=0.45, vmin=low, vmax=top)
+        axes[2].set_title("overlay", fontsize=8)
+    for ax in axes:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(f"{Path(row['file']).name}: score {row['score']:.4g}\n{title}", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
