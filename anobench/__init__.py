@@ -31,6 +31,7 @@ from .records import (
     Split,
 )
 from .seeding import seed_everything
+from .trainer import Batches, Stage, Trainer, Values, steps_for_epochs
 
 __version__ = "0.1.0"
 
@@ -39,6 +40,7 @@ __all__ = [
     "HEALTHY",
     "SPLITS",
     "AnobenchError",
+    "Batches",
     "Budget",
     "ConfigError",
     "DataError",
@@ -59,11 +61,15 @@ __all__ = [
     "RunSpec",
     "Scored",
     "Split",
+    "Stage",
     "StoreError",
+    "Trainer",
     "TrainingDiverged",
+    "Values",
     "__version__",
     "channels_last_option",
     "option_set",
     "precision_option",
     "seed_everything",
+    "steps_for_epochs",
 ]
