@@ -166,7 +166,7 @@ class Trainer:
         self.stage_start = 0  # the global step at which the current stage began
         self._validated = -1  # the step the current stage was last validated at
         self._saved = -1
-        self._resumed: int | None = None
+        self._resumed: int | None = None  # the step a resume started at, until a step is taken
 
     @property
     def stage_step(self) -> int:
@@ -273,7 +273,7 @@ class Trainer:
                 self.stage += 1
                 self.stage_start = self.step
                 self._validated = -1
-            if self._resumed is not None and self._resumed == self.step:
+            if self._resumed is not None:  # resumed, and not a step left to take
                 ctx.progress.log(f"{self.name}: nothing to resume, trained to step {self.step}")
             self.save()
             return self.step
@@ -306,9 +306,9 @@ class Trainer:
                     return False
                 if stage.seconds is not None and ctx.budget.elapsed() >= stage.seconds:
                     return True
-                if self._resumed is not None and self._resumed == self.step:
+                if self._resumed is not None:  # announced before the first step it takes
                     ctx.progress.log(f"{self.name}: resumed at step {self.step}")
-                    self._resumed = -1
+                    self._resumed = None
                 batch = self.batches(self.step) if self.batches is not None else self.stage_step
                 losses = dict(stage.step(batch))
                 self.step += 1
