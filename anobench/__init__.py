@@ -31,6 +31,7 @@ from .api.records import (
     Split,
 )
 from .api.seeding import seed_everything
+from .api.trainer import Batches, Stage, Trainer, Values, steps_for_epochs
 from .api.version import __version__
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "HEALTHY",
     "SPLITS",
     "AnobenchError",
+    "Batches",
     "Budget",
     "ConfigError",
     "DataError",
@@ -58,11 +60,15 @@ __all__ = [
     "RunSpec",
     "Scored",
     "Split",
+    "Stage",
     "StoreError",
+    "Trainer",
     "TrainingDiverged",
+    "Values",
     "__version__",
     "channels_last_option",
     "option_set",
     "precision_option",
     "seed_everything",
+    "steps_for_epochs",
 ]

@@ -15,22 +15,23 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from anobench import ConfigError, Method, Option, Predictions, RunContext, Split, option_set
+from anobench import (
+    Batches,
+    ConfigError,
+    Method,
+    Option,
+    Predictions,
+    RunContext,
+    Split,
+    Stage,
+    Trainer,
+    option_set,
+    steps_for_epochs,
+)
 
 from . import networks as nets
 from .mapping import Mapped, initial_latents, izif, latent_search
-from .training import (
-    BatchStream,
-    Stage,
-    Trainer,
-    bn_stats_frozen,
-    build_seeded,
-    frozen,
-    init_seed,
-    rand,
-    steps_for_epochs,
-    to_tensor,
-)
+from .training import bn_stats_frozen, build_seeded, frozen, init_seed, rand, to_tensor
 
 _SIZES = "32, 64, 128 or 256 px (any power of two >= 8)"
 Optims = dict[str, torch.optim.Optimizer]
@@ -75,9 +76,7 @@ class _LatentGAN(Method):
     def _optimizers(self) -> dict[str, torch.optim.Optimizer]:
         raise NotImplementedError
 
-    def _stages(
-        self, stream: BatchStream, opts: Optims, val: Split, ctx: RunContext
-    ) -> list[Stage]:
+    def _stages(self, stream: Batches, opts: Optims, val: Split, ctx: RunContext) -> list[Stage]:
         raise NotImplementedError
 
     def _map(self, x: torch.Tensor, images: np.ndarray) -> Mapped:
@@ -109,8 +108,9 @@ class _LatentGAN(Method):
         self.nets_.to(ctx.device).train()
         self.shape_ = (int(channels), int(height))
         opts = self._optimizers()
-        stream = BatchStream(train.images, self.batch_size, ctx)
-        trainer = Trainer(ctx, dict(self.nets_), opts, stream, self.checkpoint_every)
+        stream = Batches(train.images, self.batch_size, ctx)
+        state = {**self.nets_, **{f"opt_{k}": opt for k, opt in opts.items()}, "stream": stream}
+        trainer = Trainer(ctx, name=self.name, state=state, checkpoint_every=self.checkpoint_every)
         trainer.run(self._stages(stream, opts, val, ctx))
         self.nets_.eval()
         self._after_training(ctx)
@@ -210,9 +210,7 @@ class AnoGAN(_LatentGAN):
             for name in self.net_names
         }
 
-    def _stages(
-        self, stream: BatchStream, opts: Optims, val: Split, ctx: RunContext
-    ) -> list[Stage]:
+    def _stages(self, stream: Batches, opts: Optims, val: Split, ctx: RunContext) -> list[Stage]:
         gen, disc = self.nets_["generator"], self.nets_["discriminator"]
         opt_g, opt_d = opts["generator"], opts["discriminator"]
         batch = stream.batch
@@ -236,7 +234,7 @@ class AnoGAN(_LatentGAN):
             return {"loss_d": loss_d.item(), "loss_g": loss_g.item()}
 
         steps = steps_for_epochs(self.gan_epochs, stream.n, batch)
-        return [Stage(f"{self.name}: DCGAN training", steps, step)]
+        return [Stage("DCGAN training", steps, step)]
 
     def _after_training(self, ctx: RunContext) -> None:
         # seeds every image's start point z_1 (with the image's checksum); drawn from the run
@@ -335,9 +333,7 @@ class FAnoGAN(_LatentGAN):
             ),
         }
 
-    def _stages(
-        self, stream: BatchStream, opts: Optims, val: Split, ctx: RunContext
-    ) -> list[Stage]:
+    def _stages(self, stream: Batches, opts: Optims, val: Split, ctx: RunContext) -> list[Stage]:
         gen, critic, enc = (self.nets_[k] for k in self.net_names)
         opt_g, opt_c, opt_e = (opts[k] for k in self.net_names)
         batch = stream.batch
@@ -394,13 +390,13 @@ class FAnoGAN(_LatentGAN):
         budget = ctx.budget.seconds
         return [
             Stage(
-                f"{self.name}: WGAN-GP training",
+                "WGAN-GP training",
                 steps_for_epochs(self.gan_epochs, stream.n, batch, self.n_critic),
                 wgan_step,
                 seconds=None if budget is None else budget * self.gan_time_share,
             ),
             Stage(
-                f"{self.name}: izi_f encoder training",
+                "izi_f encoder training",
                 self.encoder_steps,
                 encoder_step,
                 validate=validate,

@@ -6,7 +6,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from anobench import (
     Method,
@@ -15,6 +14,9 @@ from anobench import (
     Predictions,
     RunContext,
     Split,
+    Stage,
+    Trainer,
+    Values,
     channels_last_option,
     option_set,
     precision_option,
@@ -29,7 +31,7 @@ from .networks import (
     init_discriminator,
     init_generator,
 )
-from .training import Weights, apply, autocast, classifier_backward, gan_iteration, make_adam
+from .training import Weights, apply, classifier_backward, gan_iteration, make_adam
 
 _W = Weights()
 WARMUP_WINDOW = 20
@@ -220,99 +222,68 @@ class DeScarGAN(Method):
             d.to(memory_format=torch.channels_last)
         opt_g = make_adam(g.parameters(), self.lr_g, (self.beta1, self.beta2))
         opt_d = make_adam(d.parameters(), self.lr_d, (self.beta1, self.beta2))
-        ema = self._ema(g)
         images = train.images
         labels = torch.as_tensor(np.asarray(train.labels), dtype=torch.long)
         n = len(labels)
         per_epoch = max(1, n // self.batch_size)
-        gan_iterations = self.epochs * per_epoch
-        cap = ctx.budget.steps(self.warmup + gan_iterations)
-        start, gan_start = 0, self.warmup
-        recent: list[float] = []  # the last warm-up losses, for the early end of the warm-up
-        state = ctx.resume()
-        if state is not None:
-            g.load_state_dict(state["generator"])
-            d.load_state_dict(state["discriminator"])
-            opt_g.load_state_dict(state["opt_g"])
-            opt_d.load_state_dict(state["opt_d"])
-            if ema is not None:
-                ema.load_state_dict(state["ema"])
-            gen.set_state(state["rng"])
-            torch.set_rng_state(state["torch_rng"])
-            start = int(state["step"])
-            gan_start = int(state.get("gan_start", self.warmup))
-            recent = [float(v) for v in state.get("recent", torch.zeros(0))]
-            ctx.progress.log(f"descargan: resumed at iteration {start}")
-        weights = self._weights()
-        cast = autocast(device, amp.name)
-        # fp16 (only ever resolved on CUDA) needs loss scaling; bf16 and fp32 do not
-        scaler = amp.grad_scaler()
-        if scaler is not None and state is not None and "scaler" in state:
-            scaler.load_state_dict(state["scaler"])
+        warm = Values(recent=[])  # the last warm-up losses, for the early end of the warm-up
+        state = {"generator": g, "discriminator": d, "opt_g": opt_g, "opt_d": opt_d, "warmup": warm}
+        trainer = Trainer(
+            ctx,
+            name="descargan",
+            state=state,
+            batches=lambda it: self._epoch_batch(images, labels, it, per_epoch, ctx),
+            checkpoint_every=self.checkpoint_every,
+            ema=g if self.g_ema > 0 else None,  # G's weights and BatchNorm statistics
+            ema_decay=self.g_ema,
+            precision=amp,
+            scaler=True,  # fp16 (only ever resolved on CUDA) needs loss scaling; bf16, fp32 not
+        )
+        weights, cast, scaler = self._weights(), amp.autocast(), trainer.scaler
+        last: dict[str, float] = {}  # each loss as last computed (G's only every n_critic)
+
+        def warmup_step(batch: tuple[torch.Tensor, torch.Tensor]) -> dict[str, float]:
+            x, y = batch
+            last.update(_floats(classifier_backward(d, x, y, cast, scaler)))
+            apply(opt_d, d, self.clip, scaler)
+            if scaler is not None:
+                scaler.update()
+            warm["recent"] = [*warm["recent"], last["d_cls"]][-WARMUP_WINDOW:]
+            return dict(last)
+
+        def warmed_up() -> bool:
+            # the classifier has learnt: skip the rest of the warm-up
+            recent = warm["recent"]
+            return len(recent) == WARMUP_WINDOW and np.mean(recent) < self.warmup_loss
+
+        def gan_step(batch: tuple[torch.Tensor, torch.Tensor]) -> dict[str, float]:
+            x, y = batch
+            it = trainer.stage_step
+            if self._gan_iteration(it, x, y, gen, weights, cast, opt_g, opt_d, last, scaler):
+                trainer.update_ema()
+            return dict(last)
+
         g.train()
         d.train()
-        last: dict[str, float] = {}
-        it = start
-
-        def snapshot() -> dict[str, Any]:
-            # reads the loop's current it, gan_start and recent when called
-            return {
-                **({"ema": ema.state_dict()} if ema is not None else {}),
-                "generator": g.state_dict(),
-                "discriminator": d.state_dict(),
-                "opt_g": opt_g.state_dict(),
-                "opt_d": opt_d.state_dict(),
-                "rng": gen.get_state(),
-                "torch_rng": torch.get_rng_state(),
-                "step": it,
-                "gan_start": gan_start,
-                "recent": torch.tensor(recent, dtype=torch.float64),
-                **({"scaler": scaler.state_dict()} if scaler is not None else {}),
-            }
-
-        # a stop signal checkpoints after the current iteration instead of losing it
-        ctx.on_stop(snapshot)
-        with ctx.progress.task("descargan: training", total=cap) as task:
-            task.advance(start)
-            while it < min(cap, gan_start + gan_iterations) and not ctx.budget.expired(it):
-                epoch, offset = divmod(it, per_epoch)
-                order = _epoch_order(n, ctx.seed, epoch)
-                index = order[offset * self.batch_size : (offset + 1) * self.batch_size]
-                x, y = self._batch(images, labels, index, gen, device)
-                if it < gan_start:
-                    last.update(_floats(classifier_backward(d, x, y, cast, scaler)))
-                    apply(opt_d, d, self.clip, scaler)
-                    if scaler is not None:
-                        scaler.update()
-                    recent = [*recent, last["d_cls"]][-WARMUP_WINDOW:]
-                    if len(recent) == WARMUP_WINDOW and np.mean(recent) < self.warmup_loss:
-                        # the classifier has learnt: skip the rest of the warm-up
-                        task.advance(gan_start - it - 1)
-                        gan_start = it + 1
-                else:
-                    stepped = self._gan_iteration(
-                        it - gan_start, x, y, gen, weights, cast, opt_g, opt_d, last, scaler
-                    )
-                    if stepped and ema is not None:
-                        ema.update_parameters(g)
-                it += 1
-                ctx.log(it, **last)
-                task.advance(1, **_progress_fields(last))
-                done = it >= min(cap, gan_start + gan_iterations)
-                if it % self.checkpoint_every == 0 or done:
-                    ctx.checkpoint(snapshot())
-        if ema is not None and ema.n_averaged.item() > 0:
-            g.load_state_dict(ema.module.state_dict())
+        shown = _progress_fields
+        warmup = Stage("classifier warm-up", self.warmup, warmup_step, warmed_up, progress=shown)
+        trainer.run(
+            [warmup, Stage("GAN training", self.epochs * per_epoch, gan_step, progress=shown)]
+        )
+        trainer.apply_ema()
         if self.channels_last_:
             g.to(memory_format=torch.contiguous_format)
             d.to(memory_format=torch.contiguous_format)
         return self
 
-    def _ema(self, g: Generator) -> AveragedModel | None:
-        """The moving average of G's weights (and BatchNorm statistics), or None when off."""
-        if self.g_ema <= 0:
-            return None
-        return AveragedModel(g, multi_avg_fn=get_ema_multi_avg_fn(self.g_ema), use_buffers=True)
+    def _epoch_batch(
+        self, images: Any, labels: torch.Tensor, it: int, per_epoch: int, ctx: RunContext
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The batch of iteration ``it``: the official loop's epochs, shuffled by (seed, epoch)."""
+        epoch, offset = divmod(it, per_epoch)
+        order = _epoch_order(len(labels), ctx.seed, epoch)
+        index = order[offset * self.batch_size : (offset + 1) * self.batch_size]
+        return self._batch(images, labels, index, ctx.generator, ctx.device)
 
     def _gan_iteration(
         self,

@@ -18,13 +18,16 @@ import torch
 from torch.nn import functional as F
 
 from anobench import (
+    Batches,
     ConfigError,
-    EpochSampler,
     Method,
     Option,
     Predictions,
     RunContext,
     Split,
+    Stage,
+    Trainer,
+    Values,
     option_set,
 )
 
@@ -155,77 +158,39 @@ class Classifier(Method):
             )
         opt = torch.optim.Adam(self.net_.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         pos_weight = (n - n_diseased) / n_diseased if self.class_weight == "balanced" else 1.0
-        batch = min(self.batch_size, n)
-        per_epoch = max(1, math.ceil(n / batch))
-        total = ctx.budget.steps(max(0, math.ceil(self.epochs * per_epoch)))
-        eval_every = self.eval_every or per_epoch
-        loop: dict[str, Any] = {"step": 0}
-        sampler = EpochSampler(n, batch, ctx.generator)
-        # ranked by validation AUROC, ties (a small val split saturates early) by lower loss
-        best: dict[str, Any] = {"key": (-math.inf, -math.inf), "step": -1, "net": None}
-
-        def save() -> None:
-            ctx.checkpoint(
-                {
-                    **loop,
-                    **sampler.state_dict(),
-                    "net": self.net_.state_dict(),
-                    "opt": opt.state_dict(),
-                    "rng": ctx.generator.get_state(),
-                    "best_key": torch.tensor(best["key"], dtype=torch.float64),
-                    "best_step": best["step"],
-                    "best_net": best["net"] or {},
-                }
-            )
-
-        state = ctx.resume()
-        if state is not None:
-            self.net_.load_state_dict(state["net"])
-            opt.load_state_dict(state["opt"])
-            ctx.generator.set_state(state["rng"])
-            loop = {"step": int(state["step"])}
-            sampler.load_state_dict(state)
-            best = {
-                "key": tuple(state["best_key"].tolist()),
-                "step": int(state["best_step"]),
-                "net": dict(state["best_net"]) or None,
-            }
-
-        def next_batch() -> tuple[torch.Tensor, torch.Tensor]:
-            index = sampler.next()
-            y = torch.from_numpy(labels[index]).to(ctx.device)
-            return _tensor(train.images[index], ctx.device), y
-
-        def evaluate() -> None:
-            key, scalars = self._validate(val, ctx)
-            ctx.log(loop["step"], **scalars)
-            if self.select == "best_val" and key is not None and key > best["key"]:
-                best.update(key=key, step=loop["step"])
-                best["net"] = {k: v.detach().clone() for k, v in self.net_.state_dict().items()}
-
-        first = loop["step"]
         weight = torch.tensor(pos_weight, device=ctx.device)
+        batches = Batches(train.images, self.batch_size, ctx, labels=labels)
+        per_epoch = max(1, math.ceil(n / batches.batch))
+        # ranked by validation AUROC, ties (a small val split saturates early) by lower loss
+        best = Values(key=(-math.inf, -math.inf), step=-1, net=None)
+        trainer = Trainer(
+            ctx,
+            name="classifier",
+            state={"net": self.net_, "opt": opt, "best": best},
+            batches=batches,
+            checkpoint_every=self.checkpoint_every,
+        )
+
+        def step(batch: tuple[torch.Tensor, torch.Tensor]) -> dict[str, float]:
+            x, y = batch
+            loss = F.binary_cross_entropy_with_logits(logits(self.net_, x), y, pos_weight=weight)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            return {"loss": loss.item()}
+
+        def evaluate() -> dict[str, float]:
+            key, scalars = self._validate(val, ctx)
+            if self.select == "best_val" and key is not None and key > best["key"]:
+                net = {k: v.detach().clone() for k, v in self.net_.state_dict().items()}
+                best.update(key=key, step=trainer.step, net=net)
+            self.net_.train()
+            return scalars
+
+        steps = max(0, math.ceil(self.epochs * per_epoch))
+        every = self.eval_every or per_epoch
         self.net_.train()
-        with ctx.progress.task("classifier: training", total=total) as task:
-            task.advance(min(first, total))
-            while loop["step"] < total and not ctx.budget.expired(loop["step"]):
-                x, y = next_batch()
-                z = logits(self.net_, x)
-                loss = F.binary_cross_entropy_with_logits(z, y, pos_weight=weight)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                loop["step"] += 1
-                ctx.log(loop["step"], loss=loss.item())
-                task.advance(1, loss=loss.item())
-                if loop["step"] % eval_every == 0:
-                    evaluate()
-                    self.net_.train()
-                if loop["step"] % self.checkpoint_every == 0:
-                    save()
-        if loop["step"] > first and loop["step"] % eval_every != 0:
-            evaluate()
-        save()
+        trainer.run([Stage("training", steps, step, validate=evaluate, validate_every=every)])
         if best["net"] is not None:
             self.net_.load_state_dict(best["net"])
             ctx.progress.log(f"classifier: kept the weights of step {best['step']} (best on val)")

@@ -8,7 +8,6 @@ bottleneck and no KL term (MedIAnomaly's ``vae`` and ``ae``).
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -17,14 +16,17 @@ import torch
 from torch.nn import functional as F
 
 from anobench import (
+    Batches,
     ConfigError,
-    EpochSampler,
     Method,
     Option,
     Predictions,
     RunContext,
     Split,
+    Stage,
+    Trainer,
     option_set,
+    steps_for_epochs,
 )
 
 from .network import ConvAutoencoder, kl_per_image, stages
@@ -135,76 +137,47 @@ class _Autoencoder(Method):
         self.net_.to(ctx.device).train()
         self.shape_ = (int(channels), int(height))
         opt = torch.optim.Adam(self.net_.parameters(), lr=self.lr)
-        batch = min(self.batch_size, n)
-        total = ctx.budget.steps(max(1, math.ceil(self.epochs * n / batch)))
-        loop = {"step": 0}
-        sampler = EpochSampler(n, batch, ctx.generator)
+        batches = Batches(train.images, self.batch_size, ctx)
 
-        def snapshot() -> dict[str, Any]:
-            return {
-                **loop,
-                **sampler.state_dict(),
-                "net": self.net_.state_dict(),
-                "opt": opt.state_dict(),
-                "rng": ctx.generator.get_state(),
-            }
+        def step(x: torch.Tensor) -> dict[str, float]:
+            noise = None
+            if self.variational:
+                noise = torch.randn(batches.batch, self.latent_dim, generator=ctx.generator)
+                noise = noise.to(ctx.device)
+            out = self._losses(x, noise)
+            rec, kl = out["rec"].mean(), out["kl"].mean()
+            loss = rec + self.kl_weight * kl
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            scalars = {"loss": loss.item(), "rec": rec.item()}
+            if self.variational:
+                scalars["kl"] = kl.item()
+            return scalars
 
-        def save() -> None:
-            ctx.checkpoint(snapshot())
-
-        # a stop signal checkpoints after the current step instead of losing it
-        ctx.on_stop(snapshot)
-
-        state = ctx.resume()
-        if state is not None:
-            self.net_.load_state_dict(state["net"])
-            opt.load_state_dict(state["opt"])
-            ctx.generator.set_state(state["rng"])
-            loop = {"step": int(state["step"])}
-            sampler.load_state_dict(state)
-
-        def next_batch() -> torch.Tensor:
-            return _to_tensor(train.images[sampler.next()], ctx.device)
-
-        first = loop["step"]
-        with ctx.progress.task(f"{self.name}: training", total=total) as task:
-            task.advance(min(first, total))
-            while loop["step"] < total and not ctx.budget.expired(loop["step"]):
-                x = next_batch()
-                noise = None
-                if self.variational:
-                    noise = torch.randn(batch, self.latent_dim, generator=ctx.generator)
-                    noise = noise.to(ctx.device)
-                out = self._losses(x, noise)
-                rec, kl = out["rec"].mean(), out["kl"].mean()
-                loss = rec + self.kl_weight * kl
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                loop["step"] += 1
-                scalars = {"loss": loss.item(), "rec": rec.item()}
-                if self.variational:
-                    scalars["kl"] = kl.item()
-                ctx.log(loop["step"], **scalars)
-                task.advance(1, **scalars)
-                if loop["step"] % self.checkpoint_every == 0:
-                    self._log_val(val, ctx, loop["step"])
-                    save()
-        if loop["step"] > first and loop["step"] % self.checkpoint_every != 0:
-            self._log_val(val, ctx, loop["step"])
-        save()
+        steps = steps_for_epochs(self.epochs, n, batches.batch)
+        stage = Stage("training", steps, step, validate=lambda: self._val_loss(val, ctx))
+        state = {"net": self.net_, "opt": opt}
+        trainer = Trainer(
+            ctx,
+            name=self.name,
+            state=state,
+            batches=batches,
+            checkpoint_every=self.checkpoint_every,
+        )
+        trainer.run([stage])
         self.net_.eval()
         return self
 
-    def _log_val(self, val: Split, ctx: RunContext, step: int) -> None:
-        if len(val) == 0 or step == 0:
-            return
+    def _val_loss(self, val: Split, ctx: RunContext) -> dict[str, float]:
+        if len(val) == 0:
+            return {}
         self.net_.eval()
         with torch.no_grad():
             x = _to_tensor(val.images[:256], ctx.device)
             out = self._losses(x, None)
         self.net_.train()
-        ctx.log(step, val_loss=(out["rec"] + self.kl_weight * out["kl"]).mean().item())
+        return {"val_loss": (out["rec"] + self.kl_weight * out["kl"]).mean().item()}
 
     # -- predict -------------------------------------------------------------------------------
 

@@ -84,13 +84,17 @@ def test_best_validation_weights_are_kept(tmp_path):
     assert last.best_step_ == -1
 
 
-def test_a_resumed_fit_ends_with_the_same_weights(tmp_path):
-    options = {"epochs": 2.0, "select": "last"}  # 16 images, batch 4: 8 steps
+@pytest.mark.parametrize(("select", "eval_every", "stop"), [("last", 2, 5), ("best_val", 4, 3)])
+def test_a_resumed_fit_ends_with_the_same_weights(tmp_path, select, eval_every, stop):
+    # 16 images, batch 4: 8 steps. The fit stopped by the budget validates at its end (step 3,
+    # off the schedule); that choice must not carry over into the resumed run
+    options = {"epochs": 2.0, "select": select, "eval_every": eval_every}
     whole = _method(**options).fit(TRAIN, VAL, make_context(tmp_path / "whole"))
-    _method(**options).fit(TRAIN, VAL, make_context(tmp_path / "parts", max_steps=5))
+    _method(**options).fit(TRAIN, VAL, make_context(tmp_path / "parts", max_steps=stop))
     ctx = make_context(tmp_path / "parts")
     resumed = _method(**options).fit(TRAIN, VAL, ctx)
     assert [r["step"] for r in ctx.history if "loss" in r] == list(range(1, 9))
+    assert resumed.best_step_ == whole.best_step_
     a, b = _weights(whole), _weights(resumed)
     assert all(torch.equal(a[k], b[k]) for k in a)
 

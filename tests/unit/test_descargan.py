@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import signal
+
 import numpy as np
 import pytest
 import torch
@@ -70,6 +72,35 @@ def test_resume_ends_with_the_same_weights(tmp_path, one_thread, extra):
     straight = DeScarGAN(**options).fit(data, data, ctx_for(tmp_path / "a", max_steps=6))
     first = DeScarGAN(**options).fit(data, data, ctx_for(tmp_path / "b", max_steps=3))
     assert first.state_dict()  # stopped after 3 steps with a checkpoint
+    ctx = ctx_for(tmp_path / "b", max_steps=6)
+    resumed = DeScarGAN(**options).fit(data, data, ctx)
+    assert [row["step"] for row in ctx.history] == [1, 2, 3, 4, 5, 6]
+    for part in ("generator", "discriminator"):
+        a, b = straight.state_dict()[part], resumed.state_dict()[part]
+        for key in a:
+            assert torch.equal(a[key], b[key]), (part, key)
+
+
+def test_a_stop_signal_checkpoints_and_the_resume_ends_with_the_same_weights(
+    tmp_path, one_thread, monkeypatch
+):
+    data = train_split()
+    options = {**TINY, "warmup": 2, "g_ema": 0.7}
+    straight = DeScarGAN(**options).fit(data, data, ctx_for(tmp_path / "a", max_steps=6))
+    ctx = ctx_for(tmp_path / "b", max_steps=6)
+    real, calls = method_module.gan_iteration, []
+
+    def stopped_in_the_second(*args, **kwargs):  # a SIGTERM during iteration 4 (a G step)
+        calls.append(1)
+        if len(calls) == 2:
+            assert ctx.request_stop(signal.SIGTERM)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(method_module, "gan_iteration", stopped_in_the_second)
+    with pytest.raises(KeyboardInterrupt):
+        DeScarGAN(**options).fit(data, data, ctx)
+    monkeypatch.setattr(method_module, "gan_iteration", real)
+    assert torch.load(ctx.checkpoint_path, weights_only=True)["step"] == 4
     ctx = ctx_for(tmp_path / "b", max_steps=6)
     resumed = DeScarGAN(**options).fit(data, data, ctx)
     assert [row["step"] for row in ctx.history] == [1, 2, 3, 4, 5, 6]
