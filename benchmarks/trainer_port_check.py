@@ -15,9 +15,9 @@ import tempfile
 from pathlib import Path
 
 import torch
-from anobench.runner import training_split
 
 from anobench import Split, registry
+from anobench.api.records import training_split
 from anobench.testing import make_context
 
 #: (label, method, option overrides, max_steps)

@@ -7,10 +7,10 @@ import signal
 import numpy as np
 import pytest
 import torch
-from anobench.signals import Interrupted
 from torch import nn
 
 from anobench import Batches, Reporter, Stage, Trainer, Values
+from anobench.api.signals import Interrupted
 from anobench.testing import make_context
 
 DATA = np.random.default_rng(0).standard_normal((10, 4)).astype(np.float32)

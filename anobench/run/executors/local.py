@@ -15,6 +15,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 
 from ...api.jobs import Job, Outcome
+from ...api.records import RunStatus
 from . import Event, cpu_count, worker_failed
 from .worker import THREAD_VARIABLES, init_local, run_local
 
@@ -27,6 +28,7 @@ class LocalExecutor:
         self._queue = self._context.Queue()
         self._pools: list[ProcessPoolExecutor | None] = [None] * self.slots
         self._busy: dict[Future[Outcome], tuple[int, Job]] = {}
+        self._stopping = False
         # spawned workers inherit the environment: their BLAS/OpenMP pools start at this size
         self._saved_env = {name: os.environ.get(name) for name in THREAD_VARIABLES}
         os.environ.update({name: str(self.threads) for name in THREAD_VARIABLES})
@@ -61,6 +63,17 @@ class LocalExecutor:
             try:
                 outcome = future.result()
             except BrokenProcessPool:
+                if self._stopping:
+                    # asked to stop between two steps it could not stop at (or between runs)
+                    outcome = Outcome(
+                        job.run_id,
+                        RunStatus.INTERRUPTED,
+                        dict(job.provenance),
+                        error="the suite was stopped while it ran",
+                    )
+                    self._discard(slot, kill=True)
+                    out.append((job, outcome))
+                    continue
                 outcome = worker_failed(
                     job,
                     "its worker process died (killed by the system, e.g. out of memory, or a"
@@ -77,6 +90,7 @@ class LocalExecutor:
     def stop(self, grace: float) -> list[tuple[Job, Outcome]]:
         """Ask every busy worker to checkpoint and stop (SIGTERM); the outcomes that arrive
         within ``grace`` seconds (normally ``interrupted``, with a checkpoint)."""
+        self._stopping = True
         for slot, _ in self._busy.values():
             pool = self._pools[slot]
             for process in list(getattr(pool, "_processes", {}).values()):
