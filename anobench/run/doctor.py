@@ -62,14 +62,15 @@ def _cpu(busy: float | None) -> dict[str, Any]:
     import torch
 
     from ..api import hardware
+    from ..api import threads as cpu_threads
 
     features = hardware.cpu_features().to_dict()
     return {
         **features,
         "logical_cpus": os.cpu_count(),
-        "cores_available": hardware.available_cores(),
+        "cores_available": cpu_threads.available_cores(),
         "busy_elsewhere": None if busy is None else round(busy, 2),
-        "threads_a_run_would_use": hardware.choose_threads(busy=busy),
+        "threads_a_run_would_use": cpu_threads.choose_threads(busy=busy),
         "torch_threads_now": torch.get_num_threads(),
     }
 
@@ -124,9 +125,9 @@ def facts(home: Path) -> dict[str, Any]:
     import numpy as np
     import torch
 
-    from ..api import hardware
+    from ..api import threads as cpu_threads
 
-    busy = hardware.busy_elsewhere()
+    busy = cpu_threads.busy_elsewhere()
     decoders = {name: importlib.util.find_spec(name) is not None for name in DICOM_DECODERS}
     return {
         "versions": {
@@ -148,6 +149,7 @@ def facts(home: Path) -> dict[str, Any]:
 
 def advice_for(home: Path, busy: float | None) -> list[str]:
     from ..api import hardware
+    from ..api import threads as cpu_threads
 
     out = []
     cpu = hardware.cpu_features()
@@ -156,11 +158,11 @@ def advice_for(home: Path, busy: float | None) -> list[str]:
             "this CPU has no native bf16 (or it is capped): precision=auto trains in fp32 here;"
             " forcing bf16 would be several times slower"
         )
-    cores = hardware.available_cores()
+    cores = cpu_threads.available_cores()
     if busy is not None and busy >= 0.65:
         out.append(
             f"other processes keep {busy:.1f} of {cores} core(s) busy: a run started now uses"
-            f" {hardware.choose_threads(busy=busy)} thread(s) and is slower than on an idle machine"
+            f" {cpu_threads.choose_threads(busy=busy)} thread(s), slower than on an idle machine"
         )
     store = _store(home)
     if store.get("exists") and store.get("integrity") != "ok":

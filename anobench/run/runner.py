@@ -32,6 +32,14 @@ from ..api.records import (
     training_split,
 )
 from ..api.seeding import seed_everything
+from ..api.threads import (
+    THREADS_VARIABLE,
+    ThreadGovernor,
+    available_cores,
+    choose_threads,
+    set_threads,
+    thread_settings,
+)
 from ..api.validate import check_predictions, check_split, loadable_state
 from ..results.figures import curves, panel
 from ..results.provenance import device_description, environment
@@ -146,7 +154,7 @@ def execute(job: Job, reporter: Reporter | None = None) -> Outcome:
     provenance = dict(job.provenance)
     phase = ["setup"]
     t0 = time.perf_counter()
-    restore = hardware.thread_settings()
+    restore = thread_settings()
     try:
         results, evidence = _execute(job, reporter, provenance, phase)
     except KeyboardInterrupt as exc:
@@ -203,7 +211,7 @@ def _execute(
         **(precision.to_dict() if declares else {"precision": None, "channels_last": None}),
         "options": resolved,
         "threads": threads,
-        "cores_available": hardware.available_cores(),
+        "cores_available": available_cores(),
         "cpu": hardware.cpu_features().to_dict(),
     }
     provenance.update(
@@ -227,8 +235,8 @@ def _execute(
         threads=threads,
     )
     ctx.generator = generator
-    if job.threads is None and not os.environ.get(hardware.THREADS_VARIABLE):
-        ctx.governor = hardware.ThreadGovernor(threads)
+    if job.threads is None and not os.environ.get(THREADS_VARIABLE):
+        ctx.governor = ThreadGovernor(threads)
     phase[0] = LOAD_DATA
     dataset = dataset_cls(**spec.dataset_options)
     provenance["dataset_fingerprint"] = dataset.fingerprint()
@@ -468,10 +476,10 @@ def _use_threads(requested: int | None) -> int:
     """Set and return this run's CPU threads: as requested (``--threads``, or the executor's
     share of the cores), else the usable cores that no other process keeps busy."""
     try:
-        threads = hardware.choose_threads(requested)
+        threads = choose_threads(requested)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    hardware.set_threads(threads)
+    set_threads(threads)
     return threads
 
 

@@ -7,7 +7,7 @@ them: synthetic generation (600 phantoms at 64 px) and a DeScarGAN ``quick`` tra
 (GAN iterations through ``DeScarGAN.fit`` with a step budget). Two thread policies:
 
 * ``all cores`` (before): as many threads as usable cores, what torch does by default;
-* ``auto`` (after): ``anobench.api.hardware.choose_threads()``, the usable cores that no other
+* ``auto`` (after): ``anobench.api.cpu_threads.choose_threads()``, the usable cores that no other
   process keeps busy when the work starts.
 
 Idle and contended runs alternate, so machine noise hits both; medians over the repeats. Fair
@@ -30,9 +30,10 @@ HOG = "while True: pass"
 def work(workload: str, policy: str, steps: int) -> dict:
     """Child process: choose threads, run one workload, return wall seconds and threads."""
     from anobench.api import hardware
+    from anobench.api import threads as cpu_threads
 
-    threads = hardware.available_cores() if policy == "all" else hardware.choose_threads()
-    hardware.set_threads(threads)
+    threads = cpu_threads.available_cores() if policy == "all" else cpu_threads.choose_threads()
+    cpu_threads.set_threads(threads)
     import numpy as np
     from anobench_synthetic import generator as gen
 
@@ -82,11 +83,12 @@ def main() -> None:
         print(json.dumps(work(*args.child, args.steps)))
         return
     from anobench.api import hardware
+    from anobench.api import threads as cpu_threads
 
     cpu = hardware.cpu_features()
     print(
         f"CPU {cpu.model}; kernels {cpu.aten_capability}; native bf16 {cpu.native_bf16};"
-        f" {hardware.available_cores()} usable cores; {args.repeats} repeats, medians"
+        f" {cpu_threads.available_cores()} usable cores; {args.repeats} repeats, medians"
     )
     for workload in args.workload or ("generation", "descargan"):
         base = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from anobench.api import hardware
+from anobench.api import hardware, threads
 
 TINY = ["--dataset-opt", "image_size=32", "--dataset-opt", "n_train=10",
         "--dataset-opt", "n_val=4", "--dataset-opt", "n_test=4"]  # fmt: skip
@@ -19,7 +19,7 @@ def test_doctor_json_names_what_auto_resolves_to(invoke, home):
     expected = hardware.resolve_precision("auto", "cpu")
     assert cpu["auto"]["precision"] == expected
     assert data["cpu"]["native_bf16"] is (expected == "bf16")
-    assert data["cpu"]["cores_available"] == hardware.available_cores()
+    assert data["cpu"]["cores_available"] == threads.available_cores()
     assert {"anobench", "torch", "numpy", "python"} <= set(data["versions"])
     assert data["extras"]["chexpert"]  # the extras come from anobench's own metadata
     # read-only: no store is created by looking

@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from anobench.api import hardware
+from anobench.api import hardware, threads
 from anobench.api.hardware import CpuFeatures, Precision
 from anobench.api.options import channels_last_option, option_set, precision_option
 
@@ -113,8 +113,8 @@ def test_available_cores_follows_a_restricted_affinity():
     one = min(os.sched_getaffinity(0))
     code = (
         f"import os; os.sched_setaffinity(0, {{{one}}});"
-        "from anobench.api import hardware; print(hardware.available_cores(),"
-        " hardware.choose_threads(busy=0.0))"
+        "from anobench.api import threads; print(threads.available_cores(),"
+        " threads.choose_threads(busy=0.0))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["1", "1"]
@@ -122,21 +122,21 @@ def test_available_cores_follows_a_restricted_affinity():
 
 def test_available_cores_is_capped_by_a_cgroup_quota(monkeypatch):
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
-    monkeypatch.setattr(hardware, "_cgroup_quota", lambda: 1.5)
-    assert hardware.available_cores() == 2
-    monkeypatch.setattr(hardware, "_cgroup_quota", lambda: None)
-    assert hardware.available_cores() == 4
+    monkeypatch.setattr(threads, "_cgroup_quota", lambda: 1.5)
+    assert threads.available_cores() == 2
+    monkeypatch.setattr(threads, "_cgroup_quota", lambda: None)
+    assert threads.available_cores() == 4
 
 
 def test_threads_leave_busy_cores_alone(monkeypatch):
     monkeypatch.delenv("ANOBENCH_THREADS", raising=False)
-    monkeypatch.setattr(hardware, "available_cores", lambda: 2)
-    assert hardware.choose_threads(busy=0.0) == 2
-    assert hardware.choose_threads(busy=0.2) == 2
-    assert hardware.choose_threads(busy=1.0) == 1
-    assert hardware.choose_threads(busy=2.0) == 1
-    assert hardware.choose_threads(3) == 3
-    assert hardware.choose_threads(busy=None) == 2
+    monkeypatch.setattr(threads, "available_cores", lambda: 2)
+    assert threads.choose_threads(busy=0.0) == 2
+    assert threads.choose_threads(busy=0.2) == 2
+    assert threads.choose_threads(busy=1.0) == 1
+    assert threads.choose_threads(busy=2.0) == 1
+    assert threads.choose_threads(3) == 3
+    assert threads.choose_threads(busy=None) == 2
 
 
 def test_busy_elsewhere_sees_a_competing_process():
@@ -147,7 +147,7 @@ def test_busy_elsewhere_sees_a_competing_process():
         import time
 
         time.sleep(0.5)
-        busy = hardware.busy_elsewhere(0.5)
+        busy = threads.busy_elsewhere(0.5)
     finally:
         hog.kill()
         hog.wait()
@@ -156,16 +156,16 @@ def test_busy_elsewhere_sees_a_competing_process():
 
 def test_threads_from_the_environment(monkeypatch):
     monkeypatch.setenv("ANOBENCH_THREADS", "3")
-    assert hardware.choose_threads(busy=0.0) == 3
-    assert hardware.choose_threads(2) == 2
+    assert threads.choose_threads(busy=0.0) == 3
+    assert threads.choose_threads(2) == 2
     monkeypatch.setenv("ANOBENCH_THREADS", "many")
     with pytest.raises(ValueError, match="ANOBENCH_THREADS"):
-        hardware.choose_threads()
+        threads.choose_threads()
 
 
 def test_governor_follows_other_jobs_after_two_agreeing_looks(monkeypatch):
     """Simulated /proc/stat: 2 CPUs, 100 jiffies per CPU per look; others busy for looks 2-4."""
-    monkeypatch.setattr(hardware, "available_cores", lambda: 2)
+    monkeypatch.setattr(threads, "available_cores", lambda: 2)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
     clock = [0.0]
     others = [0.0, 0.0, 100.0, 100.0, 100.0, 0.0, 0.0, 0.0]  # busy jiffies of other jobs per look
@@ -174,23 +174,23 @@ def test_governor_follows_other_jobs_after_two_agreeing_looks(monkeypatch):
     def cpu_times(cpus):
         return state["busy"], state["total"]
 
-    monkeypatch.setattr(hardware, "_cpu_times", cpu_times)
-    monkeypatch.setattr(hardware, "_own_jiffies", lambda: 0.0)
+    monkeypatch.setattr(threads, "_cpu_times", cpu_times)
+    monkeypatch.setattr(threads, "_own_jiffies", lambda: 0.0)
     set_to = []
     monkeypatch.setattr(torch, "set_num_threads", lambda n: set_to.append(n))
-    gov = hardware.ThreadGovernor(2, interval=10.0)
+    gov = threads.ThreadGovernor(2, interval=10.0)
     gov._clock = lambda: clock[0]
     gov._last = (0.0, (0.0, 0.0), 0.0)
-    threads = []
+    seen = []
     for step, busy in enumerate(others, start=1):
         clock[0] += 10.0
         state["busy"] += busy
         state["total"] += 200.0
         gov.tick(step)
         gov.tick(step)  # within the interval: no new look
-        threads.append(gov.threads)
+        seen.append(gov.threads)
     # one busy look is a burst; two agreeing looks act; the same for the way back
-    assert threads == [2, 2, 2, 1, 1, 1, 2, 2]
+    assert seen == [2, 2, 2, 1, 1, 1, 2, 2]
     assert set_to == [1, 2]
     assert [c["step"] for c in gov.changes] == [4, 7]
     assert gov.changes[0]["busy_elsewhere"] == 1.0

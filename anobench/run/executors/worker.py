@@ -23,7 +23,7 @@ _queue: Any = None
 def limit_threads(threads: int) -> None:
     """Give this process ``threads`` CPU threads, so N workers do not fight over the cores;
     the runs it executes keep that count instead of choosing their own."""
-    from ...api.hardware import THREADS_VARIABLE, set_threads
+    from ...api.threads import THREADS_VARIABLE, set_threads
 
     os.environ[THREADS_VARIABLE] = str(threads)
     set_threads(threads)
