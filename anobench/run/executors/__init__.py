@@ -36,7 +36,7 @@ class Executor(Protocol):
 
 def cpu_count() -> int:
     """Cores this process may use (its affinity mask and cgroup CPU quota)."""
-    from ...api.hardware import available_cores
+    from ...api.threads import available_cores
 
     return available_cores()
 
