@@ -240,7 +240,8 @@ def gan_iteration(
     Batches larger than ``BATCHED_MAX_ELEMENTS`` take the per-piece step instead (less memory,
     the same losses).
     """
-    if x.numel() > BATCHED_MAX_ELEMENTS:
+    # the per-piece step has no loss scaling: fp16 (older GPUs) always takes the batched one
+    if x.numel() > BATCHED_MAX_ELEMENTS and scaler is None:
         return _piecewise_iteration(g, d, x, y, noise, alpha, w, cast, opt_d, opt_g, clip, g_step)
     if not g_step:
         losses = discriminator_backward(g, d, x, y, noise, alpha, w, cast, scaler=scaler)
