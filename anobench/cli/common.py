@@ -101,10 +101,16 @@ def print_json(data: Any) -> None:
 
 def _resolved_text(resolved: dict[str, Any]) -> str:
     cpu = resolved.get("cpu") or {}
-    layout = "channels-last" if resolved.get("channels_last") else "contiguous"
     bf16 = "native bf16" if cpu.get("native_bf16") else "no native bf16"
+    if resolved.get("precision"):
+        layout = "channels-last" if resolved.get("channels_last") else "contiguous"
+        precision = f"precision {resolved['precision']}, {layout}"
+    else:
+        precision = "no precision option (the method's own, fp32)"
+    changes = resolved.get("thread_changes") or []
+    moved = f", then {', '.join(str(c['threads']) for c in changes)}" if changes else ""
     return (
-        f"precision {resolved.get('precision')}, {layout}, {resolved.get('threads')} thread(s)"
+        f"{precision}, {resolved.get('threads')}{moved} thread(s)"
         f" of {resolved.get('cores_available')} core(s); CPU {cpu.get('model', '?')}"
         f" ({cpu.get('aten_capability', '?')}, {bf16})"
     )

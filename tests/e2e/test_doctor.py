@@ -41,7 +41,8 @@ def test_doctor_reports_store_health_and_runs(invoke):
 def test_a_run_records_and_shows_its_resolved_hardware(invoke, testplugins):
     result = invoke("run", "-m", "meandiff", "-d", "synthetic", "--threads", "1", *TINY)
     assert result.exit_code == 0, result.output
-    assert "resolved: precision" in result.stdout
+    assert "resolved: no precision option" in result.stdout
+    assert "1 thread(s)" in result.stdout
     (run,) = json.loads(invoke("show", "--format", "json").stdout)
     resolved = run["provenance"]["resolved"]
     assert resolved["threads"] == 1
@@ -49,10 +50,12 @@ def test_a_run_records_and_shows_its_resolved_hardware(invoke, testplugins):
     assert resolved["precision"] is None
     assert resolved["cpu"]["native_bf16"] == hardware.cpu_features().native_bf16
     # a method that declares one records what precision=auto resolved to on this CPU
-    assert invoke("run", "-m", "precise", "-d", "toy", "--threads", "1").exit_code == 0
+    shown = invoke("run", "-m", "precise", "-d", "toy", "--threads", "1")
+    assert shown.exit_code == 0
+    expected = hardware.resolve_precision("auto", "cpu")
+    assert f"resolved: precision {expected}, channels-last" in shown.stdout
     runs = json.loads(invoke("show", "--format", "json").stdout)
     precise = next(r for r in runs if r["spec"]["method"] == "precise")
-    expected = hardware.resolve_precision("auto", "cpu")
     assert precise["provenance"]["resolved"]["precision"] == expected
 
 
