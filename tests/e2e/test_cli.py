@@ -162,3 +162,20 @@ def test_resume_flag_continues_an_interrupted_run(invoke, testplugins, monkeypat
     assert json.loads(resumed.stdout)["run_id"] == run["run_id"]
     one_line_error(invoke("run", "--resume", run["run_id"]), "already finished")
     one_line_error(invoke("run", "-m", "brightness"), "--dataset")
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["--time-budget", "nan"], ["--time-budget", "nan"]),
+        (["--time-budget", "inf"], ["--time-budget", "inf"]),
+        (["--time-budget", "0"], ["--time-budget", "> 0"]),
+        (["--max-steps", "0"], ["--max-steps", ">= 1"]),
+        (["--seed", "-1"], ["--seed", ">= 0", "-1"]),
+        (["--method-opt", "min_std=nan"], ["zscore", "'min_std'", "finite", "nan"]),
+    ],
+)
+def test_run_rejects_non_finite_and_out_of_range_numbers(invoke, args, fragments):
+    result = invoke("run", "-m", "zscore", "-d", "synthetic", *args)
+    one_line_error(result, *fragments)
+    assert json.loads(invoke("show", "--format", "json").stdout) == []
