@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +19,8 @@ class Option:
     """One typed option of a dataset or method.
 
     ``type`` is one of ``int``, ``float``, ``bool``, ``str``; ``choices`` restricts the value;
-    ``nullable`` allows ``None`` (written ``none`` on the command line).
+    ``nullable`` allows ``None`` (written ``none`` on the command line); a ``float`` option
+    refuses nan and infinities unless it declares ``finite=False``.
     """
 
     name: str
@@ -35,6 +37,8 @@ class Option:
     #: precision option it follows
     hardware: str | None = None
     pairs: str | None = None
+    #: a float option refuses nan and +-inf unless ``finite=False``
+    finite: bool = True
 
     def parse(self, text: str, owner: str) -> Any:
         """Convert a command-line string to this option's type."""
@@ -48,12 +52,21 @@ class Option:
                 if low in _FALSE:
                     return False
                 raise ValueError(text)
-            return self.type(text)
+            value = self.type(text)
         except ValueError:
             raise ConfigError(
                 f"{owner}: option '{self.name}' expects {self.type.__name__}, got {text!r}"
                 f" (example: {self.name}={self.default!r})"
             ) from None
+        self._check_finite(value, owner)
+        return value
+
+    def _check_finite(self, value: Any, owner: str) -> None:
+        if self.type is float and self.finite and not math.isfinite(value):
+            raise ConfigError(
+                f"{owner}: option '{self.name}' must be a finite number, got {value!r}"
+                f" (example: {self.name}={self.default!r})"
+            )
 
     def check(self, value: Any, owner: str) -> Any:
         """Validate (and lightly coerce) a Python value; returns the stored value."""
@@ -79,6 +92,7 @@ class Option:
             raise ConfigError(
                 f"{owner}: option '{self.name}' expects {self.type.__name__}, got {value!r}"
             )
+        self._check_finite(value, owner)
         if self.choices is not None and value not in self.choices:
             allowed = ", ".join(map(str, self.choices))
             raise ConfigError(

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..api.interfaces import Metric
 from ..api.records import DISEASED, MetricResult, Scored
+from ..api.thresholds import at_or_above
 from .ranking import RankedScores, ScoreError
 from .regions import aupro_details, per_image_auroc
 
@@ -158,7 +159,7 @@ class _ValThresholdImage(_Builtin):
             return MetricResult.undefined("no test images")
         if scores.dtype.kind == "f" and np.isnan(scores).any():
             return MetricResult.undefined("cannot classify the test images: scores contain NaN")
-        predicted = scores >= threshold
+        predicted = at_or_above(scores, threshold)
         correct = predicted == labels
         details = {
             "threshold": threshold,
@@ -262,7 +263,7 @@ def _dice_at(test: Scored, threshold: float) -> MetricResult:
     n_true = np.count_nonzero(masks.reshape(masks.shape[0], -1), axis=1)
     if int(n_true.sum()) == 0:
         return MetricResult.undefined("test pixels: no positive (anomalous) pixels")
-    pred = maps >= threshold
+    pred = at_or_above(maps, threshold)
     n_pred = np.count_nonzero(pred.reshape(pred.shape[0], -1), axis=1)
     np.logical_and(pred, masks, out=pred)
     tp = np.count_nonzero(pred.reshape(pred.shape[0], -1), axis=1)

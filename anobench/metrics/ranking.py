@@ -29,6 +29,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..api.thresholds import at_or_above
+
 __all__ = [
     "BestDice",
     "BestThreshold",
@@ -321,7 +323,7 @@ def dice_at(
         raise ValueError(f"labels {mask.shape} and scores {values.shape} differ in shape")
     if values.dtype.kind == "f" and math.isnan(threshold):
         raise ScoreError("threshold is NaN")
-    pred = values >= threshold
+    pred = at_or_above(values, threshold)
     n_pred = int(np.count_nonzero(pred))
     n_true = int(np.count_nonzero(mask))
     np.logical_and(pred, mask, out=pred)

@@ -132,7 +132,11 @@ def collect(split: Split, pred: Predictions, thresholds: Sequence[float] = ()) -
     scores = np.asarray(pred.scores, dtype=np.float64)
     if pred.maps is None or split.masks is None:
         return Evidence(split.ids, labels, scores)
-    maps = np.asarray(pred.maps, dtype=np.float32)
+    maps = np.asarray(pred.maps)
+    if maps.dtype.kind != "f":
+        maps = maps.astype(np.float32)
+    # float maps keep their dtype: rounding float64 maps to float32 would move pixels across a
+    # float64 threshold (pixel_counts bins them in float64)
     masks = np.asarray(split.masks, dtype=bool)
     edges = pixel_edges(maps, masks, thresholds)
     pos, neg = pixel_counts(maps, masks, edges)

@@ -18,6 +18,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..api.thresholds import at_or_above
+
 #: default number of bootstrap resamples
 RESAMPLES = 1000
 #: coverage of the bootstrap intervals
@@ -164,7 +166,7 @@ def average_precision_rows(scores: np.ndarray, labels: np.ndarray) -> np.ndarray
 def balanced_accuracy_rows(scores: np.ndarray, labels: np.ndarray, threshold: float) -> np.ndarray:
     """Mean of sensitivity and specificity of ``score >= threshold``, per row."""
     labels = np.asarray(labels).astype(bool)
-    predicted = np.asarray(scores) >= threshold
+    predicted = at_or_above(np.asarray(scores), threshold)
     n_pos = labels.sum(axis=1)
     n_neg = labels.shape[1] - n_pos
     with np.errstate(invalid="ignore", divide="ignore"):

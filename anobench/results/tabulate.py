@@ -9,12 +9,14 @@ average rank over the dataset configurations. pandas stays in here: what leaves 
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 from typing import Any
 
 import pandas as pd
 
+from ..api.errors import ConfigError
 from . import stats
 from .leaderboard import COST, Cell, Leaderboard, RankRow, Row, Table, run_precision
 from .leaderboard_stats import Group, Request, annotate
@@ -47,14 +49,35 @@ def build(
     if df.empty:
         return Leaderboard([])
     if dataset:
-        df = df[df["dataset"] == dataset]
+        df = _only(df, "dataset", dataset)
     if method:
-        df = df[df["method"] == method]
+        df = _only(df, "method", method)
+    if columns:
+        _check_metrics(columns, sorted(set(df["name"])))
     tables = [
         _table(store, str(dataset_hash), part, columns, resamples, seed, all_intervals)
         for dataset_hash, part in df.groupby("dataset_hash", sort=False)
     ]
     return Leaderboard(tables, _rank_summary(tables))
+
+
+def _only(df: pd.DataFrame, key: str, name: str) -> pd.DataFrame:
+    """The rows of one dataset or method; an error naming those with finished runs if none."""
+    part = df[df[key] == name]
+    if part.empty:
+        known = ", ".join(sorted(set(df[key]))) or "(none)"
+        raise ConfigError(f"--{key} '{name}': no finished runs; {key}s with finished runs: {known}")
+    return part
+
+
+def _check_metrics(columns: list[str], names: list[str]) -> None:
+    for column in columns:
+        if column not in names:
+            close = difflib.get_close_matches(column, names, n=3)
+            hint = f" Did you mean {', '.join(close)}?" if close else ""
+            raise ConfigError(
+                f"--metric: unknown metric '{column}'.{hint} Valid metrics: {', '.join(names)}"
+            )
 
 
 def _long_frame(store: Store) -> pd.DataFrame:

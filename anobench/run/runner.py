@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import time
 import traceback
@@ -69,8 +70,13 @@ def build_spec(
     method_cls = _plugin_class("method", method, Method)
     if max_steps is not None and max_steps < 1:
         raise ConfigError("--max-steps must be >= 1")
+    if time_budget is not None and not math.isfinite(time_budget):
+        raise ConfigError(f"--time-budget must be a finite number of seconds, got {time_budget}")
     if time_budget is not None and time_budget <= 0:
         raise ConfigError("--time-budget must be > 0 seconds")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        # the rule of suites (run.suite) and of bench --seeds: an integer >= 0
+        raise ConfigError(f"--seed must be an integer >= 0, got {seed!r}")
     return RunSpec(
         dataset=dataset,
         method=method,

@@ -9,6 +9,7 @@ the same configuration share a config hash and count as the same result.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import sys
@@ -286,8 +287,10 @@ class _Checker:
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise self.error(label, f"expected an integer >= 1, got {value!r}")
             return value
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.error(label, f"expected a number of seconds > 0, got {value!r}")
+        if not math.isfinite(value) or value <= 0:
+            raise self.error(label, f"expected a finite number of seconds > 0, got {value!r}")
         return float(value)
 
     def entries(

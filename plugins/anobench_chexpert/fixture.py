@@ -14,7 +14,6 @@ laterals with a blank AP/PA, several studies per patient. Optionally one corrupt
 from __future__ import annotations
 
 import csv
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -208,7 +207,29 @@ def write_dicom(
     return path
 
 
-if __name__ == "__main__":  # pragma: no cover - a convenience for users
-    target = Path(sys.argv[1] if len(sys.argv) > 1 else "fake-chexpert")
-    made = make_fixture(target)
+def main(argv: list[str] | None = None) -> None:
+    """``python -m anobench_chexpert.fixture [ROOT]``: write a fake tree under ``ROOT``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m anobench_chexpert.fixture",
+        description="Write a fake CheXpert tree (generated images, the release's layout) for"
+        " tests and dry runs; then run with --dataset-opt root=ROOT.",
+    )
+    parser.add_argument(
+        "root",
+        metavar="ROOT",
+        nargs="?",
+        default="fake-chexpert",
+        help="folder to create; it holds train.csv (default: fake-chexpert)",
+    )
+    parser.add_argument("--patients", type=int, default=40, help="train.csv patients")
+    parser.add_argument("--seed", type=int, default=0, help="seed of images and labels")
+    args = parser.parse_args(argv)
+    target = Path(args.root)
+    made = make_fixture(target, patients=args.patients, seed=args.seed)
     print(f"wrote {len(made.train_rows)} train and {len(made.valid_rows)} valid rows to {target}")
+
+
+if __name__ == "__main__":  # pragma: no cover - a convenience for users
+    main()

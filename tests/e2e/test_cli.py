@@ -162,3 +162,40 @@ def test_resume_flag_continues_an_interrupted_run(invoke, testplugins, monkeypat
     assert json.loads(resumed.stdout)["run_id"] == run["run_id"]
     one_line_error(invoke("run", "--resume", run["run_id"]), "already finished")
     one_line_error(invoke("run", "-m", "brightness"), "--dataset")
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["--time-budget", "nan"], ["--time-budget", "nan"]),
+        (["--time-budget", "inf"], ["--time-budget", "inf"]),
+        (["--time-budget", "0"], ["--time-budget", "> 0"]),
+        (["--max-steps", "0"], ["--max-steps", ">= 1"]),
+        (["--seed", "-1"], ["--seed", ">= 0", "-1"]),
+        (["--method-opt", "min_std=nan"], ["zscore", "'min_std'", "finite", "nan"]),
+    ],
+)
+def test_run_rejects_non_finite_and_out_of_range_numbers(invoke, args, fragments):
+    result = invoke("run", "-m", "zscore", "-d", "synthetic", *args)
+    one_line_error(result, *fragments)
+    assert json.loads(invoke("show", "--format", "json").stdout) == []
+
+
+def test_unknown_run_id_hints_at_a_command_that_exists(invoke):
+    result = invoke("show", "nosuchrun")
+    one_line_error(result, "no run 'nosuchrun'", "'anobench show' lists the stored runs")
+    assert "--list" not in result.stderr
+
+
+def test_leaderboard_filters_and_metrics_that_match_nothing_are_errors(invoke, testplugins):
+    assert invoke("-q", "run", "-m", "brightness", "-d", "toy", "--device", "cpu").exit_code == 0
+    one_line_error(invoke("leaderboard", "--dataset", "nosuch"), "'nosuch'", "toy")
+    one_line_error(invoke("leaderboard", "--method", "nosuch"), "'nosuch'", "brightness")
+    one_line_error(
+        invoke("leaderboard", "--metric", "pixel_aq"),
+        "unknown metric 'pixel_aq'",
+        "Did you mean pixel_ap",
+        "image_auroc",
+    )
+    ok = invoke("leaderboard", "--dataset", "toy", "--method", "brightness", "--metric", "pixel_ap")
+    assert ok.exit_code == 0 and "brightness" in ok.stdout

@@ -300,3 +300,29 @@ def test_every_method_runs_on_the_memory_mapped_view(tree, tmp_path, name):
     method = cls(**cls.resolve("quick", cls.test_options)).fit(train, train, ctx)
     pred = method.predict(test.images, make_context(tmp_path))
     assert len(pred.scores) == len(test)
+
+
+def test_fixture_command_help_prints_usage_and_creates_nothing(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "anobench_chexpert.fixture", "--help"],
+        cwd=tmp_path,
+        env=os.environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage:") and "ROOT" in result.stdout
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_fixture_command_writes_the_tree(tmp_path, capsys):
+    from anobench_chexpert.fixture import main
+
+    main([str(tmp_path / "fake"), "--patients", "12"])
+    assert (tmp_path / "fake" / "train.csv").is_file()
+    assert "valid rows to" in capsys.readouterr().out

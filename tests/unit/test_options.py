@@ -58,3 +58,17 @@ def test_plugin_profiles_and_constructor_store_options():
         ZScore(bogus=1)
     model = ZScore(min_std=0.5)
     assert model.get_params() == {"score": "mean", "min_std": 0.5}
+
+
+@pytest.mark.parametrize("text", ["nan", "NaN", "inf", "-inf", "Infinity"])
+def test_float_options_reject_nan_and_infinity(text):
+    with pytest.raises(ConfigError, match=r"^m: option 'rate' must be a finite number, got "):
+        OPTS.parse_pairs([f"rate={text}"], "m", "--method-opt")
+    with pytest.raises(ConfigError, match="option 'rate' must be a finite number"):
+        OPTS.resolve({"rate": float(text)}, "m")
+
+
+def test_float_option_may_opt_in_to_non_finite_values():
+    opts = option_set(Option("cap", float, float("inf"), finite=False))
+    assert opts.parse_pairs(["cap=inf"], "m", "--method-opt") == {"cap": float("inf")}
+    assert opts.resolve({}, "m") == {"cap": float("inf")}

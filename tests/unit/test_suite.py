@@ -112,6 +112,8 @@ CASES = [
     ("seeds = [0, 1]", "seeds = [0, 1", ["not valid TOML"]),
     ('device = "cpu"', 'device = "tpu"', ["device", "auto, cpu, cuda"]),
     ('device = "cpu"', "max_steps = 0", ["max_steps", "integer >= 1"]),
+    ('device = "cpu"', "time_budget = nan", ["time_budget", "finite number of seconds > 0"]),
+    ('device = "cpu"', "time_budget = inf", ["time_budget", "finite number of seconds > 0"]),
     ('device = "cpu"', 'profile = "fast"', [": profile: method 'brightness' has no profile"]),
     ('device = "cpu"', 'metrics = ["pixel_apx"]', ["metrics", "Did you mean 'pixel_ap'"]),
     ('name = "toy"', 'name = "toyy"', ["[[datasets]] #1 (toyy)", "unknown dataset"]),

@@ -272,7 +272,9 @@ class Store:
         if exact:
             rows = exact
         if not rows:
-            raise StoreError(f"no run '{run_id}' in {self.path}; see 'anobench show --list'")
+            raise StoreError(
+                f"no run '{run_id}' in {self.path}; 'anobench show' lists the stored runs"
+            )
         if len(rows) > 1:
             ids = ", ".join(r["run_id"] for r in rows[:5])
             raise StoreError(f"run id prefix '{run_id}' is ambiguous ({ids}); give more characters")
