@@ -108,16 +108,27 @@ def subsample(
     cap: int | None,
     rng: np.random.Generator,
 ) -> np.ndarray:
-    """Balance the classes (overall or within each view) and cap each class; sorted indices."""
+    """Balance the classes (overall or within each view) and cap each class; sorted indices.
+
+    With ``class_view`` the cap is shared out over the views in proportion to their balanced
+    sizes (largest remainder) and drawn within each (class, view) cell, so every view keeps as
+    many healthy as diseased images under the cap too.
+    """
     keep = np.asarray(index, dtype=np.int64)
     if balance != "none":
         strata = [None] if balance == "class" else sorted(set(groups[keep].tolist()))
-        chosen = []
+        cells = []
         for stratum in strata:
             inside = keep if stratum is None else keep[groups[keep] == stratum]
-            per_class = [inside[labels[inside] == c] for c in (0, 1)]
-            n = min(len(p) for p in per_class)
-            chosen += [rng.choice(p, n, replace=False) for p in per_class]
+            cells.append([inside[labels[inside] == c] for c in (0, 1)])
+        sizes = [min(len(p) for p in per_class) for per_class in cells]
+        if balance == "class_view" and cap is not None:
+            sizes = _share(sizes, cap)
+        chosen = [
+            rng.choice(p, n, replace=False)
+            for per_class, n in zip(cells, sizes, strict=True)
+            for p in per_class
+        ]
         keep = np.sort(np.concatenate(chosen)) if chosen else keep[:0]
     if cap is not None:
         chosen = []
@@ -128,6 +139,19 @@ def subsample(
             chosen.append(members)
         keep = np.sort(np.concatenate(chosen))
     return keep
+
+
+def _share(sizes: list[int], cap: int) -> list[int]:
+    """``sizes`` scaled down to sum to ``cap`` (largest remainder, ties to the first stratum)."""
+    total = sum(sizes)
+    if total <= cap:
+        return sizes
+    exact = [cap * n / total for n in sizes]
+    out = [int(e) for e in exact]
+    by_remainder = sorted(range(len(sizes)), key=lambda i: (out[i] - exact[i], i))
+    for i in by_remainder[: cap - sum(out)]:
+        out[i] += 1
+    return out
 
 
 @dataclass

@@ -326,3 +326,26 @@ def test_fixture_command_writes_the_tree(tmp_path, capsys):
     main([str(tmp_path / "fake"), "--patients", "12"])
     assert (tmp_path / "fake" / "train.csv").is_file()
     assert "valid rows to" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("cap", [None, 12, 8, 5, 3, 1])
+def test_class_view_caps_keep_every_view_balanced(tree, cap):
+    """Caps are drawn within each (class, view) cell: equal counts per cell, as without a cap."""
+    train = read_table(tree.root / "train.csv")
+    selection = select(
+        train, None, Criteria(), val_fraction=0.1, test_fraction=0.2, data_seed=0,
+        balance="class_view", caps={"train": cap},
+    )  # fmt: skip
+    cells = {}  # view -> [healthy, diseased], row by row from the CSV and the oracle
+    for i, label in zip(selection.rows["train"], selection.labels["train"], strict=True):
+        row = tree.train_rows[i]  # the table keeps the CSV's row order
+        assert oracle(row, "drop", False, "all") == label
+        cells.setdefault(row["AP/PA"], [0, 0])[label] += 1
+    assert all(h == d for h, d in cells.values()), cells
+    healthy = sum(h for h, _ in cells.values())
+    uncapped = select(
+        train, None, Criteria(), val_fraction=0.1, test_fraction=0.2, data_seed=0,
+        balance="class_view", caps={},
+    )  # fmt: skip
+    pool = int((uncapped.labels["train"] == 0).sum())
+    assert healthy == (pool if cap is None else min(cap, pool))
