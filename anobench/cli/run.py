@@ -1,4 +1,8 @@
-"""``anobench run``: train and evaluate one method on one dataset, or resume a stored run."""
+"""``anobench run``: train and evaluate one method on one dataset, or resume a stored run.
+
+A configuration and seed that already finished is not run again: the stored result is printed
+(``--rerun`` runs it again; the leaderboard then counts the latest finished run of each seed).
+"""
 
 from __future__ import annotations
 
@@ -51,6 +55,12 @@ def _typed(kind: str, name: str, pairs: tuple[str, ...], flag: str) -> dict[str,
     metavar="RUN_ID",
     help="Continue a failed or interrupted run from its last checkpoint (its stored spec is used).",
 )
+@click.option(
+    "--rerun",
+    is_flag=True,
+    help="Run again a configuration and seed that already finished (the new run then replaces"
+    " it in the leaderboard); without it the stored result is printed.",
+)
 @click.pass_obj
 def command(
     state: State,
@@ -67,6 +77,7 @@ def command(
     fmt: str,
     threads: int | None,
     resume_id: str | None,
+    rerun: bool,
 ) -> None:
     """Train and evaluate one method on one dataset; store the result with its provenance."""
     from ..run.runner import Runner, build_spec
@@ -90,6 +101,13 @@ def command(
         max_steps=max_steps,
         time_budget=time_budget,
     )
+    stored = None if rerun else runner.finished(spec)
+    if stored is not None:
+        # json keeps stdout for the result; text prints the note above the stored result
+        note = f"already finished: run {stored.run_id} (use --rerun to run it again)"
+        click.echo(note, err=fmt == "json")
+        _report(stored, fmt)
+        return
     _report(runner.run(spec, metrics=list(metrics) or None), fmt)
 
 

@@ -127,8 +127,9 @@ def notes(table: Table) -> list[str]:
     """The legend under a table: what each number is, which test, and why a cell is empty."""
     primary = table.primary_metric
     out = [
-        "mean ± std over seeds; n = number of seeds; † = fewer than"
-        f" {stats.MIN_SEEDS} seeds (the std is unreliable); * = primary metric, ranked by its mean."
+        "mean ± std over seeds, one run per seed (the latest finished, if it was run again);"
+        f" n = number of seeds; † = fewer than {stats.MIN_SEEDS} seeds (the std is unreliable);"
+        " * = primary metric, ranked by its mean."
     ]
     labels = [row.label for row in table.rows]
     best = next((row.label for row in table.rows if row.vs_best.note == "best"), "")

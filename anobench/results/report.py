@@ -254,9 +254,8 @@ def build_report(
             body.append(f'<h2 id="{anchor}">Runs: {_esc(table.title)}</h2>')
             by_method = groups.get(table.dataset_hash, {})
             for row in table.rows:
-                runs = sorted(
-                    by_method.get(row.key, []), key=lambda r: (r.spec.seed, r.created or "")
-                )
+                counted = [r for r in by_method.get(row.key, []) if r.run_id in row.run_ids]
+                runs = sorted(counted, key=lambda r: (r.spec.seed, r.created or ""))
                 primary = table.primary_metric
                 summary = render.fmt_cell(row.metrics[primary], row.n)
                 body.append(f"<h3>{_esc(row.label)}: {_esc(primary)} {_esc(summary)}</h3>")

@@ -90,7 +90,18 @@ def _long_frame(store: Store) -> pd.DataFrame:
         df[key] = prov.map(lambda p, key=key: p.get(key))
     df["precision"] = prov.map(run_precision)
     df["dataset_options"] = df["spec_json"].map(lambda s: json.loads(s)["dataset_options"])
+    df = df[df["run_id"].isin(latest_runs(df))]
     return df.drop(columns=["provenance_json", "spec_json"])
+
+
+def latest_runs(df: pd.DataFrame) -> set[str]:
+    """One run per (configuration, seed, resolved precision): the latest finished one.
+
+    A configuration and seed run again (``anobench run --rerun``) replaces the earlier run in
+    every aggregate; "latest" is the largest ``finished`` timestamp, ties broken by run id.
+    """
+    runs = df.drop_duplicates("run_id").sort_values(["finished", "run_id"])
+    return set(runs.drop_duplicates([*KEYS, "seed"], keep="last")["run_id"])
 
 
 def _metric_order(metrics: list[str], primary: str, level: dict[str, str]) -> list[str]:

@@ -367,6 +367,11 @@ class Runner:
             raise ConfigError(f"run {record.run_id} already finished; nothing to resume")
         return self.run(record.spec, metrics, resume=record.run_id)
 
+    def finished(self, spec: RunSpec) -> RunRecord | None:
+        """The latest finished run of the spec's configuration and seed, if there is one."""
+        run_id = self.store.find_finished(spec.config_hash(), spec.seed)
+        return None if run_id is None else self.store.get_run(run_id)
+
     def run(
         self, spec: RunSpec, metrics: Sequence[str] | None = None, resume: str | None = None
     ) -> RunRecord:

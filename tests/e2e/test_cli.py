@@ -199,3 +199,40 @@ def test_leaderboard_filters_and_metrics_that_match_nothing_are_errors(invoke, t
     )
     ok = invoke("leaderboard", "--dataset", "toy", "--method", "brightness", "--metric", "pixel_ap")
     assert ok.exit_code == 0 and "brightness" in ok.stdout
+
+
+def test_a_finished_configuration_and_seed_is_not_run_again_unless_rerun(
+    invoke, testplugins, home, monkeypatch
+):
+    from anobench.api.home import store_path
+    from anobench.results import tabulate
+    from anobench.results.store import Store
+    from anobench.results.store import store as store_module
+
+    clock = iter(f"2026-01-01T00:{m:02d}:00+00:00" for m in range(60))
+    monkeypatch.setattr(store_module, "now", lambda: next(clock))
+    args = ("run", "-m", "brightness", "-d", "toy", "--device", "cpu", "--format", "json")
+    first = invoke("--quiet", *args)
+    assert first.exit_code == 0, first.output
+    run_id = json.loads(first.stdout)["run_id"]
+
+    again = invoke("--quiet", *args)
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout)["run_id"] == run_id  # the stored result, on stdout
+    assert f"already finished: run {run_id} (use --rerun to run it again)" in again.stderr
+    with Store(store_path(home)) as store:
+        assert [r.run_id for r in store.runs()] == [run_id]
+
+    text = invoke("--quiet", *args[:-2])
+    assert text.exit_code == 0 and "already finished" in text.output and run_id in text.output
+
+    rerun = invoke("--quiet", *args, "--rerun")
+    assert rerun.exit_code == 0, rerun.output
+    new_id = json.loads(rerun.stdout)["run_id"]
+    assert new_id != run_id and "already finished" not in rerun.stderr
+    with Store(store_path(home)) as store:
+        assert sorted(r.run_id for r in store.runs()) == sorted([run_id, new_id])
+        (row,) = tabulate.build(store, resamples=0).tables[0].rows
+    assert row.run_ids == (new_id,) and row.seeds == (0,)
+    board = json.loads(invoke("leaderboard", "--format", "json", "--bootstrap", "0").stdout)
+    assert board[0]["n"] == 1

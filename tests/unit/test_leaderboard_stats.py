@@ -197,3 +197,40 @@ def test_the_table_is_plain_data_and_the_cli_offers_the_registered_formats(store
     # JSON is valid JSON: empty notes are null, not NaN
     text = render.as_json(board)
     assert "NaN" not in text and json.loads(text)[0]["p_test"] is None
+
+
+def test_repeated_runs_count_once_per_seed_the_latest_finished(tmp_path, monkeypatch):
+    """Runs repeating a configuration and seed: only the latest finished one is aggregated."""
+    from anobench.results.store import store as store_module
+
+    clock = iter(f"2026-01-01T00:00:{s:02d}+00:00" for s in range(60))
+    monkeypatch.setattr(store_module, "now", lambda: next(clock))
+    rng = np.random.default_rng(1)
+    with Store(tmp_path / "dup.sqlite") as dup, Store(tmp_path / "one.sqlite") as one:
+        latest = {}
+        # ae seed 0 three times (the last is the one that counts), seed 1 once
+        for k, seed in enumerate((0, 0, 0, 1)):
+            values = rng.uniform(0.1 * k, 0.1 * k + 0.5, 30)
+            spec = RunSpec("toy", "ae", {"size": 16}, {}, seed=seed)
+            run_id = f"run-{9 - k}"  # the latest has the smallest id: order is by `finished`
+            dup.start_run(run_id, spec, {"seed": seed}, "hit")
+            per_image = dict(zip(IDS, map(float, values), strict=True))
+            result = MetricResult(float(np.mean(values)), per_image=per_image)
+            dup.finish_run(run_id, {"hit": (HIT, result)}, {"seed": seed, "fit_seconds": 1.0})
+            latest[seed] = values
+        for seed, values in latest.items():
+            _add(one, "ae", seed, values)
+        for s in (dup, one):  # keep the two stores' tables comparable: only the metric `hit`
+            with s._write() as db:
+                db.execute("DELETE FROM metrics WHERE name != 'hit'")
+                db.execute("DELETE FROM per_image WHERE metric != 'hit'")
+        got = render.records(tabulate.build(dup, resamples=200))
+        want = render.records(tabulate.build(one, resamples=200))
+    means = [float(np.mean(v)) for v in latest.values()]
+    (row,) = got
+    assert row["n"] == 2 and row["seeds"] == "0 1"
+    assert row["hit_mean"] == pytest.approx(np.mean(means))
+    assert row["hit_std"] == pytest.approx(np.std(means, ddof=1))
+    for r in (row, want[0]):
+        r.pop("run_ids", None)
+    assert json.dumps(got, sort_keys=True) == json.dumps(want, sort_keys=True)

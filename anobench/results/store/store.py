@@ -288,9 +288,10 @@ class Store:
         return [self._record(r) for r in rows]
 
     def find_finished(self, config_hash: str, seed: int) -> str | None:
+        """The latest finished run of one configuration and seed (by ``finished``, then id)."""
         row = self._db.execute(
             "SELECT run_id FROM runs WHERE config_hash = ? AND seed = ? AND status = ?"
-            " ORDER BY created DESC LIMIT 1",
+            " ORDER BY finished DESC, run_id DESC LIMIT 1",
             (config_hash, seed, RunStatus.FINISHED.value),
         ).fetchone()
         return row[0] if row else None
@@ -317,7 +318,7 @@ class Store:
         """One row per (finished run, metric), with the run's identifying columns."""
         rows = self._db.execute(
             "SELECT r.run_id, r.config_hash, r.dataset, r.dataset_hash, r.method, r.method_hash,"
-            " r.profile, r.seed, r.primary_metric, r.provenance_json, r.spec_json,"
+            " r.profile, r.seed, r.finished, r.primary_metric, r.provenance_json, r.spec_json,"
             " m.name, m.value, m.level, m.higher_is_better, m.oracle, m.resample,"
             " m.details_json"
             " FROM runs r JOIN metrics m ON m.run_id = r.run_id WHERE r.status = ?"
