@@ -236,3 +236,7 @@ def test_a_finished_configuration_and_seed_is_not_run_again_unless_rerun(
     assert row.run_ids == (new_id,) and row.seeds == (0,)
     board = json.loads(invoke("leaderboard", "--format", "json", "--bootstrap", "0").stdout)
     assert board[0]["n"] == 1
+    page = home / "report"
+    assert invoke("report", "--output", str(page), "--bootstrap", "0").exit_code == 0
+    html = (page / "index.html").read_text()
+    assert f"run {new_id}" in html and f"run {run_id}" not in html  # only the counted run
