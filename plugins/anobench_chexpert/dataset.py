@@ -39,7 +39,7 @@ from .table import RELEASES, Table, read_table
 ENV_ROOT = "ANOBENCH_CHEXPERT_ROOT"
 ENV_WORKERS = "ANOBENCH_CHEXPERT_WORKERS"
 #: bump when decoding, selection or the cache layout changes: old caches are then ignored
-LOADER_VERSION = 1
+LOADER_VERSION = 2  # 2: balance=class_view draws caps per (class, view) cell
 SPLITS = ("train", "val", "test", "official_valid")
 _COMPLETE = "index.json"  # written last; a cache folder without it is not a cache
 _LISTED = 20  # skipped files and rejected rows named in the provenance (all are counted)
