@@ -151,3 +151,46 @@ def test_the_figure_of_a_method_without_maps_says_so(tmp_path):
             )
         ).size[0]
     )
+
+
+def _own_model(home, record) -> None:
+    """``predict`` in ``home`` reads this home's model (its artifacts resolve under it)."""
+    from anobench.results.store import Store
+
+    with Store(home / "store.sqlite") as store:
+        stored = store.get_run(record["run_id"])
+    assert stored.artifacts == str(home / "runs" / record["run_id"])
+
+
+@pytest.mark.parametrize("how", ["move", "copy"])
+def test_a_moved_or_copied_home_predicts_with_its_own_model(tmp_path, how):
+    import shutil
+
+    original = tmp_path / "homeA"
+    record = _run(original, "-m", "meandiff", "-d", "synthetic", *TINY)
+    Image.fromarray(np.full((20, 20), 90, np.uint8)).save(tmp_path / "x.png")
+    moved = tmp_path / "homeB"
+    if how == "move":
+        original.rename(moved)
+    else:
+        shutil.copytree(original, moved, symlinks=True)
+        shutil.rmtree(original)  # the copy must not lean on the original's files
+    _own_model(moved, record)
+    result = _invoke(moved, "predict", "--run", record["run_id"], str(tmp_path / "x.png"),
+                     "--format", "json")  # fmt: skip
+    assert json.loads(result.stdout)["run_id"] == record["run_id"]
+    assert not original.exists()
+
+
+def test_a_copied_home_does_not_use_the_original_model(tmp_path):
+    import shutil
+
+    original = tmp_path / "homeA"
+    record = _run(original, "-m", "meandiff", "-d", "synthetic", *TINY)
+    copy = tmp_path / "homeB"
+    shutil.copytree(original, copy)
+    (copy / "runs" / record["run_id"] / "model.pt").unlink()
+    (tmp_path / "x.png").write_bytes(b"")
+    result = _invoke(copy, "predict", "--run", record["run_id"], str(tmp_path / "x.png"), ok=False)
+    assert result.exit_code == 2 and "is missing" in result.output
+    assert str(copy / "runs" / record["run_id"] / "model.pt") in result.output.replace("\n", "")

@@ -63,6 +63,30 @@ class Store:
                 f" untouched: move it aside to start a new store, or {_FIX}"
             ) from None
 
+    @property
+    def home(self) -> Path:
+        """The anobench home this store belongs to: the folder of the store file."""
+        return Path(os.path.abspath(self.path)).parent
+
+    def _stored_artifacts(self, folder: str | None) -> str | None:
+        """A folder under the home is stored relative to it, so the home can move or be copied."""
+        if folder is None:
+            return None
+        path = Path(folder)
+        if not path.is_absolute():
+            return path.as_posix()
+        home = Path(os.path.realpath(self.home))
+        try:
+            return Path(os.path.realpath(path)).relative_to(home).as_posix()
+        except ValueError:
+            return str(path)  # outside the home: kept as given
+
+    def _read_artifacts(self, stored: str | None) -> str | None:
+        """The stored folder as an absolute path of this home (relative ones are under it)."""
+        if stored is None:
+            return None
+        return str(self.home / stored)  # an absolute ``stored`` stays itself
+
     def close(self) -> None:
         self._db.close()
 
@@ -98,9 +122,13 @@ class Store:
             )
         for number in range(version, SCHEMA_VERSION):
             with self._write() as db:
-                for statement in MIGRATIONS[number].split(";"):
-                    if statement.strip():
-                        db.execute(statement)
+                migration = MIGRATIONS[number]
+                if callable(migration):
+                    migration(db, self.home)
+                else:
+                    for statement in migration.split(";"):
+                        if statement.strip():
+                            db.execute(statement)
                 db.execute("INSERT INTO schema_version (version) VALUES (?)", (number + 1,))
 
     @property
@@ -135,7 +163,7 @@ class Store:
                     json.dumps(spec.to_dict(), default=str),
                     json.dumps(dict(provenance), default=str),
                     primary_metric,
-                    artifacts,
+                    self._stored_artifacts(artifacts),
                     now(),
                 ),
             )
@@ -257,7 +285,7 @@ class Store:
             error=error,
             created=row["created"],
             finished=row["finished"],
-            artifacts=row["artifacts"],
+            artifacts=self._read_artifacts(row["artifacts"]),
             primary_metric=row["primary_metric"],
         )
 
