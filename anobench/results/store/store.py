@@ -26,6 +26,25 @@ EVIDENCE_FORMAT = 1
 
 _FIX = "pass --home (or ANOBENCH_HOME) pointing at a writable folder"
 
+#: store files this process found intact, with their size and mtime then: ``PRAGMA quick_check``
+#: runs once per file and process, again only when the file changed since
+_CHECKED: set[tuple[str, int, int]] = set()
+
+
+def damaged(path: Path, detail: str) -> StoreError:
+    """The one line for a store whose file is damaged: how to see the damage and recover."""
+    return StoreError(
+        f"the store {path} is damaged ({detail}); nothing was written to it: 'anobench doctor'"
+        f" shows the damage; copy the file aside and rebuild it with sqlite3's .recover"
+        f" ('sqlite3 {path} .recover | sqlite3 recovered.sqlite'), or start a new home (--home)"
+    )
+
+
+def is_damage(exc: sqlite3.DatabaseError) -> bool:
+    """A malformed or corrupt database file (not a lock, a full disk or a bad statement)."""
+    text = str(exc).lower()
+    return "malformed" in text or "corrupt" in text
+
 
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -56,8 +75,14 @@ class Store:
             self._db.execute("PRAGMA busy_timeout = 60000")
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA foreign_keys = ON")
+            self._check_integrity()
             self._migrate()
+        except StoreError:
+            self._db.close()
+            raise
         except sqlite3.DatabaseError as exc:
+            if is_damage(exc):
+                raise damaged(self.path, str(exc)) from None
             raise StoreError(
                 f"store file {self.path} is not a usable anobench store ({exc}); it was left"
                 f" untouched: move it aside to start a new store, or {_FIX}"
@@ -110,6 +135,19 @@ class Store:
             raise
         else:
             self._db.execute("COMMIT")
+
+    def _check_integrity(self) -> None:
+        """``PRAGMA quick_check`` once per process and file, before anything reads or writes it."""
+        if not self.path.exists():
+            return
+        stat = self.path.stat()
+        key = (os.path.realpath(self.path), stat.st_size, stat.st_mtime_ns)
+        if key in _CHECKED or stat.st_size == 0:
+            return
+        problems = [r[0] for r in self._db.execute("PRAGMA quick_check(5)")]
+        if problems != ["ok"]:
+            raise damaged(self.path, " ".join("; ".join(problems[:2]).split()))
+        _CHECKED.add(key)
 
     def _migrate(self) -> None:
         self._db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
