@@ -194,3 +194,22 @@ def test_a_copied_home_does_not_use_the_original_model(tmp_path):
     result = _invoke(copy, "predict", "--run", record["run_id"], str(tmp_path / "x.png"), ok=False)
     assert result.exit_code == 2 and "is missing" in result.output
     assert str(copy / "runs" / record["run_id"] / "model.pt") in result.output.replace("\n", "")
+
+
+def test_a_decompression_bomb_is_one_line_naming_the_limit(meandiff_run, tmp_path):
+    import struct
+    import zlib
+
+    home, record = meandiff_run
+    bomb = tmp_path / "bomb.png"
+    Image.fromarray(np.zeros((4, 4), np.uint8)).save(bomb)
+    data = bytearray(bomb.read_bytes())
+    data[16:24] = struct.pack(">II", 40000, 40000)  # the header claims 40000 x 40000
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))
+    bomb.write_bytes(bytes(data))
+    result = _invoke(home, "predict", "--run", record["run_id"], str(bomb), ok=False)
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "bomb.png" in lines[0] and "limit of" in lines[0]
+    assert "ANOBENCH_MAX_IMAGE_PIXELS" in lines[0] and "Traceback" not in result.output
