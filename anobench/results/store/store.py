@@ -6,6 +6,7 @@ crash leaves ``running``/``failed``/``interrupted`` and never half a result.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -37,6 +38,24 @@ def damaged(path: Path, detail: str) -> StoreError:
         f"the store {path} is damaged ({detail}); nothing was written to it: 'anobench doctor'"
         f" shows the damage; copy the file aside and rebuild it with sqlite3's .recover"
         f" ('sqlite3 {path} .recover | sqlite3 recovered.sqlite'), or start a new home (--home)"
+    )
+
+
+class DiskFull(StoreError):
+    """The store (or the disk under it) is full: nothing of the transaction was written."""
+
+
+def is_full(exc: BaseException) -> bool:
+    """``SQLITE_FULL`` ("database or disk is full") or ``ENOSPC``."""
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return True
+    return isinstance(exc, sqlite3.OperationalError) and "full" in str(exc).lower()
+
+
+def disk_full(path: Path, detail: str) -> DiskFull:
+    return DiskFull(
+        f"the disk holding the store {path} is full ({detail}); nothing of this write was"
+        " stored: free space (or pass --home on a larger disk) and rerun"
     )
 
 
@@ -130,11 +149,13 @@ class Store:
             raise StoreError(f"store file {self.path} cannot be written ({exc}); {_FIX}") from None
         try:
             yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        else:
             self._db.execute("COMMIT")
+        except BaseException as exc:
+            if self._db.in_transaction:  # SQLite may have rolled back already (SQLITE_FULL)
+                self._db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.OperationalError) and is_full(exc):
+                raise disk_full(self.path, str(exc)) from None
+            raise
 
     def _check_integrity(self) -> None:
         """``PRAGMA quick_check`` once per process and file, before anything reads or writes it."""
