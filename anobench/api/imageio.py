@@ -13,6 +13,8 @@ What ``anobench predict`` feeds to ``Dataset.preprocess``: a 2-D float32 array, 
 
 from __future__ import annotations
 
+import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +23,38 @@ from .errors import ConfigError, DataError
 
 FORMATS = "PNG, JPEG or DICOM"
 DICOM_INSTALL = 'pip install "anobench[chexpert]"'
+#: the most pixels an image may have, overriding Pillow's decompression-bomb limit
+MAX_PIXELS_ENV = "ANOBENCH_MAX_IMAGE_PIXELS"
+
+
+def max_pixels() -> int | None:
+    """``ANOBENCH_MAX_IMAGE_PIXELS`` (0: no limit), else what Pillow refuses to open.
+
+    Pillow warns above ``Image.MAX_IMAGE_PIXELS`` and refuses twice that; anobench refuses at
+    the same size with one line, and reads images between the two without Pillow's warning.
+    """
+    from PIL import Image
+
+    raw = os.environ.get(MAX_PIXELS_ENV, "").strip()
+    if raw:
+        try:
+            value = int(raw)
+            if value < 0:
+                raise ValueError
+        except ValueError:
+            raise ConfigError(
+                f"{MAX_PIXELS_ENV}={raw!r} is not a number of pixels (0 for no limit)"
+            ) from None
+        return value or None
+    return None if Image.MAX_IMAGE_PIXELS is None else 2 * Image.MAX_IMAGE_PIXELS
+
+
+def _too_large(path: Path, pixels: int | str, limit: int) -> DataError:
+    return DataError(
+        f"{path}: the image has {pixels} pixels, over the limit of {limit} pixels (a"
+        f" decompression bomb?); if you trust the file, raise the limit with"
+        f" {MAX_PIXELS_ENV}=N (0: none; it replaces Pillow's Image.MAX_IMAGE_PIXELS)"
+    )
 
 
 def is_dicom(path: Path) -> bool:
@@ -46,8 +80,20 @@ def read_image(path: str | Path) -> np.ndarray:
         return read_dicom(path)
     from PIL import Image, UnidentifiedImageError
 
+    limit = max_pixels()
     try:
-        with Image.open(path) as img:
+        with warnings.catch_warnings():
+            # anobench enforces its own limit below; Pillow's checks would warn or refuse first
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+            try:
+                img = Image.open(path)
+            finally:
+                Image.MAX_IMAGE_PIXELS = saved
+        with img:
+            width, height = img.size
+            if limit is not None and width * height > limit:
+                raise _too_large(path, width * height, limit)
             img.load()
             return _pil_to_unit(img)
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:

@@ -40,6 +40,17 @@ class _Group(click.Group):
         except Exception as exc:
             if debug:
                 raise
+            import sqlite3
+
+            if isinstance(exc, sqlite3.DatabaseError) and isinstance(ctx.obj, State):
+                from ..api.home import store_path
+                from ..results.store.store import damaged, is_damage
+
+                if is_damage(exc):  # damage quick_check did not see, met while reading
+                    click.secho(
+                        f"error: {damaged(store_path(ctx.obj.home), str(exc))}", fg="red", err=True
+                    )
+                    ctx.exit(2)
             click.secho(
                 f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for the"
                 " traceback and please report it)",

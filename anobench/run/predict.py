@@ -54,10 +54,18 @@ def load_trained(home: Path, run_id: str) -> tuple[RunRecord, Method, Dataset]:
     folder = Path(record.artifacts) if record.artifacts else runs_dir(Path(home)) / record.run_id
     model_path = folder / MODEL_FILE
     if not model_path.is_file():
+        rerun = (
+            f"rerun it ('anobench run -m {spec.method} -d {spec.dataset} --seed {spec.seed}')"
+            " and predict with the new run id"
+        )
+        if record.status == "finished":
+            raise ConfigError(
+                f"run {record.run_id} is finished but its saved model {model_path} is missing"
+                f" (has no saved model: was {folder} deleted?); {rerun}"
+            )
         raise ConfigError(
             f"run {record.run_id} ({record.status}) has no saved model at {model_path}; only a"
-            f" finished run keeps one: rerun it ('anobench run -m {spec.method} -d"
-            f" {spec.dataset} --seed {spec.seed}') and predict with the new run id"
+            f" finished run keeps one: {rerun}"
         )
     method_cls = registry.get_method(spec.method)
     dataset_cls = registry.get_dataset(spec.dataset)

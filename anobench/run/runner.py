@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import math
 import os
 import time
@@ -16,7 +18,7 @@ import torch
 
 from ..api import hardware, registry, signals
 from ..api.context import CHECKPOINT, Budget, RunContext
-from ..api.errors import AnobenchError, ConfigError, MethodFailure, PluginError
+from ..api.errors import AnobenchError, ConfigError, MethodFailure, PluginError, StoreError
 from ..api.home import MODEL_FILE, cache_dir, runs_dir, store_path
 from ..api.interfaces import Dataset, Method, Metric
 from ..api.jobs import Job, MetricInfo, Outcome
@@ -46,6 +48,7 @@ from ..results.figures import curves, panel
 from ..results.provenance import device_description, environment
 from ..results.resampling import collect as collect_evidence
 from ..results.store import Store
+from ..results.store.store import DiskFull
 from .devices import resolve_device
 
 PROFILES = ("quick", "paper")
@@ -434,11 +437,22 @@ class Runner:
         )
 
     def commit(self, outcome: Outcome) -> None:
-        """Write an outcome: metrics and ``finished`` in one transaction, or the error."""
+        """Write an outcome: metrics and ``finished`` in one transaction, or the error.
+
+        A full disk while writing the results marks the run failed with the reason (when the
+        store can still take that small update) and raises the one-line ``DiskFull``.
+        """
         if outcome.status == RunStatus.FINISHED:
-            self.store.finish_run(
-                outcome.run_id, outcome.results, outcome.provenance, evidence=outcome.evidence
-            )
+            try:
+                self.store.finish_run(
+                    outcome.run_id, outcome.results, outcome.provenance, evidence=outcome.evidence
+                )
+            except DiskFull as exc:
+                with contextlib.suppress(StoreError):
+                    self.store.end_run(
+                        outcome.run_id, RunStatus.FAILED, str(exc), outcome.provenance
+                    )
+                raise StoreError(f"run {outcome.run_id} failed: {exc}") from None
         else:
             self.store.end_run(outcome.run_id, outcome.status, outcome.error, outcome.provenance)
 
@@ -516,5 +530,11 @@ def _jsonable(value: Any) -> bool:
 def _describe(exc: BaseException, phase: str, spec: RunSpec) -> str:
     if isinstance(exc, AnobenchError):
         return str(exc)
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        where = exc.filename or "the run's files"
+        return (
+            f"no space left on the device writing {where} during {phase}: free space (or pass"
+            " --home on a larger disk) and rerun"
+        )
     who = f"dataset '{spec.dataset}'" if phase == LOAD_DATA else f"method '{spec.method}'"
     return f"{who} raised {type(exc).__name__} during {phase}: {exc}"

@@ -151,3 +151,65 @@ def test_the_figure_of_a_method_without_maps_says_so(tmp_path):
             )
         ).size[0]
     )
+
+
+def _own_model(home, record) -> None:
+    """``predict`` in ``home`` reads this home's model (its artifacts resolve under it)."""
+    from anobench.results.store import Store
+
+    with Store(home / "store.sqlite") as store:
+        stored = store.get_run(record["run_id"])
+    assert stored.artifacts == str(home / "runs" / record["run_id"])
+
+
+@pytest.mark.parametrize("how", ["move", "copy"])
+def test_a_moved_or_copied_home_predicts_with_its_own_model(tmp_path, how):
+    import shutil
+
+    original = tmp_path / "homeA"
+    record = _run(original, "-m", "meandiff", "-d", "synthetic", *TINY)
+    Image.fromarray(np.full((20, 20), 90, np.uint8)).save(tmp_path / "x.png")
+    moved = tmp_path / "homeB"
+    if how == "move":
+        original.rename(moved)
+    else:
+        shutil.copytree(original, moved, symlinks=True)
+        shutil.rmtree(original)  # the copy must not lean on the original's files
+    _own_model(moved, record)
+    result = _invoke(moved, "predict", "--run", record["run_id"], str(tmp_path / "x.png"),
+                     "--format", "json")  # fmt: skip
+    assert json.loads(result.stdout)["run_id"] == record["run_id"]
+    assert not original.exists()
+
+
+def test_a_copied_home_does_not_use_the_original_model(tmp_path):
+    import shutil
+
+    original = tmp_path / "homeA"
+    record = _run(original, "-m", "meandiff", "-d", "synthetic", *TINY)
+    copy = tmp_path / "homeB"
+    shutil.copytree(original, copy)
+    (copy / "runs" / record["run_id"] / "model.pt").unlink()
+    (tmp_path / "x.png").write_bytes(b"")
+    result = _invoke(copy, "predict", "--run", record["run_id"], str(tmp_path / "x.png"), ok=False)
+    assert result.exit_code == 2 and "is missing" in result.output
+    assert str(copy / "runs" / record["run_id"] / "model.pt") in result.output.replace("\n", "")
+
+
+def test_a_decompression_bomb_is_one_line_naming_the_limit(meandiff_run, tmp_path):
+    import struct
+    import zlib
+
+    home, record = meandiff_run
+    bomb = tmp_path / "bomb.png"
+    Image.fromarray(np.zeros((4, 4), np.uint8)).save(bomb)
+    data = bytearray(bomb.read_bytes())
+    data[16:24] = struct.pack(">II", 40000, 40000)  # the header claims 40000 x 40000
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))
+    bomb.write_bytes(bytes(data))
+    result = _invoke(home, "predict", "--run", record["run_id"], str(bomb), ok=False)
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "bomb.png" in lines[0] and "limit of" in lines[0]
+    assert "ANOBENCH_MAX_IMAGE_PIXELS" in lines[0] and "Traceback" not in result.output

@@ -81,3 +81,50 @@ def test_dicom_without_pydicom_names_the_extra(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "pydicom", None)
     with pytest.raises(ConfigError, match=r'pip install "anobench\[chexpert\]"'):
         read_image(path)
+
+
+def _claims_size(path, width: int, height: int) -> None:
+    """A small PNG whose header claims ``width`` x ``height`` (a decompression bomb's header)."""
+    import struct
+    import zlib
+
+    Image.fromarray(np.zeros((4, 4), np.uint8)).save(path)
+    data = bytearray(path.read_bytes())
+    assert data[12:16] == b"IHDR"
+    data[16:24] = struct.pack(">II", width, height)
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))
+    path.write_bytes(bytes(data))
+
+
+def test_a_decompression_bomb_names_the_file_the_limit_and_how_to_raise_it(tmp_path):
+    _claims_size(tmp_path / "bomb.png", 40000, 40000)
+    with pytest.raises(DataError) as info:
+        read_image(tmp_path / "bomb.png")
+    message = str(info.value)
+    assert "bomb.png" in message and "1600000000 pixels" in message
+    assert f"limit of {2 * Image.MAX_IMAGE_PIXELS} pixels" in message
+    assert "ANOBENCH_MAX_IMAGE_PIXELS" in message and "Image.MAX_IMAGE_PIXELS" in message
+    assert "\n" not in message
+
+
+def test_the_pixel_limit_can_be_raised_and_lowered(tmp_path, monkeypatch):
+    Image.fromarray(np.zeros((30, 40), np.uint8)).save(tmp_path / "small.png")
+    monkeypatch.setenv("ANOBENCH_MAX_IMAGE_PIXELS", "1000")
+    with pytest.raises(DataError, match=r"1200 pixels.*limit of 1000"):
+        read_image(tmp_path / "small.png")
+    monkeypatch.setenv("ANOBENCH_MAX_IMAGE_PIXELS", "2000")
+    assert read_image(tmp_path / "small.png").shape == (30, 40)
+    monkeypatch.setenv("ANOBENCH_MAX_IMAGE_PIXELS", "lots")
+    with pytest.raises(ConfigError, match="ANOBENCH_MAX_IMAGE_PIXELS"):
+        read_image(tmp_path / "small.png")
+
+
+def test_a_large_image_under_the_limit_reads_without_pillows_warning(tmp_path):
+    """11000 x 11000 is over Pillow's warning size but under anobench's limit: no raw warning."""
+    import warnings
+
+    Image.new("1", (11000, 11000)).save(tmp_path / "big.png")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        pixels = read_image(tmp_path / "big.png")
+    assert pixels.shape == (11000, 11000)

@@ -1,4 +1,4 @@
-"""A store written by schema 1 (before evidence) opens, migrates and keeps working."""
+"""Stores written by older schemas open, migrate and keep working."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def test_schema_1_store_migrates_and_old_runs_stay_readable(tmp_path):
     path = tmp_path / "store.sqlite"
     spec = _schema_1_store(path)
     with Store(path) as store:
-        assert store.schema_version == SCHEMA_VERSION == 2
+        assert store.schema_version == SCHEMA_VERSION == 3
         old = store.get_run("old")
         assert old.status == "finished" and old.metrics == {"image_accuracy": 0.5, "pixel_ap": 0.4}
         assert store.evidence("old") is None
@@ -82,6 +82,59 @@ def test_schema_1_store_migrates_and_old_runs_stay_readable(tmp_path):
         assert store.evidence("new") is None
     # reopening does not migrate twice
     with Store(path) as store:
-        assert store.schema_version == 2
+        assert store.schema_version == SCHEMA_VERSION
         with sqlite3.connect(path) as db:
-            assert db.execute("SELECT COUNT(*) FROM schema_version").fetchone()[0] == 2
+            count = db.execute("SELECT COUNT(*) FROM schema_version").fetchone()[0]
+            assert count == SCHEMA_VERSION
+
+
+def test_schema_2_absolute_artifacts_become_relative_to_the_home(tmp_path):
+    """Schema 3 stores artifact folders under the home relative to it; others stay as they are."""
+    home = tmp_path / "home"
+    path = home / "store.sqlite"
+    home.mkdir()
+    outside = tmp_path / "elsewhere" / "runs" / "out"
+    (home / "runs" / "moved").mkdir(parents=True)
+    stored = {
+        "here": str(home / "runs" / "here"),  # under this home
+        "moved": str(tmp_path / "old-home" / "runs" / "moved"),  # home moved, folder came along
+        "out": str(outside),  # outside the home, nothing of it here: kept
+        "gone": str(tmp_path / "old-home" / "runs" / "gone"),  # old home, no folder here: kept
+        "none": None,
+    }
+    spec = RunSpec("toy", "brightness", {"n": 6}, {"steps": 2}, seed=0)
+    with sqlite3.connect(path) as db:
+        db.executescript(MIGRATIONS[0])
+        db.executescript(MIGRATIONS[1])
+        db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        db.executemany("INSERT INTO schema_version VALUES (?)", [(1,), (2,)])
+        for seed, (run_id, artifacts) in enumerate(stored.items()):
+            db.execute(
+                "INSERT INTO runs (run_id, config_hash, dataset, dataset_hash, method,"
+                " method_hash, profile, seed, status, spec_json, artifacts, created)"
+                " VALUES (?, 'c', 'toy', 'd', 'brightness', 'm', 'quick', ?, 'finished', ?, ?,"
+                " '2024-01-01T00:00:00+00:00')",
+                (run_id, seed, json.dumps(spec.to_dict()), artifacts),
+            )
+    with Store(path) as store:
+        assert store.schema_version == SCHEMA_VERSION
+        raw = dict(store._db.execute("SELECT run_id, artifacts FROM runs").fetchall())
+        assert raw == {
+            "here": "runs/here",
+            "moved": "runs/moved",
+            "out": str(outside),
+            "gone": stored["gone"],
+            "none": None,
+        }
+        # read back absolute, for this home
+        assert store.get_run("here").artifacts == str(home / "runs" / "here")
+        assert store.get_run("moved").artifacts == str(home / "runs" / "moved")
+        assert store.get_run("out").artifacts == str(outside)
+        assert store.get_run("none").artifacts is None
+        # new runs are written relative too, and a folder outside the home stays absolute
+        store.start_run(
+            "new", RunSpec("toy", "brightness", {}, {}, seed=9), {}, None, str(home / "runs/new")
+        )
+        store.start_run("ext", RunSpec("toy", "brightness", {}, {}, seed=8), {}, None, str(outside))
+        raw = dict(store._db.execute("SELECT run_id, artifacts FROM runs").fetchall())
+        assert raw["new"] == "runs/new" and raw["ext"] == str(outside)

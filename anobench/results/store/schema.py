@@ -2,7 +2,40 @@
 
 from __future__ import annotations
 
-MIGRATIONS: list[str] = [
+import os
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+#: a migration is SQL (statements separated by ``;``) or a function of the open connection and
+#: the home (the store file's folder), run inside the migration's transaction
+Migration = str | Callable[[sqlite3.Connection, Path], None]
+
+
+def _relative_artifacts(db: sqlite3.Connection, home: Path) -> None:
+    """3: artifact folders are stored relative to the home, so a home can be moved or copied.
+
+    An absolute path under the home becomes relative; so does ``<old home>/runs/<run_id>`` when
+    this home holds ``runs/<run_id>`` (a home moved or copied before this migration ran). Any
+    other path outside the home stays as it is.
+    """
+    home = Path(os.path.realpath(home))
+    rows = db.execute("SELECT run_id, artifacts FROM runs WHERE artifacts IS NOT NULL").fetchall()
+    for run_id, stored in rows:
+        path = Path(stored)
+        if not path.is_absolute():
+            continue
+        try:
+            relative = Path(os.path.realpath(path)).relative_to(home)
+        except ValueError:
+            own = Path("runs") / run_id
+            if path.parts[-2:] != own.parts or not (home / own).is_dir():
+                continue
+            relative = own
+        db.execute("UPDATE runs SET artifacts = ? WHERE run_id = ?", (relative.as_posix(), run_id))
+
+
+MIGRATIONS: list[Migration] = [
     # 1: runs, metrics, per-image values, provenance as JSON
     """
     CREATE TABLE runs (
@@ -53,6 +86,7 @@ MIGRATIONS: list[str] = [
         data BLOB NOT NULL
     );
     """,
+    _relative_artifacts,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

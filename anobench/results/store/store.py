@@ -6,6 +6,7 @@ crash leaves ``running``/``failed``/``interrupted`` and never half a result.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -25,6 +26,43 @@ from .schema import MIGRATIONS, SCHEMA_VERSION
 EVIDENCE_FORMAT = 1
 
 _FIX = "pass --home (or ANOBENCH_HOME) pointing at a writable folder"
+
+#: store files this process found intact, with their size and mtime then: ``PRAGMA quick_check``
+#: runs once per file and process, again only when the file changed since
+_CHECKED: set[tuple[str, int, int]] = set()
+
+
+def damaged(path: Path, detail: str) -> StoreError:
+    """The one line for a store whose file is damaged: how to see the damage and recover."""
+    return StoreError(
+        f"the store {path} is damaged ({detail}); nothing was written to it: 'anobench doctor'"
+        f" shows the damage; copy the file aside and rebuild it with sqlite3's .recover"
+        f" ('sqlite3 {path} .recover | sqlite3 recovered.sqlite'), or start a new home (--home)"
+    )
+
+
+class DiskFull(StoreError):
+    """The store (or the disk under it) is full: nothing of the transaction was written."""
+
+
+def is_full(exc: BaseException) -> bool:
+    """``SQLITE_FULL`` ("database or disk is full") or ``ENOSPC``."""
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return True
+    return isinstance(exc, sqlite3.OperationalError) and "full" in str(exc).lower()
+
+
+def disk_full(path: Path, detail: str) -> DiskFull:
+    return DiskFull(
+        f"the disk holding the store {path} is full ({detail}); nothing of this write was"
+        " stored: free space (or pass --home on a larger disk) and rerun"
+    )
+
+
+def is_damage(exc: sqlite3.DatabaseError) -> bool:
+    """A malformed or corrupt database file (not a lock, a full disk or a bad statement)."""
+    text = str(exc).lower()
+    return "malformed" in text or "corrupt" in text
 
 
 def now() -> str:
@@ -56,12 +94,42 @@ class Store:
             self._db.execute("PRAGMA busy_timeout = 60000")
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA foreign_keys = ON")
+            self._check_integrity()
             self._migrate()
+        except StoreError:
+            self._db.close()
+            raise
         except sqlite3.DatabaseError as exc:
+            if is_damage(exc):
+                raise damaged(self.path, str(exc)) from None
             raise StoreError(
                 f"store file {self.path} is not a usable anobench store ({exc}); it was left"
                 f" untouched: move it aside to start a new store, or {_FIX}"
             ) from None
+
+    @property
+    def home(self) -> Path:
+        """The anobench home this store belongs to: the folder of the store file."""
+        return Path(os.path.abspath(self.path)).parent
+
+    def _stored_artifacts(self, folder: str | None) -> str | None:
+        """A folder under the home is stored relative to it, so the home can move or be copied."""
+        if folder is None:
+            return None
+        path = Path(folder)
+        if not path.is_absolute():
+            return path.as_posix()
+        home = Path(os.path.realpath(self.home))
+        try:
+            return Path(os.path.realpath(path)).relative_to(home).as_posix()
+        except ValueError:
+            return str(path)  # outside the home: kept as given
+
+    def _read_artifacts(self, stored: str | None) -> str | None:
+        """The stored folder as an absolute path of this home (relative ones are under it)."""
+        if stored is None:
+            return None
+        return str(self.home / stored)  # an absolute ``stored`` stays itself
 
     def close(self) -> None:
         self._db.close()
@@ -81,11 +149,26 @@ class Store:
             raise StoreError(f"store file {self.path} cannot be written ({exc}); {_FIX}") from None
         try:
             yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        else:
             self._db.execute("COMMIT")
+        except BaseException as exc:
+            if self._db.in_transaction:  # SQLite may have rolled back already (SQLITE_FULL)
+                self._db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.OperationalError) and is_full(exc):
+                raise disk_full(self.path, str(exc)) from None
+            raise
+
+    def _check_integrity(self) -> None:
+        """``PRAGMA quick_check`` once per process and file, before anything reads or writes it."""
+        if not self.path.exists():
+            return
+        stat = self.path.stat()
+        key = (os.path.realpath(self.path), stat.st_size, stat.st_mtime_ns)
+        if key in _CHECKED or stat.st_size == 0:
+            return
+        problems = [r[0] for r in self._db.execute("PRAGMA quick_check(5)")]
+        if problems != ["ok"]:
+            raise damaged(self.path, " ".join("; ".join(problems[:2]).split()))
+        _CHECKED.add(key)
 
     def _migrate(self) -> None:
         self._db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
@@ -98,9 +181,13 @@ class Store:
             )
         for number in range(version, SCHEMA_VERSION):
             with self._write() as db:
-                for statement in MIGRATIONS[number].split(";"):
-                    if statement.strip():
-                        db.execute(statement)
+                migration = MIGRATIONS[number]
+                if callable(migration):
+                    migration(db, self.home)
+                else:
+                    for statement in migration.split(";"):
+                        if statement.strip():
+                            db.execute(statement)
                 db.execute("INSERT INTO schema_version (version) VALUES (?)", (number + 1,))
 
     @property
@@ -135,7 +222,7 @@ class Store:
                     json.dumps(spec.to_dict(), default=str),
                     json.dumps(dict(provenance), default=str),
                     primary_metric,
-                    artifacts,
+                    self._stored_artifacts(artifacts),
                     now(),
                 ),
             )
@@ -257,7 +344,7 @@ class Store:
             error=error,
             created=row["created"],
             finished=row["finished"],
-            artifacts=row["artifacts"],
+            artifacts=self._read_artifacts(row["artifacts"]),
             primary_metric=row["primary_metric"],
         )
 
