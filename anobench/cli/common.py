@@ -23,10 +23,11 @@ class State:
         self.quiet = quiet
         self.debug = debug
 
-    def store(self):
+    def store(self, readonly: bool = False):
+        """The home's store; ``readonly`` for commands that only look (they create nothing)."""
         from ..results.store import Store
 
-        return Store(store_path(self.home))
+        return Store(store_path(self.home), readonly=readonly)
 
 
 def console():

@@ -49,7 +49,13 @@ def command(
     from ..results import render, tabulate
 
     chosen = FORMATS[fmt]
-    with state.store() as store:
+    from ..results.store import NoStore, Store
+
+    try:
+        store = state.store(readonly=True)
+    except NoStore:
+        store = Store(":memory:")  # nothing stored yet: an empty board, and no file made
+    with store:
         board = tabulate.build(
             store,
             dataset=dataset,

@@ -42,7 +42,13 @@ def command(
     from ..results.report import EMPTY, build_report
 
     output = output or state.home / "report"
-    with state.store() as store:
+    from ..results.store import NoStore, Store
+
+    try:
+        store = state.store(readonly=True)
+    except NoStore:
+        store = Store(":memory:")  # an empty report, and no store made in the home
+    with store:
         result = build_report(
             store,
             state.home,

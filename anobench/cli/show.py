@@ -14,7 +14,18 @@ from .common import State, console, print_json, print_record, text_or_json, valu
 @click.pass_obj
 def command(state: State, run_id: str | None, fmt: str) -> None:
     """One run: spec, provenance, metrics, artifacts. Without RUN_ID: list the stored runs."""
-    with state.store() as store:
+    from ..results.store import NoStore
+
+    try:
+        store = state.store(readonly=True)
+    except NoStore as exc:
+        if run_id is not None:
+            raise NoStore(
+                f"no run '{run_id}': {exc}; 'anobench show' lists the stored runs"
+            ) from None
+        click.echo(f"no runs stored yet: {exc}", err=True)
+        return
+    with store:
         if run_id is None:
             records = store.runs()
             if fmt == "json":

@@ -1,5 +1,5 @@
 """The SQLite results store."""
 
-from .store import Store
+from .store import NoStore, Store
 
-__all__ = ["Store"]
+__all__ = ["NoStore", "Store"]

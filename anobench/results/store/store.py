@@ -41,6 +41,10 @@ def damaged(path: Path, detail: str) -> StoreError:
     )
 
 
+class NoStore(StoreError):
+    """A command that only looks found no store (and created none)."""
+
+
 class DiskFull(StoreError):
     """The store (or the disk under it) is full: nothing of the transaction was written."""
 
@@ -76,8 +80,22 @@ def _num(value: float) -> float | None:
 class Store:
     """One SQLite file; open one ``Store`` per process (connections are not shared)."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], readonly: bool = False) -> None:
+        """``readonly``: for commands that only look: never create a store (``NoStore`` when
+        there is none), and open a store that may not be written (a read-only home) read-only,
+        without migrating it."""
         self.path = Path(path)
+        self.readonly = False
+        self._orphaned_runs()
+        if readonly:
+            if not self.path.exists():
+                raise NoStore(
+                    f"no store in {self.home} yet: start with 'anobench run --method meandiff"
+                    " --dataset synthetic' (or pass --home / ANOBENCH_HOME)"
+                )
+            if not (os.access(self.path, os.W_OK) and os.access(self.path.parent, os.W_OK)):
+                self._open_readonly()
+                return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -106,6 +124,50 @@ class Store:
                 f"store file {self.path} is not a usable anobench store ({exc}); it was left"
                 f" untouched: move it aside to start a new store, or {_FIX}"
             ) from None
+
+    def _orphaned_runs(self) -> None:
+        """An empty store file beside run folders is a lost store, not a new one."""
+        if not (self.path.exists() and self.path.stat().st_size == 0):
+            return
+        runs = self.home / "runs"
+        folders = [p for p in runs.iterdir() if p.is_dir()] if runs.is_dir() else []
+        if folders:
+            raise StoreError(
+                f"store file {self.path} is empty (0 bytes) but {runs} holds {len(folders)} run"
+                " folder(s): the store was truncated or replaced; restore it from a backup, or"
+                " move runs/ and the empty file aside to start a new store"
+            )
+
+    def _open_readonly(self) -> None:
+        """Open without write access; ``immutable`` where sqlite cannot even make its WAL
+        index beside the file (a read-only folder)."""
+        self.readonly = True
+        last: Exception | None = None
+        for flags in ("mode=ro", "mode=ro&immutable=1"):
+            try:
+                self._db = sqlite3.connect(
+                    f"file:{self.path}?{flags}", uri=True, timeout=60, isolation_level=None
+                )
+                self._db.row_factory = sqlite3.Row
+                self._check_integrity()
+                version = self._db.execute("SELECT MAX(version) FROM schema_version").fetchone()
+                break
+            except StoreError:
+                self._db.close()
+                raise
+            except sqlite3.DatabaseError as exc:
+                last = exc
+                self._db.close()
+        else:
+            if isinstance(last, sqlite3.DatabaseError) and is_damage(last):
+                raise damaged(self.path, str(last)) from None
+            raise StoreError(f"store file {self.path} cannot be read ({last}); {_FIX}") from None
+        if (version[0] or 0) < SCHEMA_VERSION:
+            self._db.close()
+            raise StoreError(
+                f"store file {self.path} has schema version {version[0]} and may not be written"
+                f" here to migrate it to {SCHEMA_VERSION}: open it once where it is writable"
+            )
 
     @property
     def home(self) -> Path:
@@ -143,6 +205,8 @@ class Store:
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction, taken up front so concurrent writers queue instead of failing."""
+        if self.readonly:
+            raise StoreError(f"store file {self.path} was opened read-only here; {_FIX}")
         try:
             self._db.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
