@@ -46,6 +46,17 @@ def _runs(home: Path) -> list[dict]:
     return json.loads(out.stdout)
 
 
+def _assert_resumed_to_the_end(home: Path, workdir: Path) -> None:
+    """One finished, resumed run whose log is unbroken: it continued after the stop."""
+    (run,) = _runs(home)
+    assert run["status"] == "finished"
+    assert run["provenance"]["resumed"] is True
+    log = [json.loads(line) for line in (workdir / "training_log.jsonl").open()]
+    steps = [row["step"] for row in log if "loss" in row]
+    assert steps == list(range(1, len(steps) + 1))
+    assert len(steps) == 400 * 4
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
 def test_a_signal_checkpoints_interrupts_and_resumes(tmp_path, signum):
     home = tmp_path / "home"
@@ -76,14 +87,7 @@ def test_a_signal_checkpoints_interrupts_and_resumes(tmp_path, signum):
         [*cmd, "--format", "json"], capture_output=True, text=True, env=env, timeout=300
     )
     assert resumed.returncode == 0, resumed.stderr
-    (run,) = _runs(home)
-    assert run["status"] == "finished"
-    assert run["provenance"]["resumed"] is True
-    log = [json.loads(line) for line in (workdir / "training_log.jsonl").open()]
-    steps = [row["step"] for row in log if "loss" in row]
-    # one unbroken log: the resume continued after the stop instead of starting again
-    assert steps == list(range(1, len(steps) + 1))
-    assert len(steps) == 400 * 4
+    _assert_resumed_to_the_end(home, workdir)
 
 
 def test_a_killed_run_is_not_shown_as_running(tmp_path):
@@ -147,10 +151,5 @@ def test_sigterm_to_a_suite_checkpoints_its_runs_and_the_suite_resumes(tmp_path)
 
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr
-    (run,) = _runs(home)
-    assert run["status"] == "finished"
-    assert run["provenance"]["resumed"] is True
-    log = [json.loads(line) for line in (workdir / "training_log.jsonl").open()]
-    steps = [row["step"] for row in log if "loss" in row]
-    assert steps == list(range(1, len(steps) + 1))
-    assert stopped_at >= 5 and len(steps) == 400 * 4
+    assert stopped_at >= 5
+    _assert_resumed_to_the_end(home, workdir)
