@@ -47,6 +47,7 @@ def command(
     """Finished runs aggregated over seeds: mean ± std, 95% bootstrap interval, paired test
     against the best method, ranked by the primary metric; average rank across datasets."""
     from ..results import render, tabulate
+    from ..run.profiles import backfill
 
     chosen = FORMATS[fmt]
     from ..results.store import NoStore, Store
@@ -63,6 +64,7 @@ def command(
             columns=list(columns),
             resamples=resamples,
             all_intervals=chosen.every_interval,
+            backfill=backfill,
         )
     if not board.tables:
         click.echo(

@@ -7,6 +7,8 @@ from typing import Any
 import click
 
 from ..api import registry
+from ..results.labels import fmt_value
+from ..run.profiles import option_values
 from .common import console, print_json
 
 
@@ -32,11 +34,43 @@ def _describe_plugin(kind: str, plugin: registry.PluginInfo) -> dict[str, Any]:
             row["level"] = getattr(obj, "level", None)
             row["oracle"] = getattr(obj, "oracle", False)
         if kind in ("method", "dataset"):
+            by_profile = option_values(obj)
             row["options"] = {
-                o.name: {"type": o.type.__name__, "default": o.default, "help": o.help}
+                o.name: {
+                    "type": o.type.__name__,
+                    "default": o.default,
+                    "help": o.help,
+                    # a profile that does not resolve shows its error under every option
+                    "profiles": {
+                        p: v if isinstance(v, str) else v[o.name] for p, v in by_profile.items()
+                    },
+                }
                 for o in obj.options.options
             }
     return row
+
+
+def _options_table(row: dict[str, Any]) -> Any:
+    """One plugin's options with their value in every profile (the defaults where it has none)."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    first = next(iter(row["options"].values()))
+    profiles = list(first["profiles"]) or ["default"]
+    table = Table(
+        title=f"{row['kind']} {row['name']}: options",
+        caption="anobench run uses the quick profile unless --profile names another"
+        if "quick" in profiles
+        else None,
+        caption_justify="left",
+    )
+    for col in ("option", "type", *profiles, "description"):
+        table.add_column(col, overflow="fold")
+    for name, option in row["options"].items():
+        values = option["profiles"] or {"default": option["default"]}
+        cells = [fmt_value(values[p]) for p in profiles]
+        table.add_row(name, option["type"], *map(escape, cells), escape(option["help"]))
+    return table
 
 
 @click.command("list")
@@ -73,12 +107,11 @@ def command(pattern: str, kind: tuple[str, ...], fmt: str, show_options: bool) -
                 ]
                 if row.get("profiles"):
                     extra.append(f"profiles: {', '.join(row['profiles'])}")
-                if show_options and row.get("options"):
-                    extra += [
-                        f"  {n}={o['default']!r} ({o['type']}) {o['help']}"
-                        for n, o in row["options"].items()
-                    ]
                 details = "\n".join([details, *extra]) if extra else details
             status = "[green]ok[/green]" if row["status"] == "ok" else "[red]broken[/red]"
             table.add_row(row["name"], status, f"{row['distribution']} {row['version']}", details)
         out.print(table)
+        if show_options:
+            for row in rows:
+                if row["kind"] == k and row.get("options"):
+                    out.print(_options_table(row))

@@ -40,6 +40,7 @@ def command(
     """A static HTML report: leaderboards with statistics, figure panels, training curves and
     provenance of every run. Opens from disk without a server."""
     from ..results.report import EMPTY, build_report
+    from ..run.profiles import backfill
 
     output = output or state.home / "report"
     from ..results.store import NoStore, Store
@@ -57,6 +58,7 @@ def command(
             method=method,
             resamples=resamples,
             embed=embed,
+            backfill=backfill,
         )
     if result.empty:
         click.echo(EMPTY, err=True)

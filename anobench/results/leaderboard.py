@@ -64,7 +64,8 @@ class Row:
     method_hash: str
     profile: str
     precision: str
-    #: ``method (profile[, precision])`` plus the config hash when the table has several
+    #: ``method (profile[, precision][; k=v, ...])`` (see :mod:`anobench.results.labels`), plus
+    #: the method hash when configurations of the table would share it
     label: str
     seeds: tuple[int, ...]
     run_ids: tuple[str, ...]
@@ -76,6 +77,10 @@ class Row:
     metrics: dict[str, Cell]
     costs: dict[str, Cell]
     vs_best: PairedTest = field(default_factory=PairedTest)
+    #: what the method configuration sets differently from its profile (options and run-level
+    #: settings such as ``time_budget``); ``None`` for runs stored without it, whose plugins are
+    #: no longer installed
+    overrides: dict[str, Any] | None = None
 
     @property
     def n(self) -> int:
@@ -107,15 +112,21 @@ class Table:
     ci_over: dict[str, str] = field(default_factory=dict)
     #: the paired tests behind the rows' ``vs_best`` (normally one)
     tests: list[str] = field(default_factory=list)
+    #: ``dataset (profile[; k=v, ...])``: the dataset options that differ from the profile of
+    #: the table's runs (profiles joined by `` | `` in the rare table whose runs name several)
+    label: str = ""
+    #: the dataset options that differ from the profile; ``None`` where unknown or where the
+    #: table's runs name several profiles
+    dataset_overrides: dict[str, Any] | None = None
 
     @property
     def title(self) -> str:
         opts = ", ".join(f"{k}={v}" for k, v in self.dataset_options.items())
-        return f"{self.dataset} [{self.dataset_hash}] ({opts})"
+        return f"{self.label or self.dataset} [{self.dataset_hash}]: {opts}"
 
     @property
     def short_title(self) -> str:
-        return f"{self.dataset} [{self.dataset_hash[:6]}]"
+        return f"{self.label or self.dataset} [{self.dataset_hash[:6]}]"
 
 
 @dataclass(frozen=True)

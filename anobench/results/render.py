@@ -18,7 +18,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import stats
+from .labels import fmt_overrides
 from .leaderboard import COST, Cell, Leaderboard, Table
+
+#: the fields of :func:`records` that hold a mapping of differences from the profile
+OVERRIDE_FIELDS = ("dataset_overrides", "overrides")
 
 STYLE = (
     "body{font-family:sans-serif;margin:2em;color:#222}"
@@ -195,7 +199,11 @@ def summary_rows(board: Leaderboard) -> tuple[list[str], list[list[str]]]:
 
 
 def records(board: Leaderboard) -> list[dict[str, Any]]:
-    """Flat numeric records (CSV / JSON): one per (dataset config, method config)."""
+    """Flat numeric records (CSV / JSON): one per (dataset config, method config).
+
+    ``overrides`` and ``dataset_overrides`` are mappings (``None`` where unknown): JSON keeps
+    them, CSV writes ``epochs=5; time_budget=1500``.
+    """
     average = {row.key: (row.avg_rank, row.datasets) for row in board.summary}
     out = []
     for table in board.tables:
@@ -204,14 +212,18 @@ def records(board: Leaderboard) -> list[dict[str, Any]]:
             avg, ranked_on = average.get(row.key, (None, 0))
             rec: dict[str, Any] = {
                 "dataset": table.dataset,
+                "dataset_label": table.label,
                 "dataset_hash": table.dataset_hash,
                 "dataset_options": json.dumps(table.dataset_options, sort_keys=True),
+                "dataset_overrides": table.dataset_overrides,
                 "primary_metric": table.primary_metric,
                 "rank": row.rank,
                 "method": row.method,
+                "label": row.label,
                 "method_hash": row.method_hash,
                 "profile": row.profile,
                 "precision": row.precision,
+                "overrides": row.overrides,
                 "n": row.n,
                 "seeds": " ".join(map(str, row.seeds)),
                 "few_seeds": few_seeds(row.n),
@@ -289,8 +301,12 @@ def markdown(board: Leaderboard) -> str:
 def csv(board: Leaderboard) -> str:
     import pandas as pd
 
+    rows = records(board)
+    for rec in rows:
+        for key in OVERRIDE_FIELDS:
+            rec[key] = None if rec[key] is None else fmt_overrides(rec[key], sep="; ")
     buf = io.StringIO()
-    pd.DataFrame(records(board)).to_csv(buf, index=False)
+    pd.DataFrame(rows).to_csv(buf, index=False)
     return buf.getvalue()
 
 

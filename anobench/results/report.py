@@ -218,15 +218,19 @@ def build_report(
     method: str | None = None,
     resamples: int = 1000,
     embed: bool = False,
+    backfill: tabulate.Backfill | None = None,
 ) -> ReportResult:
-    """Write ``output/index.html`` (and ``output/figures/`` unless ``embed``)."""
+    """Write ``output/index.html`` (and ``output/figures/`` unless ``embed``); ``backfill`` as
+    in :func:`anobench.results.tabulate.build`."""
     if output.exists() and not output.is_dir():
         raise ConfigError(f"--output {output} is a file; give a folder for index.html")
     try:
         output.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(f"--output {output}: cannot create the folder ({exc.strerror})") from None
-    board = tabulate.build(store, dataset=dataset, method=method, resamples=resamples)
+    board = tabulate.build(
+        store, dataset=dataset, method=method, resamples=resamples, backfill=backfill
+    )
     records = [
         r
         for r in store.runs()

@@ -12,12 +12,16 @@ from __future__ import annotations
 import difflib
 import json
 import math
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pandas as pd
 
+from ..api import overrides as ov
 from ..api.errors import ConfigError
+from ..api.records import RunSpec
 from . import stats
+from .labels import label, what_ran
 from .leaderboard import COST, Cell, Leaderboard, RankRow, Row, Table, run_precision
 from .leaderboard_stats import Group, Request, annotate
 from .store import Store
@@ -25,6 +29,11 @@ from .store import Store
 #: ``precision`` is what the run's hardware resolved ``auto`` to: runs of one configuration that
 #: computed in different precisions are different numbers and get separate rows
 KEYS = ["dataset", "dataset_hash", "method", "method_hash", "profile", "precision"]
+
+#: a run's differences from its profile, worked out from its spec (for runs stored before the
+#: runner recorded them); ``None`` when that is no longer possible. The CLI passes one that looks
+#: the profiles up in the installed plugins: this layer loads no plugin.
+Backfill = Callable[[RunSpec], "Mapping[str, Any] | None"]
 
 
 def build(
@@ -35,6 +44,7 @@ def build(
     resamples: int = stats.RESAMPLES,
     seed: int = 0,
     all_intervals: bool = True,
+    backfill: Backfill | None = None,
 ) -> Leaderboard:
     """Tables ranked by each dataset's primary metric (mean over seeds), and the average ranks.
 
@@ -42,10 +52,11 @@ def build(
     ``resamples`` bootstrap resamples (0 turns intervals and bootstrap tests off) are drawn from
     a generator seeded by ``seed`` and the dataset configuration. ``all_intervals=False``
     computes the primary metric's interval only (all the rendered tables show), which is faster.
+    ``backfill`` works out the differences from the profile of runs stored without them.
     """
     if resamples < 0:
         raise ValueError("resamples must be >= 0")
-    df = _long_frame(store)
+    df = _long_frame(store, backfill)
     if df.empty:
         return Leaderboard([])
     if dataset:
@@ -80,7 +91,7 @@ def _check_metrics(columns: list[str], names: list[str]) -> None:
             )
 
 
-def _long_frame(store: Store) -> pd.DataFrame:
+def _long_frame(store: Store, backfill: Backfill | None = None) -> pd.DataFrame:
     rows = store.metric_rows()
     if not rows:
         return pd.DataFrame()
@@ -90,8 +101,24 @@ def _long_frame(store: Store) -> pd.DataFrame:
         df[key] = prov.map(lambda p, key=key: p.get(key))
     df["precision"] = prov.map(run_precision)
     df["dataset_options"] = df["spec_json"].map(lambda s: json.loads(s)["dataset_options"])
+    df["overrides"] = _overrides(df, prov, backfill)
     df = df[df["run_id"].isin(latest_runs(df))]
     return df.drop(columns=["provenance_json", "spec_json"])
+
+
+def _overrides(df: pd.DataFrame, prov: pd.Series, backfill: Backfill | None) -> list[Any]:
+    """Each row's stored differences from its profile, else ``backfill``'s (once per config)."""
+    found: dict[str, Any] = {}
+    out = []
+    for stored, config, spec_json in zip(prov, df["config_hash"], df["spec_json"], strict=True):
+        if ov.KEY in stored:
+            out.append(stored[ov.KEY])
+            continue
+        if config not in found:
+            made = backfill(RunSpec.from_dict(json.loads(spec_json))) if backfill else None
+            found[config] = None if made is None else dict(made)
+        out.append(found[config])
+    return out
 
 
 def latest_runs(df: pd.DataFrame) -> set[str]:
@@ -160,6 +187,12 @@ def _table(
     ]
     request = Request(metrics, primary, hib, resamples, seed, dataset_hash, all_intervals)
     found = annotate(store, part, groups, request)
+    stored = _latest_overrides(part, agg["run_ids"])
+    agg["overrides"] = [ov.method_part(o) for o in stored]
+    agg["base"] = [
+        label(r["method"], r["profile"], r["precision"], r["overrides"])
+        for r in agg.to_dict("records")
+    ]
     labels = _labels(agg)
     rows = []
     for i, r in enumerate(agg.to_dict("records")):
@@ -180,8 +213,12 @@ def _table(
                 },
                 costs={c: Cell(_number(r[f"mean:{c}"]), _number(r[f"std:{c}"])) for c in COST},
                 vs_best=found.paired[i],
+                overrides=r["overrides"],
             )
         )
+    dataset_label, dataset_overrides = _dataset_label(
+        str(part["dataset"].iloc[0]), list(agg["profile"]), stored
+    )
     return Table(
         dataset=str(part["dataset"].iloc[0]),
         dataset_hash=dataset_hash,
@@ -195,23 +232,47 @@ def _table(
         seed=seed,
         ci_over=found.ci_over,
         tests=found.tests,
+        label=dataset_label,
+        dataset_overrides=dataset_overrides,
     )
 
 
+def _latest_overrides(part: pd.DataFrame, run_ids: pd.Series) -> list[Any]:
+    """The stored differences of each group's latest run (a group's runs share their options;
+    only a profile redefined between them could make their differences disagree)."""
+    runs = part.drop_duplicates("run_id").set_index("run_id")
+    return [
+        runs.loc[max(ids, key=lambda i: (str(runs.at[i, "finished"]), i)), "overrides"]
+        for ids in run_ids
+    ]
+
+
+def _dataset_label(
+    dataset: str, profiles: list[str], stored: list[Any]
+) -> tuple[str, dict[str, Any] | None]:
+    """``synthetic (quick; n_train=50)`` and those differences, from the rows' profiles.
+
+    One dataset configuration can be reached from several profiles (with different
+    overrides): each is named, joined by `` | ``, and the differences are ``None``.
+    """
+    parts = {}
+    for profile, one in zip(profiles, stored, strict=True):
+        changes = ov.dataset_part(one)
+        parts[what_ran(profile, "", changes)] = changes
+    if len(parts) == 1:
+        ((inner, changes),) = parts.items()
+        return f"{dataset} ({inner})", changes
+    return f"{dataset} ({' | '.join(sorted(parts))})", None
+
+
 def _labels(frame: pd.DataFrame) -> list[str]:
-    """``method (profile, precision)``, plus the config hash when one method has several
-    configurations in the frame."""
-    labels = []
-    for _, row in frame.iterrows():
-        same = frame[
-            (frame["method"] == row["method"])
-            & (frame["profile"] == row["profile"])
-            & (frame["precision"] == row["precision"])
-        ]
-        precision = row.get("precision") or ""
-        label = f"{row['method']} ({row['profile']}{', ' + precision if precision else ''})"
-        labels.append(f"{label} [{row['method_hash'][:6]}]" if len(same) > 1 else label)
-    return labels
+    """Each row's ``base`` label, plus the first characters of its method hash when
+    configurations of the frame share that label (e.g. runs stored without overrides)."""
+    counts = frame["base"].value_counts()
+    return [
+        f"{base} [{method_hash[:6]}]" if counts[base] > 1 else base
+        for base, method_hash in zip(frame["base"], frame["method_hash"], strict=True)
+    ]
 
 
 def _rank_summary(tables: list[Table]) -> list[RankRow]:
@@ -227,6 +288,11 @@ def _rank_summary(tables: list[Table]) -> list[RankRow]:
     ]
     if not rows:
         return []
+    # a method configuration's label without the hash, from the first table that has it
+    base: dict[tuple[str, str, str, str], str] = {}
+    for table in tables:
+        for row in table.rows:
+            base.setdefault(row.key, label(row.method, row.profile, row.precision, row.overrides))
     long = pd.DataFrame(rows)
     order = list(dict.fromkeys(long["table"]))
     wide = long.pivot(index="key", columns="table", values="rank")[order]
@@ -241,6 +307,7 @@ def _rank_summary(tables: list[Table]) -> list[RankRow]:
     )
     for col in order:
         out[col] = wide[col].to_numpy()
+    out["base"] = [base[k] for k in wide.index]
     out["label"] = _labels(out)
     out = out.sort_values(["avg_rank", "label"]).reset_index(drop=True)
     return [

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..api import hardware, registry, signals
+from ..api import hardware, overrides, registry, signals
 from ..api.context import CHECKPOINT, Budget, RunContext
 from ..api.errors import AnobenchError, ConfigError, MethodFailure, PluginError, StoreError
 from ..api.home import MODEL_FILE, cache_dir, runs_dir, store_path
@@ -49,6 +49,7 @@ from ..results.provenance import device_description, environment
 from ..results.resampling import collect as collect_evidence
 from ..results.store import Store
 from ..results.store.store import DiskFull
+from . import profiles
 from .devices import resolve_device
 
 PROFILES = ("quick", "paper")
@@ -404,7 +405,7 @@ class Runner:
     ) -> Job:
         """Check the plugins and register the run as ``running`` (or restart the one resumed)."""
         dataset_cls = _plugin_class("dataset", spec.dataset, Dataset)
-        _plugin_class("method", spec.method, Method)
+        method_cls = _plugin_class("method", spec.method, Method)
         metric_classes = metric_plugins(metrics)
         dataset_cls(**spec.dataset_options).check()
         if resume is None:
@@ -418,6 +419,9 @@ class Runner:
             "seed": spec.seed,
             "owner": this_process(),
             "plugins": _plugin_versions(spec, metric_classes),
+            # the profile as it is now: labels then say what this run changed, even if the
+            # plugin's profile is redefined later
+            overrides.KEY: profiles.differences(spec, dataset_cls, method_cls),
         }
         if resume:
             recorded["resumed"] = True
