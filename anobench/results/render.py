@@ -212,18 +212,19 @@ def records(board: Leaderboard) -> list[dict[str, Any]]:
             avg, ranked_on = average.get(row.key, (None, 0))
             rec: dict[str, Any] = {
                 "dataset": table.dataset,
-                "dataset_label": table.label,
                 "dataset_hash": table.dataset_hash,
                 "dataset_options": json.dumps(table.dataset_options, sort_keys=True),
-                "dataset_overrides": table.dataset_overrides,
                 "primary_metric": table.primary_metric,
                 "rank": row.rank,
                 "method": row.method,
-                "label": row.label,
                 "method_hash": row.method_hash,
                 "profile": row.profile,
                 "precision": row.precision,
+                # after the columns older versions wrote, so readers by position keep working
+                "label": row.label,
                 "overrides": row.overrides,
+                "dataset_label": table.label,
+                "dataset_overrides": table.dataset_overrides,
                 "n": row.n,
                 "seeds": " ".join(map(str, row.seeds)),
                 "few_seeds": few_seeds(row.n),
