@@ -16,6 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from ..api.records import Predictions, Split
 
@@ -150,9 +151,11 @@ def curves_figure(
         top = axes[0, 0]
         for name, a, b in spans:
             top.text(
-                (a + b) / 2, 1.02, name, transform=top.get_xaxis_transform(),
-                ha="center", va="bottom", fontsize=7, color="0.3",
+                (a + b) / 2, 0.96, name, transform=top.get_xaxis_transform(),
+                ha="center", va="top", fontsize=7, color="0.25",
+                bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.7, "pad": 1},
             )  # fmt: skip
+    axes[-1, 0].xaxis.set_major_locator(MaxNLocator(integer=True))
     axes[-1, 0].set_xlabel("step (one counter across all training stages)")
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
