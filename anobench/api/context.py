@@ -19,6 +19,7 @@ from .signals import Interrupted
 
 CHECKPOINT = "checkpoint.pt"
 TRAINING_LOG = "training_log.jsonl"
+TRAINING_STAGES = "training_stages.json"
 
 
 @dataclass
@@ -85,6 +86,12 @@ class RunContext:
         if self._log_path.exists():
             lines = self._log_path.read_text().splitlines()
             self.history = [json.loads(line) for line in lines if line.strip()]
+        self._stages_path = self.workdir / TRAINING_STAGES
+        #: ``{"name", "start"}`` of each training stage, in order: the stage's logged steps are
+        #: those after ``start`` up to the next stage's ``start`` (curves mark them)
+        self.stages: list[dict[str, Any]] = []
+        if self._stages_path.exists():
+            self.stages = json.loads(self._stages_path.read_text())
 
     @property
     def checkpoint_path(self) -> Path:
@@ -107,6 +114,16 @@ class RunContext:
             self.governor.tick(int(step))
         if self._stop is not None:
             self._stop_now(int(step))
+
+    def begin_stage(self, name: str, start: int) -> None:
+        """Record that stage ``name`` trains from global step ``start`` on.
+
+        Stages recorded at or after ``start`` are dropped first: a resume re-enters its stage
+        at the same ``start``, and a stage that took no step is replaced by the next one.
+        """
+        self.stages = [s for s in self.stages if s["start"] < int(start)]
+        self.stages.append({"name": str(name), "start": int(start)})
+        self._stages_path.write_text(json.dumps(self.stages))
 
     # -- stopping on a signal ---------------------------------------------------------------------
 

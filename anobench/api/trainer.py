@@ -286,6 +286,7 @@ class Trainer:
         stop = self.stage_start + stage.steps
         if self.step >= stop:
             return True
+        ctx.begin_stage(stage.name, self.stage_start)
         every = stage.validate_every or self.every
         total = max(0, ctx.budget.steps(stop) - self.stage_start)
         with ctx.progress.task(f"{self.name}: {stage.name}", total=total) as task:

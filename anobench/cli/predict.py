@@ -30,7 +30,9 @@ def command(
 
     Each image is read as display intensities (DICOM: modality LUT, then its first VOI window;
     MONOCHROME1 inverted), prepared like the run's dataset (size, channels, equalisation) and
-    scored; writes a figure per image plus scores.json, scores.csv and maps.npz.
+    scored; writes a figure per image plus scores.json, scores.csv and maps.npz. Each score
+    gets a verdict (anomalous or normal) at the image threshold the run chose on its validation
+    split; a run that stored no such threshold gets none.
     """
     from ..run.predict import predict_files
 
@@ -43,17 +45,24 @@ def command(
         reporter=make_reporter(state.quiet or fmt == "json"),
     )
     if fmt == "json":
-        payload = {"run_id": result.run_id, "output": str(result.output), "images": result.rows}
+        payload = {
+            "run_id": result.run_id,
+            "output": str(result.output),
+            "threshold": result.threshold.to_dict(),
+            "images": result.rows,
+        }
         click.echo(json.dumps(payload, indent=2))
         return
     from rich.table import Table
 
     table = Table(title=f"run {result.run_id}")
-    for column in ("file", "score", "map max", "figure"):
+    for column in ("file", "score", "verdict", "map max", "figure"):
         table.add_column(column, overflow="fold")
     for row in result.rows:
         peak = "-" if row["map_max"] is None else f"{row['map_max']:.4g}"
-        table.add_row(row["file"], f"{row['score']:.4g}", peak, row["figure"])
+        verdict = row["verdict"] or "-"
+        table.add_row(row["file"], f"{row['score']:.4g}", verdict, peak, row["figure"])
     out = console()
     out.print(table)
+    out.print(result.threshold.describe(), highlight=False, markup=False)
     out.print(f"wrote {result.output} (scores.json, scores.csv, maps.npz)", highlight=False)

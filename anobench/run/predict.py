@@ -3,7 +3,9 @@
 The run's spec rebuilds the method (same resolved options) and the dataset (for its
 ``preprocess``: size, channels, equalisation); ``model.pt`` restores the learned state with
 ``torch.load(weights_only=True)``. Outputs: one figure per image (input as the model sees it,
-anomaly map, overlay), ``scores.json``, ``scores.csv`` and ``maps.npz``.
+anomaly map, overlay; a healthy translation or reconstruction when the method returns one),
+``scores.json``, ``scores.csv`` and ``maps.npz`` (with those images too). Each score gets a
+verdict at the image threshold the run chose on its validation split, when it stored one.
 """
 
 from __future__ import annotations
@@ -30,8 +32,10 @@ from ..api.progress import Reporter
 from ..api.records import Predictions, RunRecord
 from ..api.seeding import seed_everything
 from ..api.validate import check_predictions
+from ..results.figures import IMAGE_EXTRAS
 from ..results.store import Store
 from .devices import resolve_device
+from .verdict import Threshold, stored_threshold
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,7 @@ class PredictResult:
     run_id: str
     output: Path
     rows: list[dict[str, Any]]
+    threshold: Threshold
 
 
 def default_output(home: Path, run_id: str) -> Path:
@@ -46,10 +51,12 @@ def default_output(home: Path, run_id: str) -> Path:
     return Path(home) / "predictions" / run_id / stamp
 
 
-def load_trained(home: Path, run_id: str) -> tuple[RunRecord, Method, Dataset]:
-    """A stored run's method with its learned state, and its dataset (for ``preprocess``)."""
+def load_trained(home: Path, run_id: str) -> tuple[RunRecord, Method, Dataset, Threshold]:
+    """A stored run's method with its learned state, its dataset (for ``preprocess``) and its
+    validation image threshold."""
     with Store(store_path(Path(home))) as store:
         record = store.get_run(run_id)
+        threshold = stored_threshold(store, record.run_id)
     spec = record.spec
     folder = Path(record.artifacts) if record.artifacts else runs_dir(Path(home)) / record.run_id
     model_path = folder / MODEL_FILE
@@ -88,7 +95,7 @@ def load_trained(home: Path, run_id: str) -> tuple[RunRecord, Method, Dataset]:
             f"{model_path}: method '{spec.method}' cannot restore this saved state"
             f" ({type(exc).__name__}: {exc}); was it saved by another version of the plugin?"
         ) from None
-    return record, method, dataset
+    return record, method, dataset, threshold
 
 
 def prepare(dataset: Dataset, files: Sequence[Path]) -> np.ndarray:
@@ -119,7 +126,7 @@ def predict_files(
     if not files:
         raise ConfigError("predict needs at least one image file")
     paths = [Path(f) for f in files]
-    record, method, dataset = load_trained(home, run_id)
+    record, method, dataset, threshold = load_trained(home, run_id)
     images = prepare(dataset, paths)
     spec = record.spec
     generator = seed_everything(spec.seed)
@@ -137,25 +144,44 @@ def predict_files(
         output.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(f"--output {output}: cannot create the folder ({exc.strerror})") from None
-    rows = _write(output, record, paths, images, pred)
-    return PredictResult(run_id=record.run_id, output=output, rows=rows)
+    rows = _write(output, record, paths, images, pred, threshold)
+    return PredictResult(run_id=record.run_id, output=output, rows=rows, threshold=threshold)
 
 
 def _figure_names(paths: Sequence[Path]) -> list[str]:
     return [f"{i:03d}_{p.stem}.png" for i, p in enumerate(paths)]
 
 
+def _image_extras(pred: Predictions, n: int) -> dict[str, np.ndarray]:
+    """The extras a figure can show as images (``[N, C, H, W]``), in :data:`IMAGE_EXTRAS` order."""
+    shown = {}
+    for name in IMAGE_EXTRAS:
+        value = pred.extras.get(name)
+        if value is not None and np.ndim(value) == 4 and len(value) == n:
+            shown[name] = np.asarray(value)
+    return shown
+
+
 def _write(
-    output: Path, record: RunRecord, paths: Sequence[Path], images: np.ndarray, pred: Predictions
+    output: Path,
+    record: RunRecord,
+    paths: Sequence[Path],
+    images: np.ndarray,
+    pred: Predictions,
+    threshold: Threshold,
 ) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     names = _figure_names(paths)
     spec = record.spec
     title = f"{spec.method} (run {record.run_id}, {spec.dataset}, profile {spec.profile})"
+    extras = _image_extras(pred, len(paths))
     for i, path in enumerate(paths):
+        score = float(pred.scores[i])
         row: dict[str, Any] = {
             "file": str(path),
-            "score": float(pred.scores[i]),
+            "score": score,
+            "verdict": threshold.verdict(score),
+            "threshold": threshold.value,
             "map_max": None,
             "map_mean": None,
             "figure": names[i],
@@ -164,7 +190,8 @@ def _write(
             row["map_max"] = float(pred.maps[i].max())
             row["map_mean"] = float(pred.maps[i].mean())
         amap = None if pred.maps is None else pred.maps[i]
-        figure(images[i], amap, row, output / names[i], title)
+        shown = {k: v[i] for k, v in extras.items()}
+        figure(images[i], amap, row, output / names[i], title, shown, threshold.explain(score))
         rows.append(row)
     summary = {
         "run_id": record.run_id,
@@ -175,6 +202,7 @@ def _write(
         "method_options": dict(spec.method_options),
         "dataset_options": dict(spec.dataset_options),
         "score": "higher = more anomalous (for weakly supervised classifiers: P(diseased))",
+        "threshold": threshold.to_dict(),
         "input_shape": list(images.shape[1:]),
         "images": rows,
     }
@@ -187,41 +215,70 @@ def _write(
     arrays: dict[str, np.ndarray] = {"scores": pred.scores, "files": files}
     if pred.maps is not None:
         arrays["maps"] = pred.maps.astype(np.float32)
+    arrays.update({k: v.astype(np.float32) for k, v in extras.items()})
     np.savez_compressed(output / "maps.npz", **arrays)
     return rows
 
 
-def figure(
-    image: np.ndarray, amap: np.ndarray | None, row: dict[str, Any], path: Path, title: str
-) -> Path:
-    """Input, anomaly map and overlay of one image, with its score."""
+def figure_of(
+    image: np.ndarray,
+    amap: np.ndarray | None,
+    row: dict[str, Any],
+    title: str,
+    extras: dict[str, np.ndarray] | None = None,
+    verdict: str | None = None,
+) -> Any:
+    """The matplotlib figure of one image: input, extras (e.g. its healthy translation), anomaly
+    map and overlay, headed by its score and verdict."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    extras = extras or {}
     gray = np.asarray(image, dtype=np.float32).mean(axis=0)
-    columns = 1 if amap is None else 3
+    columns = 1 + len(extras) + (0 if amap is None else 2)
     fig, axes = plt.subplots(1, columns, figsize=(3.2 * columns, 3.6), squeeze=False)
     axes = axes[0]
     axes[0].imshow(gray, cmap="gray", vmin=-1, vmax=1)
     axes[0].set_title("input (as the model sees it)", fontsize=8)
+    for ax, (name, extra) in zip(axes[1:], extras.items(), strict=False):
+        ax.imshow(np.asarray(extra, dtype=np.float32).mean(axis=0), cmap="gray", vmin=-1, vmax=1)
+        ax.set_title(name.replace("_", " "), fontsize=8)
     if amap is None:
         axes[0].set_xlabel("this method gives no anomaly map", fontsize=8)
     else:
+        map_ax, overlay_ax = axes[-2], axes[-1]
         low, high = float(amap.min()), float(amap.max())
         top = high if high > low else None
-        shown = axes[1].imshow(amap, cmap="inferno", vmin=low, vmax=top)
-        axes[1].set_title("anomaly map", fontsize=8)
-        fig.colorbar(shown, ax=axes[1], fraction=0.046, pad=0.04)
-        axes[2].imshow(gray, cmap="gray", vmin=-1, vmax=1)
-        axes[2].imshow(amap, cmap="inferno", alpha=0.45, vmin=low, vmax=top)
-        axes[2].set_title("overlay", fontsize=8)
+        shown = map_ax.imshow(amap, cmap="inferno", vmin=low, vmax=top)
+        map_ax.set_title("anomaly map", fontsize=8)
+        fig.colorbar(shown, ax=map_ax, fraction=0.046, pad=0.04)
+        overlay_ax.imshow(gray, cmap="gray", vmin=-1, vmax=1)
+        overlay_ax.imshow(amap, cmap="inferno", alpha=0.45, vmin=low, vmax=top)
+        overlay_ax.set_title("overlay", fontsize=8)
     for ax in axes:
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.suptitle(f"{Path(row['file']).name}: score {row['score']:.4g}\n{title}", fontsize=8)
+    heading = verdict or f"score {row['score']:.4g}"
+    fig.suptitle(f"{Path(row['file']).name}: {heading}\n{title}", fontsize=8)
     fig.tight_layout()
+    return fig
+
+
+def figure(
+    image: np.ndarray,
+    amap: np.ndarray | None,
+    row: dict[str, Any],
+    path: Path,
+    title: str,
+    extras: dict[str, np.ndarray] | None = None,
+    verdict: str | None = None,
+) -> Path:
+    """Save :func:`figure_of` as ``path``."""
+    import matplotlib.pyplot as plt
+
+    fig = figure_of(image, amap, row, title, extras, verdict)
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path

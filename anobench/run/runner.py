@@ -341,7 +341,7 @@ def _artifacts(
     torch.load(workdir / MODEL_FILE, map_location="cpu", weights_only=True)
     title = f"{spec.method} on {spec.dataset} (profile {spec.profile}, seed {spec.seed})"
     panel(test, pred, workdir / "panel.png", title)
-    curves(ctx.history, workdir / "curves.png", title)
+    curves(ctx.history, workdir / "curves.png", title, ctx.stages)
 
 
 class Runner:

@@ -201,3 +201,24 @@ def test_reserved_names_and_foreign_checkpoints_are_clear_errors(tmp_path):
     trainer = Trainer(ctx, name="toy", state={"net": nn.Linear(1, 1)})
     with pytest.raises(MethodFailure, match="another version"):
         trainer.run([Stage("a", 3, lambda i: {})])
+
+
+@pytest.mark.parametrize("stop", [3, 6])  # stopped in stage "a" / in stage "b"
+def test_each_stage_is_recorded_at_its_first_step_and_a_resume_keeps_the_record(tmp_path, stop):
+    _fit(tmp_path, max_steps=stop)
+    ctx = _fit(tmp_path)["ctx"]
+    assert ctx.stages == [{"name": "a", "start": 0}, {"name": "b", "start": 5}]
+    again = make_context(tmp_path)  # read back from the workdir, as the runner's figures do
+    assert again.stages == ctx.stages
+
+
+def test_a_stage_that_takes_no_step_is_not_recorded(tmp_path):
+    ctx = make_context(tmp_path)
+    trainer = Trainer(ctx, name="toy", state={})
+    stages = [
+        Stage("skipped", 0, lambda i: {"i": 0.0}),
+        Stage("warm", 50, lambda i: {"i": float(i)}, until=lambda: trainer.stage_step == 2),
+        Stage("b", 2, lambda i: {"i": float(i)}),
+    ]
+    trainer.run(stages)
+    assert ctx.stages == [{"name": "warm", "start": 0}, {"name": "b", "start": 2}]

@@ -508,6 +508,17 @@ class Store:
         )
         return {r[0]: (math.nan if r[1] is None else r[1]) for r in rows}
 
+    def metric_details(self, run_id: str, metric: str) -> tuple[float, str | None, dict] | None:
+        """``(value, reason, details)`` of one stored metric of a run, or ``None``."""
+        row = self._db.execute(
+            "SELECT value, reason, details_json FROM metrics WHERE run_id = ? AND name = ?",
+            (run_id, metric),
+        ).fetchone()
+        if row is None:
+            return None
+        value = math.nan if row[0] is None else float(row[0])
+        return value, row[1], json.loads(row[2]) if row[2] else {}
+
     def count(self, status: str | None = None) -> int:
         if status:
             return self._db.execute(
