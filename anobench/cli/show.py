@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from ..api.records import RunRecord
-from ..results.history import Attempt, History
 from .common import State, console, print_json, print_record, text_or_json, value_text
+
+if TYPE_CHECKING:
+    from ..results.history import Attempt, History
 
 
 @click.command("show")
