@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -62,32 +62,116 @@ def _fmt_fields(fields: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
-class PlainReporter(Reporter):
-    """Plain log lines for non-TTY output; at most one progress line per ``interval`` seconds."""
+def duration(seconds: float) -> str:
+    """``12s``, ``3m12s``, ``1h02m``: the width of rich's clock, readable in a log."""
+    whole = max(0, round(seconds))
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    return f"{whole // 3600}h{whole // 60 % 60:02d}m"
 
-    def __init__(self, stream: Any = None, interval: float = 10.0) -> None:
+
+class Pace:
+    """Elapsed time and ETA of one task, as the terminal view shows them.
+
+    The speed counts only the steps taken since the task's first update, so a resumed stage
+    that jumps to its checkpoint's step at once (and a slow first step) does not make the ETA
+    optimistic.
+    """
+
+    def __init__(self, started: float) -> None:
+        self.started = started
+        self._base: tuple[float, float] | None = None  # (time, completed) at the first update
+
+    def seen(self, completed: float, now: float) -> None:
+        """Every update of the task: the first one with progress is where the speed counts from."""
+        if self._base is None and completed > 0:
+            self._base = (now, completed)
+
+    def line(self, name: str, completed: float, total: float | None, now: float, info: str) -> str:
+        """``name: 400/1850 (22%) 3m12s elapsed, ETA 11m30s info``."""
+        self.seen(completed, now)
+        parts = [f"{name}: {completed:g}"]
+        if total:
+            parts[0] += f"/{total:g} ({100 * completed / total:.0f}%)"
+        timing = f"{duration(now - self.started)} elapsed"
+        eta = self.eta(completed, total, now)
+        if eta is not None:
+            timing += f", ETA {duration(eta)}"
+        parts.append(timing)
+        if info:
+            parts.append(info)
+        return " ".join(parts)
+
+    def eta(self, completed: float, total: float | None, now: float) -> float | None:
+        if not total or self._base is None:
+            return None
+        since, done = now - self._base[0], completed - self._base[1]
+        if done <= 0 or since <= 0:
+            return None
+        return max(0.0, total - completed) * since / done
+
+
+class Throttle:
+    """When a log line is due: every ``interval`` seconds, and at each 10% of a task with a
+    total, but never two lines closer than ``min_gap`` seconds."""
+
+    def __init__(self, started: float, interval: float, min_gap: float) -> None:
+        self.interval = interval
+        self.min_gap = min_gap
+        self._last = started
+        self._tenth = 0
+
+    def due(self, completed: float, total: float | None, now: float) -> bool:
+        tenth = int(10 * completed / total) if total else 0
+        since = now - self._last
+        if since >= self.interval or (tenth > self._tenth and since >= self.min_gap):
+            self._last, self._tenth = now, tenth
+            return True
+        return False
+
+
+class PlainReporter(Reporter):
+    """Plain log lines for non-TTY output (CI logs, ``nohup``, Slurm): progress with elapsed
+    time and ETA every ``interval`` seconds and at each 10%, never closer than ``min_gap``."""
+
+    def __init__(
+        self,
+        stream: Any = None,
+        interval: float = 30.0,
+        min_gap: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.stream = stream or sys.stderr
         self.interval = interval
-        self._last: dict[int, float] = {}
-        self._names: dict[int, str] = {}
+        self.min_gap = min_gap
+        self.clock = clock
+        self._tasks: dict[int, tuple[str, Pace, Throttle]] = {}
 
     def log(self, message: str) -> None:
         print(message, file=self.stream, flush=True)
 
     def _start(self, task: Task, description: str) -> None:
-        self._names[id(task)] = description
-        self._last[id(task)] = time.monotonic()
+        now = self.clock()
+        self._tasks[id(task)] = (
+            description,
+            Pace(now),
+            Throttle(now, self.interval, self.min_gap),
+        )
         self.log(f"{description} ...")
 
     def _advance(self, task: Task, amount: float, fields: dict[str, Any]) -> None:
-        now = time.monotonic()
-        if now - self._last.get(id(task), 0.0) >= self.interval:
-            self._last[id(task)] = now
-            total = f"/{task.total:g}" if task.total else ""
-            self.log(f"{self._names[id(task)]}: {task.completed:g}{total} {_fmt_fields(fields)}")
+        name, pace, throttle = self._tasks[id(task)]
+        now = self.clock()
+        pace.seen(task.completed, now)
+        if throttle.due(task.completed, task.total, now):
+            self.log(pace.line(name, task.completed, task.total, now, _fmt_fields(fields)))
 
     def _stop(self, task: Task) -> None:
-        self.log(f"{self._names.pop(id(task), '')} done ({task.completed:g})")
+        name, pace, _ = self._tasks.pop(id(task), ("", Pace(self.clock()), None))
+        took = duration(self.clock() - pace.started)
+        self.log(f"{name} done ({task.completed:g} in {took})")
 
 
 def rich_progress(console: Any, transient: bool) -> Any:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from ..api.records import RunRecord
 from .common import State, console, print_json, print_record, text_or_json, value_text
+
+if TYPE_CHECKING:
+    from ..results.history import Attempt, History
 
 
 @click.command("show")
@@ -25,36 +30,78 @@ def command(state: State, run_id: str | None, fmt: str) -> None:
             ) from None
         click.echo(f"no runs stored yet: {exc}", err=True)
         return
+    from ..results.history import histories, history_of
+
     with store:
+        records = store.runs()
         if run_id is None:
-            records = store.runs()
             if fmt == "json":
-                print_json([r.to_dict() for r in records])
+                print_json([_with_attempts(r, h) for h in histories(records) for r in h.runs])
                 return
-            _print_runs(records)
+            _print_runs(histories(records))
             return
         record = store.get_run(run_id)
+    history = history_of(records, record.run_id)
     if fmt == "json":
-        print_json(record.to_dict())
+        print_json(_with_attempts(record, history))
         return
     print_record(record, brief=False)
+    if history is not None:
+        _print_history(record, history)
 
 
-def _print_runs(records: list[RunRecord]) -> None:
+def _with_attempts(record: RunRecord, history: History | None) -> dict:
+    """The record, with the run ids of every attempt of its configuration and seed."""
+    ids = [r.run_id for r in history.runs] if history else [record.run_id]
+    return {**record.to_dict(), "attempts": ids}
+
+
+def _print_history(record: RunRecord, history: History) -> None:
+    """The other attempts of this configuration and seed, and the earlier ends of this run."""
+    attempts = history.attempts()
+    if len(attempts) == 1:
+        return
+    out = console()
+    out.print(f"history of this configuration and seed: {history.summary()}", highlight=False)
+    for attempt in attempts:
+        notes = []
+        if attempt.run_id == record.run_id:
+            notes.append("this run")
+        if attempt.resumed:
+            notes.append("resumed from its checkpoint")
+        if attempt.run_id == history.kept.run_id and attempt is _last_of(attempts, attempt):
+            notes.append(
+                "used by the leaderboard" if history.kept.status == "finished" else "latest"
+            )
+        when = f" at {attempt.ended}" if attempt.ended else ""
+        why = f": {attempt.error}" if attempt.error else ""
+        note = f" ({', '.join(notes)})" if notes else ""
+        out.print(f"  {attempt.run_id} {attempt.status}{when}{note}{why}", highlight=False)
+
+
+def _last_of(attempts: list[Attempt], attempt: Attempt) -> Attempt:
+    """The last attempt of the same run row (the row's current state)."""
+    return [a for a in attempts if a.run_id == attempt.run_id][-1]
+
+
+def _print_runs(found: list[History]) -> None:
+    """One line per configuration and seed: its latest attempt, and the attempts so far."""
     from rich.table import Table
 
-    if not records:
+    if not found:
         click.echo(
             "no runs stored yet: start one with 'anobench run -m meandiff -d synthetic'", err=True
         )
         return
 
-    table = Table(title="runs")
-    for col in ("run id", "status", "method", "dataset", "profile", "seed", "primary", "created"):
+    table = Table(title="runs (one line per configuration and seed)")
+    columns = ("run id", "status", "method", "dataset", "profile", "seed", "primary", "attempts")
+    for col in (*columns, "created"):
         table.add_column(col)
-    for r in records:
-        value = r.metrics.get(r.primary_metric or "")
-        primary = f"{r.primary_metric} {value_text(value)}" if value is not None else "-"
+    for history in found:
+        r, kept = history.latest, history.kept
+        value = kept.metrics.get(kept.primary_metric or "")
+        primary = f"{kept.primary_metric} {value_text(value)}" if value is not None else "-"
         table.add_row(
             r.run_id,
             r.status,
@@ -63,6 +110,7 @@ def _print_runs(records: list[RunRecord]) -> None:
             r.spec.profile,
             str(r.spec.seed),
             primary,
+            history.summary(),
             r.created or "",
         )
     console().print(table)

@@ -25,6 +25,7 @@ from ..api.home import runs_dir
 from ..api.records import RunRecord, RunStatus
 from ..api.version import __version__
 from . import render, tabulate
+from .history import History, histories
 from .leaderboard import Leaderboard, run_precision
 from .store import Store
 
@@ -173,17 +174,22 @@ def _groups(
     return out
 
 
-def _failed(records: list[RunRecord]) -> str:
-    if not records:
+def _failed(unfinished: list[History]) -> str:
+    """One row per configuration and seed that has no finished run: its latest attempt."""
+    if not unfinished:
         return ""
     rows = [
         '<h2 id="unfinished">Runs that did not finish</h2>',
         '<div class="scroll"><table class="leaderboard failed">',
         "<tr><th>run</th><th>method</th><th>dataset</th><th>seed</th><th>status</th>"
-        "<th>error</th></tr>",
+        "<th>attempts</th><th>error</th></tr>",
     ]
-    for r in records:
-        cells = [r.run_id, r.spec.method, r.spec.dataset, r.spec.seed, r.status, r.error or ""]
+    for history in unfinished:
+        r = history.latest
+        others = [o.run_id for o in history.older]
+        attempts = history.summary() + (f" (earlier runs {', '.join(others)})" if others else "")
+        cells = [r.run_id, r.spec.method, r.spec.dataset, r.spec.seed, r.status, attempts]
+        cells.append(r.error or "")
         rows.append("<tr>" + "".join(f"<td>{_esc(c)}</td>" for c in cells) + "</tr>")
     rows.append("</table></div>")
     return "\n".join(rows)
@@ -266,7 +272,9 @@ def build_report(
                 body.append('<div class="runs">')
                 body += [_run_card(r, home, figures, result) for r in runs]
                 body.append("</div>")
-    unfinished = [r for r in records if r.status != RunStatus.FINISHED]
+    # a configuration and seed that finished once is in the leaderboard: its other attempts
+    # are not runs that did not finish ('anobench show' lists them)
+    unfinished = [h for h in histories(records) if h.kept.status != RunStatus.FINISHED]
     if unfinished:
         toc.append(("unfinished", "Runs that did not finish"))
         body.append(_failed(unfinished))

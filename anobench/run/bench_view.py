@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
-from ..api.progress import rich_progress
+from ..api.progress import Pace, Throttle, rich_progress
 from ..api.records import RunStatus
 
 
@@ -51,12 +52,21 @@ class BenchView:
 
 
 class PlainView(BenchView):
-    """One line per started and finished run, and at most one progress line per run a minute."""
+    """One line per started and finished run; progress lines of each run with elapsed time and
+    ETA once every ``interval`` seconds and at each 10%, never closer than ``min_gap``."""
 
-    def __init__(self, stream: Any = None, interval: float = 60.0) -> None:
+    def __init__(
+        self,
+        stream: Any = None,
+        interval: float = 60.0,
+        min_gap: float = 15.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.stream = stream or sys.stderr
         self.interval = interval
-        self._last: dict[str, float] = {}
+        self.min_gap = min_gap
+        self.clock = clock
+        self._tasks: dict[str, tuple[str, Pace, Throttle]] = {}  # run id -> its current task
         self._labels: dict[str, str] = {}
 
     def _print(self, text: str) -> None:
@@ -68,7 +78,6 @@ class PlainView(BenchView):
 
     def started(self, item: Any) -> None:
         self._labels[item.run_id] = item.label
-        self._last[item.run_id] = time.monotonic()
         self._print(f"{self.counter()} started {item.label} (run {item.run_id})")
 
     def event(self, event: tuple[Any, ...]) -> None:
@@ -76,14 +85,20 @@ class PlainView(BenchView):
         label = self._labels.get(run_id, run_id)
         if event[0] == "log":
             self._print(f"  {label}: {event[2]}")
+        if event[0] == "done":
+            self._tasks.pop(run_id, None)
         if event[0] != "task":
             return
-        now = time.monotonic()
-        if now - self._last.get(run_id, 0.0) >= self.interval:
-            self._last[run_id] = now
-            _, _, name, completed, total, info = event
-            of = f"/{total:g}" if total else ""
-            self._print(f"  {label}: {name} {completed:g}{of} {info}".rstrip())
+        _, _, name, completed, total, info = event
+        now = self.clock()
+        current = self._tasks.get(run_id)
+        if current is None or current[0] != name:  # a new task of this run: its own clock
+            current = (name, Pace(now), Throttle(now, self.interval, self.min_gap))
+            self._tasks[run_id] = current
+        _, pace, throttle = current
+        pace.seen(completed, now)
+        if throttle.due(completed, total, now):
+            self._print(f"  {label}: {pace.line(name, completed, total, now, info)}")
 
     def finished(self, item: Any) -> None:
         super().finished(item)

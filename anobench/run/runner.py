@@ -425,7 +425,7 @@ class Runner:
         }
         if resume:
             recorded["resumed"] = True
-            self.store.restart_run(run_id, recorded)
+            recorded = self.store.restart_run(run_id, recorded)
         else:
             workdir = runs_dir(self.home) / run_id
             self.store.start_run(

@@ -331,14 +331,27 @@ class Store:
                 )
             self._set_status(db, run_id, RunStatus.FINISHED, None, provenance)
 
-    def restart_run(self, run_id: str, provenance: Mapping[str, Any]) -> None:
-        """Mark a failed or interrupted run as running again (it is being resumed)."""
+    def restart_run(self, run_id: str, provenance: Mapping[str, Any]) -> dict[str, Any]:
+        """Mark a failed or interrupted run as running again (it is being resumed).
+
+        Returns the provenance stored: the one given, plus how each earlier attempt of the row
+        ended under ``resumes`` (oldest first), so the run shows the history it continues.
+        """
         with self._write() as db:
+            row = db.execute(
+                "SELECT status, error, finished, provenance_json FROM runs WHERE run_id = ?",
+                (run_id,),
+            ).fetchone()
+            if row is not None:
+                earlier = list(json.loads(row["provenance_json"]).get("resumes") or [])
+                ended = {"status": row["status"], "error": row["error"], "ended": row["finished"]}
+                provenance = {**provenance, "resumes": [*earlier, ended]}
             db.execute("DELETE FROM metrics WHERE run_id = ?", (run_id,))
             db.execute("DELETE FROM per_image WHERE run_id = ?", (run_id,))
             db.execute("DELETE FROM evidence WHERE run_id = ?", (run_id,))
             self._set_status(db, run_id, RunStatus.RUNNING, None, provenance)
             db.execute("UPDATE runs SET finished = NULL WHERE run_id = ?", (run_id,))
+        return dict(provenance)
 
     def end_run(
         self, run_id: str, status: RunStatus, error: str | None, provenance: Mapping[str, Any]
@@ -380,6 +393,34 @@ class Store:
     def delete_run(self, run_id: str) -> None:
         with self._write() as db:
             db.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
+
+    def delete_runs(self, run_ids: list[str]) -> list[str | None]:
+        """Delete runs with their metrics, per-image values and evidence in one transaction;
+        returns each run's artifacts folder (absolute) for the caller to remove after it.
+
+        Checked again inside the transaction: a run that is gone or whose owning process is
+        alive and ``running`` (it may have been resumed since the caller looked) raises
+        ``StoreError`` and nothing is deleted.
+        """
+        folders: list[str | None] = []
+        with self._write() as db:
+            for run_id in run_ids:
+                row = db.execute(
+                    "SELECT status, provenance_json, artifacts FROM runs WHERE run_id = ?",
+                    (run_id,),
+                ).fetchone()
+                if row is None:
+                    raise StoreError(f"no run '{run_id}' in {self.path}; nothing was deleted")
+                owner = json.loads(row["provenance_json"]).get("owner")
+                if row["status"] == RunStatus.RUNNING and alive(owner):
+                    raise StoreError(
+                        f"run {run_id} is running (process {owner.get('pid')} on"
+                        f" {owner.get('host')}); nothing was deleted: stop it first"
+                    )
+                for table in ("metrics", "per_image", "evidence", "runs"):
+                    db.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
+                folders.append(self._read_artifacts(row["artifacts"]))
+        return folders
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -435,7 +476,8 @@ class Store:
         query, args = "SELECT * FROM runs", ()
         if status:
             query, args = query + " WHERE status = ?", (str(status),)
-        rows = self._db.execute(query + " ORDER BY created, run_id", args).fetchall()
+        # rowid: the order rows were written in, for runs created in the same second
+        rows = self._db.execute(query + " ORDER BY created, rowid", args).fetchall()
         return [self._record(r) for r in rows]
 
     def find_finished(self, config_hash: str, seed: int) -> str | None:
