@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ..api import overrides
 from ..api.records import RunRecord
 from .common import State, console, print_json, print_record, text_or_json, value_text
 
@@ -84,6 +85,16 @@ def _last_of(attempts: list[Attempt], attempt: Attempt) -> Attempt:
     return [a for a in attempts if a.run_id == attempt.run_id][-1]
 
 
+def _what_ran(r: RunRecord) -> str:
+    """``quick, bf16; epochs=5``: the profile, the resolved precision and the overrides, as the
+    leaderboard labels the configuration (runs stored before overrides were recorded: profile)."""
+    from ..results.labels import what_ran
+    from ..results.leaderboard import run_precision
+
+    changes = overrides.method_part(r.provenance.get(overrides.KEY))
+    return what_ran(r.spec.profile, run_precision(dict(r.provenance)), changes)
+
+
 def _print_runs(found: list[History]) -> None:
     """One line per configuration and seed: its latest attempt, and the attempts so far."""
     from rich.table import Table
@@ -95,7 +106,7 @@ def _print_runs(found: list[History]) -> None:
         return
 
     table = Table(title="runs (one line per configuration and seed)")
-    columns = ("run id", "status", "method", "dataset", "profile", "seed", "primary", "attempts")
+    columns = ("run id", "status", "method", "dataset", "settings", "seed", "primary", "attempts")
     for col in (*columns, "created"):
         table.add_column(col)
     for history in found:
@@ -107,7 +118,7 @@ def _print_runs(found: list[History]) -> None:
             r.status,
             r.spec.method,
             r.spec.dataset,
-            r.spec.profile,
+            _what_ran(r),
             str(r.spec.seed),
             primary,
             history.summary(),

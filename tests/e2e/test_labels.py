@@ -55,6 +55,15 @@ def test_every_format_labels_the_changes(invoke, runs, home):
     assert html.escape(CHANGED) in page and html.escape("toy (quick; n=4)") in page
 
 
+def test_show_names_what_each_run_changed(invoke, runs):
+    result = invoke("show")
+    assert result.exit_code == 0, result.output
+    assert "quick; steps=3, time_budget=1500" in result.stdout
+    # the plain quick run shows the bare profile, nothing invented
+    lines = [line for line in result.stdout.splitlines() if "brightness" in line]
+    assert any("quick " in line and "steps=" not in line for line in lines)
+
+
 def test_json_and_csv_carry_the_overrides(invoke, runs):
     rows = {(r["dataset_label"], r["label"]): r for r in json.loads(_board(invoke, "json"))}
     assert set(rows) == {
