@@ -22,6 +22,7 @@ import sqlite3
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from contextlib import closing
 from pathlib import Path
@@ -35,7 +36,9 @@ SEEDS = range(12)
 def anobench(home: Path, *args: str, importtime: bool = False) -> subprocess.CompletedProcess:
     flags = ["-X", "importtime"] if importtime else []
     command = [sys.executable, *flags, "-m", "anobench.cli", "--home", str(home), *args]
-    return subprocess.run(command, capture_output=True, text=True, check=True)
+    # ``-m`` puts the working directory first on sys.path: an empty one keeps PYTHONPATH's tree
+    with tempfile.TemporaryDirectory() as empty:
+        return subprocess.run(command, capture_output=True, text=True, check=True, cwd=empty)
 
 
 def build_store(home: Path) -> None:
@@ -69,7 +72,7 @@ def measure(home: Path, args: tuple[str, ...], repeat: int) -> tuple[float, floa
 
 def imports_torch(home: Path, args: tuple[str, ...]) -> bool:
     trace = anobench(home, *args, importtime=True).stderr
-    return any(line.rstrip().endswith("| torch") for line in trace.splitlines())
+    return any(line.split("|")[-1].strip() == "torch" for line in trace.splitlines())
 
 
 def anobench_runs(home: Path) -> int:
@@ -90,9 +93,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     os.environ.setdefault("ANOBENCH_THREADS", "1")
-    import anobench
-
-    print(f"anobench from {Path(anobench.__file__).parent}")
+    where = "import anobench, anobench_reference as r; print(anobench.__file__, r.__file__)"
+    with tempfile.TemporaryDirectory() as empty:
+        found = subprocess.run(
+            [sys.executable, "-c", where], capture_output=True, text=True, cwd=empty
+        )
+    print(f"measuring anobench and plugins from: {found.stdout.strip()}")
     shown = anobench_runs(args.home)
     if shown < len(METHODS) * len(SEEDS):
         print(f"building a store of {len(METHODS) * len(SEEDS)} runs in {args.home} ...")

@@ -14,6 +14,8 @@ import pytest
 
 #: imported only by the commands that train, predict or draw
 HEAVY = ("torch", "torchvision", "timm", "matplotlib", "ray", "sklearn")
+#: what the leaderboard needs for its tables and tests, and nothing else does
+TABLES = ("pandas", "scipy")
 
 _INVOKE = """
 import json, sys
@@ -49,7 +51,7 @@ def _fresh(code: str, *args: str) -> dict:
 
 
 def _command(*args: str) -> dict:
-    out = _fresh(_INVOKE.format(heavy=HEAVY), *args)
+    out = _fresh(_INVOKE.format(heavy=HEAVY + TABLES), *args)
     assert out["exit_code"] == 0, out["output"]
     return out
 
@@ -83,7 +85,7 @@ def test_help_and_list_import_no_torch():
 
 def test_show_and_leaderboard_on_an_empty_home_import_no_torch(home):
     assert _command("--home", str(home), "show")["heavy"] == []
-    assert _command("--home", str(home), "leaderboard")["heavy"] == []
+    assert set(_command("--home", str(home), "leaderboard")["heavy"]) <= set(TABLES)
 
 
 def test_show_and_leaderboard_on_stored_runs_import_no_torch(home, stored_runs):
@@ -93,7 +95,7 @@ def test_show_and_leaderboard_on_stored_runs_import_no_torch(home, stored_runs):
     one = _command("--home", str(home), "show", run_id[:8])
     assert one["heavy"] == [] and run_id in one["output"]
     board = _command("--home", str(home), "leaderboard")
-    assert board["heavy"] == [] and "brightness" in board["output"]
+    assert set(board["heavy"]) <= set(TABLES) and "brightness" in board["output"]
 
 
 def test_loading_a_builtin_plugin_imports_no_torch():
