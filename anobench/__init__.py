@@ -5,8 +5,8 @@ The public API that plugins import lives here and in ``anobench.testing``.
 
 from __future__ import annotations
 
-from .api.batches import EpochSampler
-from .api.context import Budget, RunContext
+from typing import TYPE_CHECKING, Any
+
 from .api.errors import (
     AnobenchError,
     ConfigError,
@@ -16,7 +16,6 @@ from .api.errors import (
     StoreError,
     TrainingDiverged,
 )
-from .api.hardware import Precision
 from .api.interfaces import SPLITS, Dataset, Method, Metric
 from .api.options import Option, OptionSet, channels_last_option, option_set, precision_option
 from .api.progress import Reporter
@@ -30,9 +29,44 @@ from .api.records import (
     Scored,
     Split,
 )
-from .api.seeding import seed_everything
-from .api.trainer import Batches, Stage, Trainer, Values, steps_for_epochs
 from .api.version import __version__
+
+#: names whose modules deal with torch, loaded on first access (PEP 562) so that
+#: ``import anobench`` and the commands that only read (``list``, ``show``, ...) stay fast
+_LAZY = {
+    "EpochSampler": "batches",
+    "Budget": "context",
+    "RunContext": "context",
+    "Precision": "hardware",
+    "seed_everything": "seeding",
+    "Batches": "trainer",
+    "Stage": "trainer",
+    "Trainer": "trainer",
+    "Values": "trainer",
+    "steps_for_epochs": "trainer",
+}
+
+if TYPE_CHECKING:
+    from .api.batches import EpochSampler
+    from .api.context import Budget, RunContext
+    from .api.hardware import Precision
+    from .api.seeding import seed_everything
+    from .api.trainer import Batches, Stage, Trainer, Values, steps_for_epochs
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'anobench' has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(f".api.{_LAZY[name]}", __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "DISEASED",

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # imported where used: importing this module stays fast
+    import torch
 
 
 class EpochSampler:
@@ -19,6 +21,8 @@ class EpochSampler:
     """
 
     def __init__(self, n: int, batch_size: int, generator: torch.Generator) -> None:
+        import torch
+
         if n < 1:
             raise ValueError("EpochSampler needs at least one item")
         self.n = n
@@ -28,6 +32,8 @@ class EpochSampler:
         self.pos = 0
 
     def next(self) -> np.ndarray:
+        import torch
+
         parts, need = [], self.batch
         while need:
             if self.pos >= len(self.perm):

@@ -8,14 +8,16 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from .errors import TrainingDiverged
-from .hardware import Precision
 from .progress import Reporter
 from .signals import Interrupted
+
+if TYPE_CHECKING:  # torch is imported on first use, so plugins' class modules import fast
+    import torch
+
+    from .hardware import Precision
 
 CHECKPOINT = "checkpoint.pt"
 TRAINING_LOG = "training_log.jsonl"
@@ -64,6 +66,10 @@ class RunContext:
         precision: Precision | None = None,
         threads: int | None = None,
     ) -> None:
+        import torch
+
+        from .hardware import Precision
+
         self.device = torch.device(device)
         #: the precision and memory format resolved for this run's device (``auto`` resolved)
         self.precision = precision or Precision.resolve("auto", "auto", self.device)
@@ -162,6 +168,8 @@ class RunContext:
 
         Put the training step under the key ``"step"`` so a resume trims the training log.
         """
+        import torch
+
         tmp = self.checkpoint_path.with_suffix(".tmp")
         torch.save(dict(state), tmp)
         tmp.replace(self.checkpoint_path)
@@ -170,6 +178,8 @@ class RunContext:
         """The last checkpoint of this run, or ``None``. Loaded without executing code."""
         if not self.checkpoint_path.exists():
             return None
+        import torch
+
         state = torch.load(self.checkpoint_path, map_location="cpu", weights_only=True)
         if "step" in state:
             # steps logged after the checkpoint will be trained (and logged) again

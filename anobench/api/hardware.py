@@ -13,9 +13,10 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+if TYPE_CHECKING:  # imported where used: importing this module stays fast
+    import torch
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 CHANNELS_LAST = ("auto", "on", "off")
@@ -69,6 +70,8 @@ class CpuFeatures:
 
 
 def _query(name: str) -> bool:
+    import torch
+
     fn = getattr(torch.cpu, name, None)
     try:
         return bool(fn()) if fn is not None else False
@@ -89,6 +92,8 @@ def cpu_model() -> str:
 
 @lru_cache(maxsize=1)
 def cpu_features() -> CpuFeatures:
+    import torch
+
     try:
         capability = torch.backends.cpu.get_cpu_capability()
     except Exception:
@@ -107,6 +112,8 @@ def cpu_features() -> CpuFeatures:
 
 def cuda_bf16(device: torch.device) -> bool:
     """Whether a CUDA device runs bf16 at full speed (compute capability 8.0 and newer)."""
+    import torch
+
     major, _ = torch.cuda.get_device_capability(device)
     return major >= 8
 
@@ -117,6 +124,8 @@ def resolve_precision(requested: str, device: torch.device | str) -> str:
     CPU: bf16 only with AMX-BF16 or AVX512-BF16, else fp32. CUDA: bf16 from compute capability
     8.0, else fp16 (which needs gradient scaling, see :meth:`Precision.grad_scaler`).
     """
+    import torch
+
     requested = (requested or "auto").lower()
     if requested not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {requested!r}")
@@ -137,6 +146,8 @@ def resolve_channels_last(
     upsampling kernels prefer it: DeScarGAN's fp32 step 1.11x faster with it on an AVX2-capped
     Xeon, its bf16 step on AMX too) and on CUDA with bf16/fp16 (tensor cores); CUDA fp32 keeps
     the contiguous layout."""
+    import torch
+
     if isinstance(requested, bool):
         return requested
     requested = (requested or "auto").lower()
@@ -164,26 +175,36 @@ class Precision:
     def resolve(
         cls, precision: str = "auto", channels_last: str | bool = "auto", device: Any = "cpu"
     ) -> Precision:
+        import torch
+
         device = torch.device(device)
         name = resolve_precision(precision, device)
         return cls(name, resolve_channels_last(channels_last, name, device), device.type)
 
     @property
     def dtype(self) -> torch.dtype:
+        import torch
+
         return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[self.name]
 
     @property
     def memory_format(self) -> torch.memory_format:
+        import torch
+
         return torch.channels_last if self.channels_last else torch.contiguous_format
 
     def autocast(self) -> AbstractContextManager:
         """Autocast to this precision, or nothing for fp32."""
+        import torch
+
         if self.name == "fp32":
             return nullcontext()
         return torch.autocast(device_type=self.device_type, dtype=self.dtype)
 
     def grad_scaler(self) -> torch.amp.GradScaler | None:
         """A gradient scaler where the precision needs one (fp16), else ``None``."""
+        import torch
+
         if self.name != "fp16":
             return None
         return torch.amp.GradScaler(self.device_type)
@@ -205,6 +226,8 @@ def resolve_options(
     ``options``: the plugin's ``OptionSet``. Returns the options to construct the plugin with
     and the resolved hardware values (for the run's provenance).
     """
+    import torch
+
     device = torch.device(device)
     out = dict(values)
     resolved: dict[str, Any] = {}

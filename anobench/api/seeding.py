@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import os
 import random
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # imported where used: importing this module stays fast
+    import torch
 
 
 def seed_everything(seed: int, deterministic: bool = True) -> torch.Generator:
     """Seed python, numpy and torch; return a CPU ``torch.Generator`` seeded the same way."""
+    import torch
+
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)

@@ -12,17 +12,18 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-from torch import nn
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from .batches import EpochSampler
 from .context import RunContext
 from .errors import MethodFailure
 from .hardware import Precision
+
+if TYPE_CHECKING:  # imported where used: importing this module stays fast
+    import torch
+    from torch import nn
 
 Losses = Mapping[str, float]
 
@@ -40,6 +41,8 @@ def steps_for_epochs(epochs: float, n_items: int, batch: int, batches_per_step: 
 
 def to_tensor(images: Any, device: torch.device) -> torch.Tensor:
     """A float32 copy of (a slice of) an image array, which may be a read-only memory map."""
+    import torch
+
     return torch.from_numpy(np.array(images, dtype=np.float32, order="C")).to(device)
 
 
@@ -61,6 +64,8 @@ class Batches:
         self.n, self.batch = self.sampler.n, self.sampler.batch
 
     def next(self) -> Any:
+        import torch
+
         index = self.sampler.next()
         x = to_tensor(self.images[index], self.device)
         if self.labels is None:
@@ -143,6 +148,8 @@ class Trainer:
         precision: Precision | None = None,
         scaler: bool = False,
     ) -> None:
+        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
         clash = sorted(RESERVED & set(state))
         if clash:
             raise ValueError(f"Trainer state names {clash} are reserved; rename them")
@@ -190,6 +197,8 @@ class Trainer:
     # -- state ------------------------------------------------------------------------------------
 
     def state_dict(self) -> dict[str, Any]:
+        import torch
+
         out: dict[str, Any] = {k: obj.state_dict() for k, obj in self.state.items()}
         out.update(
             step=self.step,
@@ -210,6 +219,8 @@ class Trainer:
         return out
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        import torch
+
         need = ["step", "stage", "stage_start", "rng", "torch_rng", *self.state]
         if hasattr(self.batches, "state_dict"):
             need.append("batches")

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
-from scipy import ndimage
 
 from .ranking import RankedScores, ScoreError, _sorted_runs, as_binary_labels, as_scores
 
@@ -19,7 +18,8 @@ __all__ = ["AuproResult", "PerImageAUROC", "aupro", "aupro_details", "per_image_
 
 #: 8-connectivity in 2-D: a region's pixels may touch diagonally (as MVTec AD's reference code)
 EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
-FOUR_CONNECTED = ndimage.generate_binary_structure(2, 1)
+#: 4-connectivity: only edge neighbours (``scipy.ndimage.generate_binary_structure(2, 1)``)
+FOUR_CONNECTED = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], dtype=bool)
 
 
 class AuproResult(NamedTuple):
@@ -74,6 +74,8 @@ def aupro_details(
     masks: np.ndarray, maps: np.ndarray, fpr_limit: float = 0.3, *, connectivity: int = 8
 ) -> AuproResult:
     """:func:`aupro` together with the number of regions and, when undefined, the reason."""
+    from scipy import ndimage
+
     if not 0.0 < fpr_limit <= 1.0:
         raise ValueError(f"fpr_limit must be in (0, 1], got {fpr_limit}")
     if connectivity not in (4, 8):

@@ -8,12 +8,9 @@ share everything but the networks, the GAN objective and the mapping (``_LatentG
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-import torch
-from torch import nn
-from torch.nn import functional as F
 
 from anobench import (
     Batches,
@@ -29,12 +26,15 @@ from anobench import (
     steps_for_epochs,
 )
 
-from . import networks as nets
-from .mapping import Mapped, initial_latents, izif, latent_search
-from .training import bn_stats_frozen, build_seeded, frozen, init_seed, rand, to_tensor
+if TYPE_CHECKING:  # imported where used: importing this module stays fast
+    import torch
+    from torch import nn
+
+    from .mapping import Mapped
+
+    Optims = dict[str, torch.optim.Optimizer]
 
 _SIZES = "32, 64, 128 or 256 px (any power of two >= 8)"
-Optims = dict[str, torch.optim.Optimizer]
 
 
 def _opt(name: str, kind: type, default: Any, help: str, **kw: Any) -> Option:
@@ -94,6 +94,11 @@ class _LatentGAN(Method):
     # -- Method API ----------------------------------------------------------------------------
 
     def fit(self, train: Split, val: Split, ctx: RunContext) -> _LatentGAN:
+        from torch import nn
+
+        from . import networks as nets
+        from .training import build_seeded, init_seed
+
         _, channels, height, width = train.images.shape
         if height != width:
             raise ConfigError(f"method '{self.name}' needs square images, got {height}x{width}")
@@ -117,6 +122,10 @@ class _LatentGAN(Method):
         return self
 
     def predict(self, images: np.ndarray, ctx: RunContext) -> Predictions:
+        import torch
+
+        from .training import to_tensor
+
         with torch.inference_mode(False):  # parameters must stay usable by autograd (AnoGAN)
             self.nets_.to(ctx.device).eval()
         n = len(images)
@@ -148,6 +157,11 @@ class _LatentGAN(Method):
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        import torch
+        from torch import nn
+
+        from .training import build_seeded
+
         channels, size = int(state["channels"]), int(state["image_size"])
         with torch.inference_mode(False):  # (seeded build: the global RNG is left alone)
             self.nets_ = build_seeded(0, lambda: nn.ModuleDict(self._build(size, channels)))
@@ -197,6 +211,8 @@ class AnoGAN(_LatentGAN):
     }
 
     def _build(self, size: int, channels: int) -> dict[str, nn.Module]:
+        from . import networks as nets
+
         generator = nets.DCGANGenerator(size, channels, self.latent_dim, self.base_width)
         discriminator = nets.DCGANDiscriminator(size, channels, self.base_width)
         nets.dcgan_init(generator)
@@ -204,6 +220,8 @@ class AnoGAN(_LatentGAN):
         return {"generator": generator, "discriminator": discriminator}
 
     def _optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        import torch
+
         betas = (self.beta1, 0.999)
         return {
             name: torch.optim.Adam(self.nets_[name].parameters(), lr=self.lr, betas=betas)
@@ -211,6 +229,11 @@ class AnoGAN(_LatentGAN):
         }
 
     def _stages(self, stream: Batches, opts: Optims, val: Split, ctx: RunContext) -> list[Stage]:
+        import torch
+        from torch.nn import functional as F
+
+        from .training import rand
+
         gen, disc = self.nets_["generator"], self.nets_["discriminator"]
         opt_g, opt_d = opts["generator"], opts["discriminator"]
         batch = stream.batch
@@ -237,6 +260,8 @@ class AnoGAN(_LatentGAN):
         return [Stage("DCGAN training", steps, step)]
 
     def _after_training(self, ctx: RunContext) -> None:
+        from .training import init_seed
+
         # seeds every image's start point z_1 (with the image's checksum); drawn from the run
         self.search_seed_ = init_seed(ctx)
 
@@ -247,6 +272,8 @@ class AnoGAN(_LatentGAN):
         self.search_seed_ = int(state["search_seed"])
 
     def _map(self, x: torch.Tensor, images: np.ndarray) -> Mapped:
+        from .mapping import initial_latents, latent_search
+
         z0 = initial_latents(images, self.search_seed_, self.latent_dim)
         return latent_search(
             self.nets_["generator"],
@@ -316,6 +343,8 @@ class FAnoGAN(_LatentGAN):
     }
 
     def _build(self, size: int, channels: int) -> dict[str, nn.Module]:
+        from . import networks as nets
+
         return {
             "generator": nets.ResNetGenerator(size, channels, self.latent_dim, self.base_width),
             "critic": nets.ResNetCritic(size, channels, self.base_width),
@@ -323,6 +352,8 @@ class FAnoGAN(_LatentGAN):
         }
 
     def _optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        import torch
+
         adam = {"lr": self.lr, "betas": (0.0, 0.9)}
         return {
             "generator": torch.optim.Adam(self.nets_["generator"].parameters(), **adam),
@@ -334,6 +365,11 @@ class FAnoGAN(_LatentGAN):
         }
 
     def _stages(self, stream: Batches, opts: Optims, val: Split, ctx: RunContext) -> list[Stage]:
+        import torch
+
+        from .mapping import izif
+        from .training import bn_stats_frozen, frozen, rand, to_tensor
+
         gen, critic, enc = (self.nets_[k] for k in self.net_names)
         opt_g, opt_c, opt_e = (opts[k] for k in self.net_names)
         batch = stream.batch
@@ -404,6 +440,10 @@ class FAnoGAN(_LatentGAN):
         ]
 
     def _map(self, x: torch.Tensor, images: np.ndarray) -> Mapped:
+        import torch
+
+        from .mapping import izif
+
         with torch.no_grad():
             return izif(
                 self.nets_["encoder"],

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from anobench import DataError, Dataset, Option, RunContext, Split, option_set
 
@@ -473,6 +472,8 @@ class CheXpertDataset(Dataset):
 
     def preprocess(self, image: np.ndarray) -> np.ndarray:
         """A display-intensity image (``[0, 1]``) prepared exactly like the cached ones."""
+        from PIL import Image
+
         pixels = np.round(np.clip(np.asarray(image, dtype=np.float64), 0, 1) * 255)
         gray = Image.fromarray(pixels.astype(np.uint8))
         prepared = prepare(gray, int(self.image_size), self.resize, self.equalize)

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from .table import COLUMNS, LABELS
 
@@ -58,6 +57,8 @@ class Fixture:
 
 def draw(width: int, height: int, effusion: bool, lateral: bool, rng: np.random.Generator):
     """A chest-like greyscale picture: bright body, dark lungs, white fluid at the bases."""
+    from PIL import Image
+
     yy, xx = np.mgrid[:height, :width].astype(np.float32)
     img = 150 + 40 * (yy / height) + rng.normal(0, 6, (height, width))
     centres = [(0.5, 0.5)] if lateral else [(0.3, 0.45), (0.7, 0.45)]

@@ -9,15 +9,21 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+
+if TYPE_CHECKING:  # imported where used: importing this module stays fast
+    from PIL import Image
+
 
 RESIZES = ("crop", "pad", "stretch")
 
 
 def to_gray(img: Image.Image) -> Image.Image:
     """8-bit greyscale: 16-bit values scaled by 1/257, colour converted to luma."""
+    from PIL import Image
+
     if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
         pixels = np.asarray(img, dtype=np.float64)
         top = 255.0 if pixels.max() <= 255 else 65535.0
@@ -32,6 +38,8 @@ def prepare(img: Image.Image, size: int, resize: str, equalize: bool) -> np.ndar
     ``stretch``: both sides scaled independently. Resampling is Pillow's antialiased bilinear;
     equalisation (Pillow ``ImageOps.equalize``) runs after resizing.
     """
+    from PIL import Image, ImageOps
+
     img = to_gray(img)
     width, height = img.size
     side = min(width, height) if resize == "crop" else max(width, height)
@@ -54,6 +62,8 @@ def decode(path: Path, size: int, resize: str, equalize: bool) -> np.ndarray:
     JPEGs are decoded at full size (no reduced DCT scale), so ``anobench predict`` on the same
     file gives exactly the cached pixels.
     """
+    from PIL import Image
+
     with Image.open(path) as img:
         img.load()
         return prepare(img, size, resize, equalize)
@@ -73,6 +83,7 @@ def decode_all(
 
     Pillow releases the GIL while decoding and resizing, so threads scale across cores.
     """
+    from PIL import UnidentifiedImageError
 
     def one(i: int) -> dict[str, str] | None:
         path = paths[i]

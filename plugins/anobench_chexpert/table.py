@@ -7,11 +7,15 @@ import posixpath
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from anobench import DataError
+
+if TYPE_CHECKING:  # imported where used: importing this module stays fast
+    import pandas as pd
+
 
 #: the release folders a ``Path`` value may start with (small and original resolution)
 RELEASES = ("CheXpert-v1.0-small", "CheXpert-v1.0")
@@ -99,6 +103,8 @@ def _missing_columns(found: list[str], path: Path) -> str:
 
 
 def _labels(frame: pd.DataFrame, path: Path) -> dict[str, np.ndarray]:
+    import pandas as pd
+
     out: dict[str, np.ndarray] = {}
     for column in LABELS:
         raw = frame[column].str.strip()
@@ -117,6 +123,8 @@ def _labels(frame: pd.DataFrame, path: Path) -> dict[str, np.ndarray]:
 
 def read_table(path: Path) -> Table:
     """Parse and check one CheXpert CSV; every error names the file, line and column."""
+    import pandas as pd
+
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
     except (OSError, ValueError, pd.errors.ParserError) as exc:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from anobench import (
     Method,
@@ -22,16 +21,12 @@ from anobench import (
     precision_option,
 )
 
-from .networks import (
-    DISEASED,
-    HEALTHY,
-    Discriminator,
-    Generator,
-    count_parameters,
-    init_discriminator,
-    init_generator,
-)
-from .training import Weights, apply, classifier_backward, gan_iteration, make_adam
+from .weights import Weights
+
+if TYPE_CHECKING:  # imported where used: importing this module stays fast
+    import torch
+
+    from .networks import Discriminator, Generator
 
 _W = Weights()
 WARMUP_WINDOW = 20
@@ -187,6 +182,8 @@ class DeScarGAN(Method):
     # -- model construction ----------------------------------------------------------------------
 
     def _build(self, channels: int, size: int, device: torch.device) -> None:
+        from .networks import Discriminator, Generator
+
         if size % 32:
             raise ValueError(f"DeScarGAN needs an image size divisible by 32, got {size}")
         self.channels_, self.image_size_ = channels, size
@@ -208,6 +205,10 @@ class DeScarGAN(Method):
     # -- training --------------------------------------------------------------------------------
 
     def fit(self, train: Split, val: Split, ctx: RunContext) -> DeScarGAN:
+        import torch
+
+        from .training import apply, classifier_backward, make_adam
+
         device = ctx.device
         _, channels, size, _ = train.images.shape
         self._build(channels, size, device)
@@ -301,6 +302,10 @@ class DeScarGAN(Method):
         """A D step and, every n_critic-th GAN iteration ``it``, a G step; losses into ``last``.
 
         Returns whether G stepped."""
+        import torch
+
+        from .training import gan_iteration
+
         g, d = self.generator_, self.discriminator_
         noise = self.noise * torch.rand(x.shape, generator=gen).to(x.device)
         alpha = torch.rand(len(x), 1, 1, 1, generator=gen).to(x.device)
@@ -321,6 +326,8 @@ class DeScarGAN(Method):
         gen: torch.Generator,
         device: torch.device,
     ) -> tuple[torch.Tensor, torch.Tensor]:
+        import torch
+
         idx = np.sort(index.numpy())  # sorted reads are kinder to memory maps
         x = torch.from_numpy(np.ascontiguousarray(images[idx], dtype=np.float32))
         y = labels[idx]
@@ -344,6 +351,10 @@ class DeScarGAN(Method):
         return self.generator_(x, target)
 
     def predict(self, images: np.ndarray, ctx: RunContext) -> Predictions:
+        import torch
+
+        from .networks import DISEASED, HEALTHY
+
         g, d = self.generator_, self.discriminator_
         g.eval()
         d.eval()
@@ -383,6 +394,8 @@ class DeScarGAN(Method):
     # -- state -----------------------------------------------------------------------------------
 
     def state_dict(self) -> dict[str, Any]:
+        import torch
+
         return {
             "generator": self.generator_.state_dict(),
             "discriminator": self.discriminator_.state_dict(),
@@ -390,17 +403,23 @@ class DeScarGAN(Method):
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        import torch
+
         channels, size = (int(v) for v in state["shape"])
         self._build(channels, size, torch.device("cpu"))
         self.generator_.load_state_dict(state["generator"])
         self.discriminator_.load_state_dict(state["discriminator"])
 
     def num_parameters(self) -> int:
+        from .networks import count_parameters
+
         return count_parameters(self.generator_) + count_parameters(self.discriminator_)
 
 
 def _floats(losses: dict[str, Any]) -> dict[str, float]:
     """Loss tensors as floats with one device synchronisation for all of them."""
+    import torch
+
     keys = [k for k, v in losses.items() if isinstance(v, torch.Tensor)]
     values = torch.stack([losses[k].float() for k in keys]).tolist() if keys else []
     plain = {k: float(v) for k, v in losses.items() if k not in keys}
@@ -423,6 +442,10 @@ def init_generator_seeded(
     g: Generator, d: Discriminator, gen: torch.Generator, d_init: str = "xavier"
 ) -> None:
     """Initialise both networks from the run's seed (init functions draw from torch's RNG)."""
+    import torch
+
+    from .networks import init_discriminator, init_generator
+
     torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=gen)))
     init_generator(g)
     init_discriminator(d, d_init)
@@ -430,5 +453,7 @@ def init_generator_seeded(
 
 def _epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
     """The shuffled order of one epoch, a function of (seed, epoch) so a resume needs no state."""
+    import torch
+
     rng = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
     return torch.randperm(n, generator=rng)

@@ -9,7 +9,6 @@ the equivalence tests and the benchmark (benchmarks/perf/descargan_train_step.py
 from __future__ import annotations
 
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -17,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .networks import DISEASED, HEALTHY, Discriminator, Generator, replay_batch_stats
+from .weights import Weights
 
 CLASSES = (HEALTHY, DISEASED)
 #: real-batch elements (batch x channels x pixels) up to which ``gan_iteration`` batches and
@@ -24,18 +24,6 @@ CLASSES = (HEALTHY, DISEASED)
 #: at 256 px, batch 10, official widths the batched step peaks at 7.0 GiB instead of 4.6 (bf16)
 BATCHED_MAX_ELEMENTS = 2**18
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
-
-
-@dataclass(frozen=True)
-class Weights:
-    real: float = 20.0
-    fake: float = 20.0
-    gp: float = 10.0
-    cls_d: float = 5.0
-    adv_g: float = 1.0
-    cls_g: float = 1.0
-    identity: float = 50.0
-    reconstruction: float = 50.0
 
 
 def autocast(device: torch.device, precision: str) -> AbstractContextManager:

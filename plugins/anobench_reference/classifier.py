@@ -11,11 +11,9 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-from torch.nn import functional as F
 
 from anobench import (
     Batches,
@@ -31,12 +29,14 @@ from anobench import (
     option_set,
 )
 
-from . import backbones
-from .gradcam import gradcam, logits
+if TYPE_CHECKING:  # imported where used: importing this module stays fast
+    import torch
 
 
 def _tensor(images: Any, device: torch.device) -> torch.Tensor:
     """A float32 copy of (a slice of) an image array, which may be a read-only memory map."""
+    import torch
+
     return torch.from_numpy(np.array(images, dtype=np.float32, order="C")).to(device)
 
 
@@ -130,6 +130,8 @@ class Classifier(Method):
     # -- fit -----------------------------------------------------------------------------------
 
     def _network(self, in_chans: int, seed: int = 0):
+        from . import backbones
+
         return backbones.build(
             self.backbone,
             in_chans,
@@ -139,6 +141,12 @@ class Classifier(Method):
         )
 
     def fit(self, train: Split, val: Split, ctx: RunContext) -> Classifier:
+        import torch
+        from torch.nn import functional as F
+
+        from . import backbones
+        from .gradcam import logits
+
         n, channels = train.images.shape[:2]
         labels = np.asarray(train.labels, dtype=np.float32)
         n_diseased = float(labels.sum())
@@ -203,6 +211,11 @@ class Classifier(Method):
     ) -> tuple[tuple[float, float] | None, dict[str, float]]:
         """Validation AUROC and loss; the selection key is (AUROC, -loss), AUROC -inf when val
         has one class."""
+        import torch
+        from torch.nn import functional as F
+
+        from .gradcam import logits
+
         if len(val) == 0:
             return None, {}
         self.net_.eval()
@@ -223,6 +236,10 @@ class Classifier(Method):
     # -- predict -------------------------------------------------------------------------------
 
     def predict(self, images: np.ndarray, ctx: RunContext) -> Predictions:
+        import torch
+
+        from .gradcam import gradcam, logits
+
         net = self.net_.to(ctx.device).eval()
         n = len(images)
         scores = np.empty(n, dtype=np.float64)
@@ -248,6 +265,8 @@ class Classifier(Method):
         return {"in_chans": self.in_chans_, "net": weights}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        import torch
+
         in_chans = int(state["in_chans"])
         with torch.inference_mode(False):
             self.net_ = self._network(in_chans)

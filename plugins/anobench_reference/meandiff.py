@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import torch
 
 from anobench import Method, Option, Predictions, RunContext, Split, option_set
 
@@ -46,6 +45,8 @@ class _PopulationReference(Method):
         return Predictions(scores=scores, maps=maps, extras={"reconstruction": reconstruction})
 
     def state_dict(self) -> dict[str, Any]:
+        import torch
+
         return {"mean": torch.from_numpy(self.mean_), "std": torch.from_numpy(self.std_)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:

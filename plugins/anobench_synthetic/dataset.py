@@ -15,8 +15,6 @@ import numpy as np
 
 from anobench import DataError, Dataset, Option, RunContext, Split, option_set
 
-from . import generator as _generator
-
 #: one independent random stream per split, derived from ``data_seed``
 _STREAMS = {"train": 0, "val": 1, "test": 2}
 _SIZES = (32, 64, 128, 256)
@@ -99,6 +97,8 @@ class SyntheticDataset(Dataset):
         Generation is deterministic, so the same options always give the same arrays; bump
         ``GENERATOR_VERSION`` whenever the generator's output changes.
         """
+        from . import generator as _generator
+
         payload = {
             "dataset": self.name,
             "generator": _generator.GENERATOR_VERSION,
@@ -152,6 +152,8 @@ class SyntheticDataset(Dataset):
                 shutil.rmtree(tmp, ignore_errors=True)
 
     def _generate_into(self, split: str, directory: Path, ctx: RunContext) -> dict[str, Any]:
+        from . import generator as _generator
+
         n = self.per_class(split)
         size = int(self.params["image_size"])
         specs = _generator.array_specs(2 * n, size)
@@ -188,6 +190,8 @@ class SyntheticDataset(Dataset):
         }
 
     def _read(self, split: str, directory: Path, source: str) -> Split:
+        from . import generator as _generator
+
         meta_path = directory / _COMPLETE
         if not meta_path.is_file():
             raise DataError(

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-import torch
-from torch.nn import functional as F
 
 from anobench import (
     Batches,
@@ -29,7 +27,11 @@ from anobench import (
     steps_for_epochs,
 )
 
-from .network import ConvAutoencoder, kl_per_image, stages
+if TYPE_CHECKING:  # imported where used: importing this module stays fast
+    import torch
+
+    from .network import ConvAutoencoder
+
 
 _COMMON = (
     Option("latent_dim", int, 16, "latent size (MedIAnomaly -ls)", minimum=1),
@@ -73,11 +75,16 @@ _TEST = {
 
 def _to_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
     """A float32 copy of (a slice of) an image array, which may be a read-only memory map."""
+    import torch
+
     return torch.from_numpy(np.array(images, dtype=np.float32, order="C")).to(device)
 
 
 def gaussian_blur(maps: torch.Tensor, sigma: float) -> torch.Tensor:
     """Separable Gaussian smoothing of ``[N, H, W]`` maps (radius 4 sigma, reflect padding)."""
+    import torch
+    from torch.nn import functional as F
+
     if sigma <= 0:
         return maps
     radius = max(1, min(int(4 * sigma + 0.5), min(maps.shape[-2:]) - 1))
@@ -102,6 +109,10 @@ class _Autoencoder(Method):
 
     def _network(self, size: int, channels: int, seed: int = 0) -> ConvAutoencoder:
         """The network, initialised under ``seed`` without touching the global RNG."""
+        import torch
+
+        from .network import ConvAutoencoder
+
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             return ConvAutoencoder(
@@ -115,6 +126,10 @@ class _Autoencoder(Method):
 
     def _losses(self, x: torch.Tensor, noise: torch.Tensor | None) -> dict[str, torch.Tensor]:
         """Per-image reconstruction MSE and KL (zeros for the AE), and the reconstruction."""
+        import torch
+
+        from .network import kl_per_image
+
         recon, mu, log_var = self.net_(x, noise)
         rec = (x - recon).pow(2).flatten(1).mean(dim=1)
         kl = kl_per_image(mu, log_var) if log_var is not None else torch.zeros_like(rec)
@@ -123,6 +138,10 @@ class _Autoencoder(Method):
     # -- fit -----------------------------------------------------------------------------------
 
     def fit(self, train: Split, val: Split, ctx: RunContext) -> _Autoencoder:
+        import torch
+
+        from .network import stages
+
         n, channels, height, width = train.images.shape
         if height != width:
             raise ConfigError(f"method '{self.name}' needs square images, got {height}x{width}")
@@ -170,6 +189,8 @@ class _Autoencoder(Method):
         return self
 
     def _val_loss(self, val: Split, ctx: RunContext) -> dict[str, float]:
+        import torch
+
         if len(val) == 0:
             return {}
         self.net_.eval()
@@ -182,6 +203,8 @@ class _Autoencoder(Method):
     # -- predict -------------------------------------------------------------------------------
 
     def predict(self, images: np.ndarray, ctx: RunContext) -> Predictions:
+        import torch
+
         self.net_.to(ctx.device).eval()
         n = len(images)
         scores = np.empty(n, dtype=np.float64)
@@ -215,6 +238,8 @@ class _Autoencoder(Method):
         return {"channels": channels, "image_size": size, "net": weights}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        import torch
+
         channels, size = int(state["channels"]), int(state["image_size"])
         with torch.inference_mode(False):
             self.net_ = self._network(size, channels)

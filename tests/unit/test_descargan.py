@@ -88,7 +88,7 @@ def test_a_stop_signal_checkpoints_and_the_resume_ends_with_the_same_weights(
     options = {**TINY, "warmup": 2, "g_ema": 0.7}
     straight = DeScarGAN(**options).fit(data, data, ctx_for(tmp_path / "a", max_steps=6))
     ctx = ctx_for(tmp_path / "b", max_steps=6)
-    real, calls = method_module.gan_iteration, []
+    real, calls = training.gan_iteration, []  # method.py imports it from there on each call
 
     def stopped_in_the_second(*args, **kwargs):  # a SIGTERM during iteration 4 (a G step)
         calls.append(1)
@@ -96,10 +96,10 @@ def test_a_stop_signal_checkpoints_and_the_resume_ends_with_the_same_weights(
             assert ctx.request_stop(signal.SIGTERM)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(method_module, "gan_iteration", stopped_in_the_second)
+    monkeypatch.setattr(training, "gan_iteration", stopped_in_the_second)
     with pytest.raises(KeyboardInterrupt):
         DeScarGAN(**options).fit(data, data, ctx)
-    monkeypatch.setattr(method_module, "gan_iteration", real)
+    monkeypatch.setattr(training, "gan_iteration", real)
     assert torch.load(ctx.checkpoint_path, weights_only=True)["step"] == 4
     ctx = ctx_for(tmp_path / "b", max_steps=6)
     resumed = DeScarGAN(**options).fit(data, data, ctx)

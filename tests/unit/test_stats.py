@@ -141,3 +141,15 @@ def test_fractional_ranks_share_ties_and_skip_nan():
     assert stats.fractional_ranks([3.0, 1.0, 2.0], higher_is_better=False).tolist() == [3, 1, 2]
     ranks = stats.fractional_ranks([0.7, 0.7, 0.7])
     assert ranks.tolist() == [2, 2, 2]
+
+
+@pytest.mark.parametrize("higher_is_better", [True, False])
+def test_fractional_ranks_match_scipy_average_ranks(higher_is_better):
+    rng = np.random.default_rng(3)
+    values = rng.integers(0, 6, size=40).astype(float)  # many ties
+    values[[4, 17]] = math.nan
+    ranks = stats.fractional_ranks(values, higher_is_better)
+    ok = np.isfinite(values)
+    key = -values[ok] if higher_is_better else values[ok]
+    np.testing.assert_array_equal(ranks[ok], scipy_stats.rankdata(key, method="average"))
+    assert np.isnan(ranks[~ok]).all()
