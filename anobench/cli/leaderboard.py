@@ -42,7 +42,7 @@ from .common import State, bootstrap_option, console
 @click.option(
     "--plot",
     "plot_dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),
     default=None,
     help="Also write each dataset's comparison plots (forest, ROC/PR, score histograms) to"
     " this folder, as PNG and SVG.",
