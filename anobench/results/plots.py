@@ -58,6 +58,10 @@ def slug(table: Table) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", table.dataset) + "-" + table.dataset_hash[:6]
 
 
+def _methods(n: int) -> str:
+    return f"{n} method" + ("" if n == 1 else "s")
+
+
 def forest(table: Table) -> Plot | None:
     """Mean and 95% interval of the primary metric per row, best at the top."""
     metric = table.primary_metric
@@ -83,11 +87,11 @@ def forest(table: Table) -> Plot | None:
     ax.set_xlabel(f"{metric} {arrow}: mean over seeds, 95% bootstrap interval", fontsize=9)
     ax.grid(axis="x", color="0.9")
     ax.set_ylim(-0.6, len(rows) - 0.4)
-    ax.set_title(table.short_title, fontsize=10)
+    fig.suptitle(table.short_title, fontsize=10)
     best = rows[0].label
     shown = f"{len(ys)} of {len(rows)} methods have an interval"
     alt = (
-        f"Forest plot of {metric} on {table.short_title}: {len(rows)} methods, best first"
+        f"Forest plot of {metric} on {table.short_title}: {_methods(len(rows))}, best first"
         f" ({best}, mean {means[0]:.4f}); {shown}."
     )
     caption = (
@@ -113,11 +117,13 @@ def _curves(
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 5), layout="constrained")
     for s, roc_curve, pr_curve in pairs:
         name = f"{s.label}, seed {s.seed}"
+        # unclipped: a perfect curve runs along the axes' edges and must stay visible there
         left.plot(
-            roc_curve.x, roc_curve.y, lw=1.3, label=f"{name}: AUROC {evid.roc_area(roc_curve):.3f}"
-        )
+            roc_curve.x, roc_curve.y, lw=1.3, clip_on=False, zorder=3,
+            label=f"{name}: AUROC {evid.roc_area(roc_curve):.3f}",
+        )  # fmt: skip
         right.plot(
-            pr_curve.x, pr_curve.y, lw=1.3, drawstyle="steps-pre",
+            pr_curve.x, pr_curve.y, lw=1.3, drawstyle="steps-pre", clip_on=False, zorder=3,
             label=f"{name}: AP {evid.pr_area(pr_curve):.3f}",
         )  # fmt: skip
     left.plot([0, 1], [0, 1], ls=":", color="0.6", lw=1, gid="chance")
@@ -134,7 +140,7 @@ def _curves(
         ax.set_ylabel(yl)
         ax.set_aspect("equal")
         ax.grid(color="0.92")
-        ax.legend(fontsize=7, loc="lower right" if ax is left else "upper right")
+        ax.legend(fontsize=8, loc="lower right" if ax is left else "upper right")
     left.set_title(f"{level} ROC", fontsize=10)
     right.set_title(f"{level} precision-recall", fontsize=10)
     fig.suptitle(table.short_title, fontsize=10)
@@ -143,7 +149,7 @@ def _curves(
     without = [s.label for s in shown if id(s) not in drawn]
     alt = (
         f"{level.capitalize()} ROC curves (left) and precision-recall curves (right) of"
-        f" {len(pairs)} methods on {table.short_title}, one run each."
+        f" {_methods(len(pairs))} on {table.short_title}, one run each."
     )
     caption = f"{level.capitalize()} ROC and precision-recall, one curve per method: its {choice}."
     if level == "pixel":
@@ -170,7 +176,11 @@ def score_histograms(table: Table, shown: list[Shown]) -> Plot | None:
     cols = min(3, len(found))
     rows = math.ceil(len(found) / cols)
     fig, axes = plt.subplots(
-        rows, cols, figsize=(3.6 * cols, 2.6 * rows + 0.5), squeeze=False, layout="constrained"
+        rows,
+        cols,
+        figsize=(max(3.6 * cols, 6), 2.6 * rows + 0.5),
+        squeeze=False,
+        layout="constrained",
     )
     for ax, s in zip(axes.flat, found, strict=False):
         scores = np.asarray(s.evidence.scores, dtype=np.float64)
@@ -193,7 +203,7 @@ def score_histograms(table: Table, shown: list[Shown]) -> Plot | None:
     fig.suptitle(f"{table.short_title}: image scores by class", fontsize=10)
     choice = evid.CHOICE.format(metric=table.primary_metric)
     alt = (
-        f"Histograms of the image scores of {len(found)} methods on {table.short_title},"
+        f"Histograms of the image scores of {_methods(len(found))} on {table.short_title},"
         " healthy and diseased test images overlaid, one panel per method."
     )
     caption = f"Image scores per class, one panel per method (its own score scale): its {choice}."

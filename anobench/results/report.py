@@ -42,7 +42,7 @@ PAGE = Template(
 <main>
 $body
 </main>
-<div id="zoom" hidden title="click to close"><img alt="the figure at full resolution"></div>
+<div id="zoom" hidden title="click to close"></div>
 <script>
 // marks every figure that decoded (a headless browser test reads data-loaded from the DOM)
 window.addEventListener("load", function () {
@@ -57,7 +57,8 @@ document.addEventListener("click", function (event) {
   var link = event.target.closest("a.full[data-embedded]");
   if (link) {
     event.preventDefault();
-    zoom.querySelector("img").src = link.querySelector("img").src;
+    var image = link.querySelector("img");
+    zoom.replaceChildren(image.cloneNode());
     zoom.hidden = false;
   } else if (event.target.closest("#zoom")) {
     zoom.hidden = true;
@@ -85,7 +86,7 @@ STYLE = render.STYLE + (
     ".empty{font-size:1.2em;color:#a33}"
     "table.failed td{text-align:left}"
     "table.where td,table.where th{text-align:left;font-size:0.85em}"
-    ".plots figure img{width:720px}"
+    ".plots figure img{width:900px}"
     "a.full{cursor:zoom-in}"
     "#zoom{position:fixed;inset:0;background:rgba(0,0,0,0.85);overflow:auto;cursor:zoom-out}"
     "#zoom img{display:block;margin:1em auto;max-width:none;background:#fff}"
