@@ -154,7 +154,9 @@ def test_report_renders_in_headless_chromium(home, tmp_path, embed):
     assert all('data-loaded="true"' in img for img in images), images
     plots = re.findall(r"<img [^>]*>", _comparison(dom))
     assert len(plots) == 2 * 4 and all('data-loaded="true"' in img for img in plots), plots
-    if not embed:
+    if embed:
+        _check_zoom(browser, tmp_path, out)
+    else:
         # the comparison section alone, for a person to look at
         page = (out / "index.html").read_text()
         alone = "<style>header,main>:not(#comparison){display:none}</style></head>"
@@ -164,6 +166,31 @@ def test_report_renders_in_headless_chromium(home, tmp_path, embed):
         args = ("--window-size=1280,2900", "--hide-scrollbars", f"--screenshot={shot}")
         _headless(browser, tmp_path, *args, (out / "comparison.html").as_uri())
         assert shot.read_bytes().startswith(b"\x89PNG")
+
+
+#: clicks the first embedded figure once the page loaded, and notes what the zoom view shows
+CLICK = """<script>
+window.addEventListener("load", function () {
+  var link = document.querySelector("a.full[data-embedded]");
+  link.click();
+  var zoom = document.getElementById("zoom");
+  var image = zoom.querySelector("img");
+  image.decode().then(function () {
+    var same = image.src === link.querySelector("img").src;
+    document.body.dataset.zoomed = !zoom.hidden && same && image.naturalWidth > 0;
+    zoom.click();
+    document.body.dataset.closed = zoom.hidden;
+  });
+});
+</script></body>"""
+
+
+def _check_zoom(browser: str, tmp_path, out: Path) -> None:
+    """A click on an embedded figure shows it at full resolution; a click on it closes it."""
+    page = (out / "index.html").read_text()
+    (out / "clicked.html").write_text(page.replace("</body>", CLICK, 1))
+    dom = _headless(browser, tmp_path, "--dump-dom", (out / "clicked.html").as_uri()).stdout
+    assert 'data-zoomed="true"' in dom and 'data-closed="true"' in dom, dom[-300:]
 
 
 def _headless(browser: str, tmp_path, *args: str) -> subprocess.CompletedProcess:
