@@ -29,6 +29,13 @@ from .leaderboard import Leaderboard, run_precision
 from .store import Store
 
 FIGURES = {"panel.png": "figure panel", "curves.png": "training curves"}
+#: why a comparison plot of a table is missing
+NO_PLOT = (
+    ("image-curves", "no image ROC/PR curves or score histograms: the runs stored no evidence"
+     " (stored before store schema 2, or see a run's provenance 'evidence_error')"),
+    ("pixel-curves", "no pixel ROC/PR curves: no run stored pixel histograms (the dataset has"
+     " no masks, or the methods return no maps)"),
+)  # fmt: skip
 EMPTY = "no finished runs yet: start one with 'anobench run --method meandiff --dataset synthetic'"
 
 PAGE = Template(
@@ -259,7 +266,8 @@ def _comparison(store: Store, board: Leaderboard, figures: _Figures) -> str:
     for table in board.tables:
         parts.append(f"<h3>{_esc(table.title)}</h3>")
         parts.append('<div class="figs plots">')
-        for plot in plots.table_plots(store, table):
+        made = plots.table_plots(store, table)
+        for plot in made:
             try:
                 stem = f"{plots.slug(table)}-{plot.name}"
                 svg = "" if figures.embed else f' (<a href="figures/{_esc(stem)}.svg">SVG</a>)'
@@ -269,6 +277,10 @@ def _comparison(store: Store, board: Leaderboard, figures: _Figures) -> str:
                 )
             finally:
                 plot.close()
+        names = {plot.name for plot in made}
+        parts += [
+            f'<p class="missing">{_esc(why)}</p>' for name, why in NO_PLOT if name not in names
+        ]
         parts.append("</div>")
     parts.append("</section>")
     return "\n".join(parts)

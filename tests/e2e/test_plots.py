@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import sqlite3
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -184,3 +186,19 @@ def test_embedded_report_opens_figures_in_a_zoom_view(home, tmp_path):
     links = re.findall(r'<a class="full" href="#zoom" data-embedded><img src="data:image/png', page)
     assert len(links) == 4 + 4 and '<div id="zoom" hidden' in page
     assert not Path(out / "figures").exists()
+
+
+def test_runs_without_evidence_get_a_forest_and_say_why_no_curves(home, tmp_path):
+    old = tmp_path / "old"
+    shutil.copytree(home, old)
+    # runs stored before store schema 2 have no evidence
+    with sqlite3.connect(old / "store.sqlite") as db:
+        db.execute("DELETE FROM evidence")
+    out = tmp_path / "plots"
+    _invoke(old, "leaderboard", "--bootstrap", "50", "--plot", str(out))
+    assert sorted(p.name.split("-", 2)[2] for p in out.iterdir()) == ["forest.png", "forest.svg"]
+    _invoke(old, "report", "-o", str(tmp_path / "report"), "--bootstrap", "50")
+    section = _comparison((tmp_path / "report" / "index.html").read_text())
+    assert section.count("<img ") == 1
+    assert "no image ROC/PR curves or score histograms: the runs stored no evidence" in section
+    assert "No interval: meandiff (quick), zscore (quick)." in section
