@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from ..api.errors import ConfigError
 from ..results.render import FORMATS
+
+if TYPE_CHECKING:
+    from ..results.leaderboard import Leaderboard
+    from ..results.store import Store
 from .common import State, bootstrap_option, console
 
 
@@ -34,6 +39,14 @@ from .common import State, bootstrap_option, console
     help="Only these metric columns (repeatable); the primary metric is always shown.",
 )
 @bootstrap_option
+@click.option(
+    "--plot",
+    "plot_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Also write each dataset's comparison plots (forest, ROC/PR, score histograms) to"
+    " this folder, as PNG and SVG.",
+)
 @click.pass_obj
 def command(
     state: State,
@@ -43,6 +56,7 @@ def command(
     method: str | None,
     columns: tuple[str, ...],
     resamples: int,
+    plot_dir: Path | None,
 ) -> None:
     """Finished runs aggregated over seeds: mean ± std, 95% bootstrap interval, paired test
     against the best method, ranked by the primary metric; average rank across datasets."""
@@ -66,6 +80,8 @@ def command(
             all_intervals=chosen.every_interval,
             backfill=backfill,
         )
+        if plot_dir is not None and board.tables:
+            _plots(store, board, plot_dir)
     if not board.tables:
         click.echo(
             "no finished runs yet: start one with 'anobench run --method meandiff"
@@ -89,3 +105,15 @@ def command(
     except OSError as exc:
         raise ConfigError(f"--output {output}: cannot write ({exc.strerror})") from None
     click.echo(f"wrote {output}", err=True)
+
+
+def _plots(store: Store, board: Leaderboard, folder: Path) -> None:
+    from ..results import plots
+
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"--plot {folder} is a file; give a folder for the plots")
+    try:
+        written = plots.write(store, board.tables, folder)
+    except OSError as exc:
+        raise ConfigError(f"--plot {folder}: cannot write ({exc.strerror})") from None
+    click.echo(f"wrote {len(written)} plot files to {folder}", err=True)

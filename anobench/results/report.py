@@ -24,12 +24,19 @@ from ..api.errors import ConfigError
 from ..api.home import runs_dir
 from ..api.records import RunRecord, RunStatus
 from ..api.version import __version__
-from . import render, tabulate
+from . import environments, plots, render, tabulate
 from .history import History, histories
 from .leaderboard import Leaderboard, run_precision
 from .store import Store
 
 FIGURES = {"panel.png": "figure panel", "curves.png": "training curves"}
+#: why a comparison plot of a table is missing
+NO_PLOT = (
+    ("image-curves", "no image ROC/PR curves or score histograms: the runs stored no evidence"
+     " (stored before store schema 2, or see a run's provenance 'evidence_error')"),
+    ("pixel-curves", "no pixel ROC/PR curves: no run stored pixel histograms (the dataset has"
+     " no masks, or the methods return no maps)"),
+)  # fmt: skip
 EMPTY = "no finished runs yet: start one with 'anobench run --method meandiff --dataset synthetic'"
 
 PAGE = Template(
@@ -39,10 +46,11 @@ PAGE = Template(
 <title>$title</title>
 <style>$style</style>
 </head><body>
-<header><h1>$title</h1><p class="meta">$meta</p>$toc</header>
+<header><h1>$title</h1><p class="meta">$meta</p>$where$toc</header>
 <main>
 $body
 </main>
+<div id="zoom" hidden title="click to close"></div>
 <script>
 // marks every figure that decoded (a headless browser test reads data-loaded from the DOM)
 window.addEventListener("load", function () {
@@ -50,6 +58,19 @@ window.addEventListener("load", function () {
     img.dataset.loaded = img.complete && img.naturalWidth > 0 ? "true" : "false";
   });
   document.body.dataset.ready = "true";
+});
+// an embedded figure has no file to open: a click shows it at full resolution over the page
+document.addEventListener("click", function (event) {
+  var zoom = document.getElementById("zoom");
+  var link = event.target.closest("a.full[data-embedded]");
+  if (link) {
+    event.preventDefault();
+    var image = link.querySelector("img");
+    zoom.replaceChildren(image.cloneNode());
+    zoom.hidden = false;
+  } else if (event.target.closest("#zoom")) {
+    zoom.hidden = true;
+  }
 });
 </script>
 </body></html>
@@ -72,6 +93,11 @@ STYLE = render.STYLE + (
     "pre{background:#f7f7f7;padding:0.6em;font-size:0.75em;max-height:30em;overflow:auto}"
     ".empty{font-size:1.2em;color:#a33}"
     "table.failed td{text-align:left}"
+    "table.where td,table.where th{text-align:left;font-size:0.85em}"
+    ".plots figure img{width:900px}"
+    "a.full{cursor:zoom-in}"
+    "#zoom{position:fixed;inset:0;background:rgba(0,0,0,0.85);overflow:auto;cursor:zoom-out}"
+    "#zoom img{display:block;margin:1em auto;max-width:none;background:#fff}"
 )
 
 
@@ -101,8 +127,7 @@ class _Figures:
     def tag(self, path: Path, run_id: str, alt: str) -> str:
         try:
             if self.embed:
-                data = base64.b64encode(path.read_bytes()).decode("ascii")
-                src = f"data:image/png;base64,{data}"
+                src = _data_uri(path.read_bytes())
             else:
                 self.folder.mkdir(parents=True, exist_ok=True)
                 name = f"{run_id}-{path.name}"
@@ -110,8 +135,33 @@ class _Figures:
                 src = f"figures/{name}"
         except OSError as exc:
             raise ConfigError(f"cannot copy the figure {path} ({exc.strerror})") from None
+        return self._linked(src, f'alt="{_esc(alt)}" data-run="{_esc(run_id)}"')
+
+    def plot_tag(self, plot: plots.Plot, stem: str) -> str:
+        """The plot as PNG (copied next to an SVG of it, or embedded)."""
+        png = plot.data("png")
+        if self.embed:
+            return self._linked(_data_uri(png), f'alt="{_esc(plot.alt)}"')
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            (self.folder / f"{stem}.png").write_bytes(png)
+            (self.folder / f"{stem}.svg").write_bytes(plot.data("svg"))
+        except OSError as exc:
+            raise ConfigError(f"cannot write the plot {stem} ({exc.strerror})") from None
+        return self._linked(f"figures/{stem}.png", f'alt="{_esc(plot.alt)}"')
+
+    def _linked(self, src: str, attributes: str) -> str:
+        """The image inside a link that opens it at full resolution (the file, or for an
+        embedded image the page's zoom view)."""
         self.count += 1
-        return f'<img src="{_esc(src)}" alt="{_esc(alt)}" data-run="{_esc(run_id)}">'
+        image = f'<img src="{_esc(src)}" {attributes}>'
+        if self.embed:
+            return f'<a class="full" href="#zoom" data-embedded>{image}</a>'
+        return f'<a class="full" href="{_esc(src)}">{image}</a>'
+
+
+def _data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
 def _artifact_dir(record: RunRecord, home: Path) -> Path | None:
@@ -216,6 +266,50 @@ def _intervals(board: Leaderboard) -> str:
     return "\n".join(parts)
 
 
+def _comparison(store: Store, board: Leaderboard, figures: _Figures) -> str:
+    """Each table's plots (forest, ROC/PR, score histograms), captioned."""
+    parts = ['<section id="comparison">', "<h2>Comparison</h2>"]
+    for table in board.tables:
+        parts.append(f"<h3>{_esc(table.title)}</h3>")
+        parts.append('<div class="figs plots">')
+        made = plots.table_plots(store, table)
+        for plot in made:
+            try:
+                stem = f"{plots.slug(table)}-{plot.name}"
+                svg = "" if figures.embed else f' (<a href="figures/{_esc(stem)}.svg">SVG</a>)'
+                parts.append(
+                    f"<figure>{figures.plot_tag(plot, stem)}"
+                    f"<figcaption>{_esc(plot.caption)}{svg}</figcaption></figure>"
+                )
+            finally:
+                plot.close()
+        names = {plot.name for plot in made}
+        parts += [
+            f'<p class="missing">{_esc(why)}</p>' for name, why in NO_PLOT if name not in names
+        ]
+        parts.append("</div>")
+    parts.append("</section>")
+    return "\n".join(parts)
+
+
+def _where(records: list[RunRecord]) -> str:
+    """What ran where, from the finished runs' provenance."""
+    rows = environments.summary(records)
+    if not rows:
+        return ""
+    header = ["runs", *environments.COLUMNS]
+    body = [[str(n), *values] for n, values in rows]
+    return (
+        "<details open><summary>What ran where (from the runs' provenance)</summary>"
+        '<div class="scroll"><table class="leaderboard where">'
+        + "<tr>"
+        + "".join(f"<th>{_esc(h)}</th>" for h in header)
+        + "</tr>"
+        + "".join("<tr>" + "".join(f"<td>{_esc(c)}</td>" for c in row) + "</tr>" for row in body)
+        + "</table></div></details>"
+    )
+
+
 def build_report(
     store: Store,
     home: Path,
@@ -257,6 +351,8 @@ def build_report(
         body.append('<div class="scroll">' + render.html_fragment(board, level=3) + "</div>")
         if resamples:
             body.append(_intervals(board))
+        toc.append(("comparison", "Comparison"))
+        body.append(_comparison(store, board, figures))
         groups = _groups(finished)
         for number, table in enumerate(board.tables):
             anchor = f"dataset-{number}"
@@ -291,6 +387,7 @@ def build_report(
         title="anobench report",
         style=STYLE,
         meta=_esc(meta),
+        where=_where(finished),
         toc=f"<nav><ul>{links}</ul></nav>" if toc else "",
         body="\n".join(body),
     )

@@ -6,6 +6,8 @@ import json
 import re
 import shutil
 import subprocess
+import tempfile
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -83,13 +85,15 @@ def _report(home, tmp_path, *args):
 
 def test_report_has_tables_figures_provenance_and_escapes(home, tmp_path):
     out, result = _report(home, tmp_path)
-    assert "wrote" in result.stderr and "6 finished runs, 7 figures" in result.stderr
+    # 7 run figures and the 4 comparison plots of each of the two datasets
+    assert "wrote" in result.stderr and "6 finished runs, 15 figures" in result.stderr
     page = (out / "index.html").read_text()
     assert page.count('<table class="leaderboard">') >= 3  # two datasets + average rank
-    sources = re.findall(r'<img src="([^"]+)"', page)
+    sources = re.findall(r'<img src="([^"]+)"[^>]*data-run=', page)
     # a panel for every finished run, curves only for the run that trained
     assert len(sources) == 6 + 1
     assert all(s.startswith("figures/") and (out / s).is_file() for s in sources)
+    assert len(re.findall(r'<img src="figures/[^"]+"', _comparison(page))) == 2 * 4
     assert page.count("<details><summary>spec and provenance of run") == 6
     assert "no training curves (the method logged no training steps)" in page
     assert "Runs that did not finish" in page
@@ -102,7 +106,8 @@ def test_report_embeds_figures_as_data_uris(home, tmp_path):
     out, _ = _report(home, tmp_path, "--embed", "--dataset", "toy")
     page = (out / "index.html").read_text()
     sources = re.findall(r'<img src="([^"]+)"', page)
-    assert len(sources) == 2 and all(s.startswith("data:image/png;base64,") for s in sources)
+    # a panel, training curves and the dataset's 4 comparison plots
+    assert len(sources) == 2 + 4 and all(s.startswith("data:image/png;base64,") for s in sources)
     assert not (out / "figures").exists()
 
 
@@ -122,6 +127,10 @@ def test_report_output_that_is_a_file_is_one_error(tmp_path):
     assert blocker.read_text() == "x"
 
 
+def _comparison(page: str) -> str:
+    return page.split('<section id="comparison">', 1)[1].split("</section>", 1)[0]
+
+
 def _browser() -> str | None:
     return next((path for b in BROWSERS if (path := shutil.which(b))), None)
 
@@ -135,7 +144,57 @@ def test_report_renders_in_headless_chromium(home, tmp_path, embed):
             " apt-get install chromium)"
         )
     out, _ = _report(home, tmp_path, *(["--embed"] if embed else []))
-    dom = subprocess.run(
+    dom = _headless(browser, tmp_path, "--dump-dom", (out / "index.html").as_uri()).stdout
+    assert 'data-ready="true"' in dom, dom[:500]  # the page's load handler ran
+    assert dom.count('<table class="leaderboard">') >= 3
+    assert "p vs best (paired bootstrap)" in dom
+    images = re.findall(r"<img [^>]*>", dom)
+    assert len(images) == 7 + 2 * 4
+    # every figure decoded to a real image (naturalWidth > 0) from file://
+    assert all('data-loaded="true"' in img for img in images), images
+    plots = re.findall(r"<img [^>]*>", _comparison(dom))
+    assert len(plots) == 2 * 4 and all('data-loaded="true"' in img for img in plots), plots
+    if embed:
+        _check_zoom(browser, tmp_path, out)
+    else:
+        # the comparison section alone, for a person to look at
+        page = (out / "index.html").read_text()
+        alone = "<style>header,main>:not(#comparison){display:none}</style></head>"
+        (out / "comparison.html").write_text(page.replace("</head>", alone, 1))
+        shot = Path(tempfile.gettempdir()) / "report_comparison.png"
+        shot.unlink(missing_ok=True)
+        args = ("--window-size=1280,2900", "--hide-scrollbars", f"--screenshot={shot}")
+        _headless(browser, tmp_path, *args, (out / "comparison.html").as_uri())
+        assert shot.read_bytes().startswith(b"\x89PNG")
+
+
+#: clicks the first embedded figure once the page loaded, and notes what the zoom view shows
+CLICK = """<script>
+window.addEventListener("load", function () {
+  var link = document.querySelector("a.full[data-embedded]");
+  link.click();
+  var zoom = document.getElementById("zoom");
+  var image = zoom.querySelector("img");
+  image.decode().then(function () {
+    var same = image.src === link.querySelector("img").src;
+    document.body.dataset.zoomed = !zoom.hidden && same && image.naturalWidth > 0;
+    zoom.click();
+    document.body.dataset.closed = zoom.hidden;
+  });
+});
+</script></body>"""
+
+
+def _check_zoom(browser: str, tmp_path, out: Path) -> None:
+    """A click on an embedded figure shows it at full resolution; a click on it closes it."""
+    page = (out / "index.html").read_text()
+    (out / "clicked.html").write_text(page.replace("</body>", CLICK, 1))
+    dom = _headless(browser, tmp_path, "--dump-dom", (out / "clicked.html").as_uri()).stdout
+    assert 'data-zoomed="true"' in dom and 'data-closed="true"' in dom, dom[-300:]
+
+
+def _headless(browser: str, tmp_path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
         [
             browser,
             "--headless",
@@ -143,17 +202,9 @@ def test_report_renders_in_headless_chromium(home, tmp_path, embed):
             "--no-sandbox",
             f"--user-data-dir={tmp_path / 'profile'}",
             "--virtual-time-budget=10000",
-            "--dump-dom",
-            (out / "index.html").as_uri(),
+            *args,
         ],
         capture_output=True,
         text=True,
         timeout=120,
-    ).stdout
-    assert 'data-ready="true"' in dom, dom[:500]  # the page's load handler ran
-    assert dom.count('<table class="leaderboard">') >= 3
-    assert "p vs best (paired bootstrap)" in dom
-    images = re.findall(r"<img [^>]*>", dom)
-    assert len(images) == 7
-    # every figure decoded to a real image (naturalWidth > 0) from file://
-    assert all('data-loaded="true"' in img for img in images), images
+    )
