@@ -31,7 +31,9 @@ from .common import State, bootstrap_option, console
     "--metric",
     "columns",
     multiple=True,
-    help="Only these metric columns (repeatable); the primary metric is always shown.",
+    help="Only these metric columns (repeatable; 'all': every one, and the costs); the primary"
+    " metric is always shown. Default: the terminal table shows the dataset's key metrics, the"
+    " other formats every metric.",
 )
 @bootstrap_option
 @click.pass_obj
@@ -46,7 +48,8 @@ def command(
 ) -> None:
     """Finished runs aggregated over seeds: mean ± std, 95% bootstrap interval, paired test
     against the best method, ranked by the primary metric; average rank across datasets."""
-    from ..results import render, tabulate
+    from ..results import tabulate, terminal
+    from ..run.declared import declared
     from ..run.profiles import backfill
 
     chosen = FORMATS[fmt]
@@ -56,6 +59,8 @@ def command(
         store = state.store(readonly=True)
     except NoStore:
         store = Store(":memory:")  # nothing stored yet: an empty board, and no file made
+    every_metric = bool(columns)
+    columns = tuple(c for c in columns if c != "all")
     with store:
         board = tabulate.build(
             store,
@@ -65,6 +70,7 @@ def command(
             resamples=resamples,
             all_intervals=chosen.every_interval,
             backfill=backfill,
+            declared=declared(),
         )
     if not board.tables:
         click.echo(
@@ -76,7 +82,7 @@ def command(
             return
     if chosen.terminal and output is None:
         out = console()
-        for table in render.rich_tables(board):
+        for table in terminal.rich_tables(board, out.width, every_metric):
             out.print(table)
         return
     text = chosen.text(board)
