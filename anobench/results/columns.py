@@ -41,8 +41,8 @@ def key_metrics(declared: Sequence[str] | None, metrics: Sequence[str], primary:
 
 
 def derived_short_name(name: str) -> str:
-    """``pixel_auroc_per_image`` -> ``pAUROCPerImage``: the level as one letter, acronyms in
-    capitals; words shortened to three letters when that is still long; else the name itself."""
+    """``image_f1_score`` -> ``iF1Score``: the level as one letter, acronyms in capitals; words
+    cut to three letters when that is too long (``pAUROCPerIma``); else the name itself."""
     words = [w for w in name.split("_") if w]
     prefix = ""
     if len(words) > 1 and words[0] in ("image", "pixel"):
