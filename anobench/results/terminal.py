@@ -192,7 +192,9 @@ def _parts(table: Table, width: int | None, every_metric: bool) -> list[Renderab
         caption = [legend(table, shown, means_only and i == 0)]
         title = table.title if i == 0 else f"{table.short_title}, continued"
         columns = [part[0], ("method", labels), *part[1:]]
-        out.append(_rich(title, caption, columns, METHOD_MIN if width else None))
+        # a part that cannot fit even so (a very narrow console) wraps its cells, never cuts
+        fits = width is not None and width - _width(part) >= METHOD_MIN
+        out.append(_rich(title, caption, columns, METHOD_MIN if fits else None))
     # under the last part, as wide as the console (a caption is as narrow as its table)
     notes = [*label_notes, *render.notes(table, metrics), *_hidden(table, metrics, every_metric)]
     out.append(Text("\n".join(notes) + "\n"))

@@ -147,6 +147,17 @@ def test_every_metric_continues_in_parts_that_fit(store):
     assert "Dice@test = pixel_dice_oracle (oracle)" in " ".join(text.split())
 
 
+def test_a_console_too_narrow_for_one_line_wraps_cells_and_cuts_nothing(store):
+    board = tabulate.build(store, resamples=200, all_intervals=False, declared=declared())
+    text = _render(board, 50)
+    assert "…" not in text
+    assert max(cell_len(line) for line in text.splitlines()) <= 50
+    words = text.split()
+    for row in board.tables[0].rows:
+        interval = row.metrics["pixel_ap"].interval
+        assert f"[{interval.low:.3f}," in words and f"{interval.high:.3f}]" in words
+
+
 def test_the_other_formats_keep_every_metric(store):
     board = tabulate.build(store, resamples=0, declared=declared())
     header = render.markdown(board).splitlines()[2]
