@@ -26,7 +26,7 @@ import torch
 from .api import registry
 from .api.context import Budget, RunContext
 from .api.errors import MethodFailure
-from .api.interfaces import SPLITS, Dataset, Method, Metric
+from .api.interfaces import SHORT_NAME_MAX, SPLITS, Dataset, Method, Metric
 from .api.records import MetricResult, Predictions, Scored, Split, training_split
 from .api.seeding import seed_everything
 from .api.validate import check_predictions, check_split, loadable_state
@@ -35,8 +35,6 @@ __all__ = ["check_dataset", "check_method", "check_metric", "make_context", "toy
 
 #: step budget every method must honour under ``check_method``
 CHECK_MAX_STEPS = 3
-#: the longest ``Metric.short_name``: narrow tables stay narrow
-SHORT_NAME_MAX = 12
 
 
 def toy_split(

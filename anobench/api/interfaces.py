@@ -20,6 +20,8 @@ from .records import MetricResult, Predictions, Scored, Split
 
 SplitName = Literal["train", "val", "test"]
 SPLITS: tuple[str, ...] = ("train", "val", "test")
+#: the longest ``Metric.short_name``: narrow tables stay narrow (``check_metric`` enforces it)
+SHORT_NAME_MAX = 12
 
 
 class Configurable:

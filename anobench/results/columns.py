@@ -10,14 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from ..api.interfaces import SHORT_NAME_MAX
+
 #: key metrics of a dataset that declares none, after its primary metric (where the runs have them)
 DEFAULT_KEY_METRICS = ("image_auroc", "pixel_auroc")
 #: words a derived short name writes in capitals
 ACRONYMS = frozenset(
     {"ap", "auc", "aupro", "auroc", "f1", "fpr", "iou", "mae", "mse", "pro", "tpr"}
 )
-#: a derived short name longer than this abbreviates its words
-SHORT_MAX = 12
+#: the longest derived short name, as long as a declared one may be
+SHORT_MAX = SHORT_NAME_MAX
 
 
 def _none(name: str) -> None:
