@@ -11,6 +11,7 @@ Each check raises ``AssertionError`` naming the plugin and the broken rule.
 
 from __future__ import annotations
 
+import difflib
 import io
 import math
 import tempfile
@@ -25,7 +26,7 @@ import torch
 from .api import registry
 from .api.context import Budget, RunContext
 from .api.errors import MethodFailure
-from .api.interfaces import SPLITS, Dataset, Method, Metric
+from .api.interfaces import SHORT_NAME_MAX, SPLITS, Dataset, Method, Metric
 from .api.records import MetricResult, Predictions, Scored, Split, training_split
 from .api.seeding import seed_everything
 from .api.validate import check_predictions, check_split, loadable_state
@@ -234,6 +235,7 @@ def check_dataset(
         raise _fail(owner, "class attribute 'name' is empty")
     if cls.primary_metric not in registry.names("metric"):
         raise _fail(owner, f"primary_metric {cls.primary_metric!r} is not a registered metric")
+    _check_key_metrics(cls, owner)
 
     with _workdir(workdir) as root:
         # datasets whose data cannot ship generate a stand-in copy for the checks
@@ -276,6 +278,20 @@ def check_dataset(
     return passed
 
 
+def _check_key_metrics(cls: type[Dataset], owner: str) -> None:
+    declared = cls.key_metrics
+    if isinstance(declared, str) or not isinstance(declared, tuple | list):
+        raise _fail(owner, f"key_metrics must be a tuple of metric names, not {declared!r}")
+    known = registry.names("metric")
+    for name in declared:
+        if name not in known:
+            close = difflib.get_close_matches(str(name), known, n=3)
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            raise _fail(
+                owner, f"key_metrics names {name!r}, which is not a registered metric{hint}"
+            )
+
+
 # -- metrics -------------------------------------------------------------------------------------
 
 
@@ -289,6 +305,12 @@ def check_metric(cls: type[Metric], *, seed: int = 0) -> list[str]:
         raise _fail(owner, "needs a name and level 'image' or 'pixel'")
     if cls.oracle and "oracle" not in cls.name:
         raise _fail(owner, "an oracle metric must say so in its name")
+    short = cls.short_name
+    if not isinstance(short, str) or len(short) > SHORT_NAME_MAX or short != short.strip():
+        raise _fail(
+            owner,
+            f"short_name must be a string of at most {SHORT_NAME_MAX} characters, not {short!r}",
+        )
     passed.append("declaration")
 
     rng = np.random.default_rng(seed)

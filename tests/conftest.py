@@ -14,6 +14,9 @@ from .distributions import TESTPLUGINS, activate, write_distribution
 torch.set_num_threads(1)
 # runs made in this process (and in subprocesses of tests) keep that one thread
 os.environ.setdefault("ANOBENCH_THREADS", "1")
+# tables are drawn 200 characters wide when piped, unless COLUMNS says otherwise: tests that
+# want a width set it themselves
+os.environ.pop("COLUMNS", None)
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,8 @@ from .records import MetricResult, Predictions, Scored, Split
 
 SplitName = Literal["train", "val", "test"]
 SPLITS: tuple[str, ...] = ("train", "val", "test")
+#: the longest ``Metric.short_name``: narrow tables stay narrow (``check_metric`` enforces it)
+SHORT_NAME_MAX = 12
 
 
 class Configurable:
@@ -72,6 +74,10 @@ class Dataset(Configurable):
 
     #: the metric the leaderboard ranks by for this dataset
     primary_metric: ClassVar[str] = "image_auroc"
+    #: the few metrics the terminal leaderboard shows by default (``--metric all`` shows every
+    #: one), primary first or not; empty: the primary metric, image AUROC and pixel AUROC where
+    #: the runs have them
+    key_metrics: ClassVar[tuple[str, ...]] = ()
     has_masks: ClassVar[bool] = False
 
     def load(self, split: SplitName, ctx: RunContext) -> Split:
@@ -162,6 +168,9 @@ class Metric:
     """A number computed from predictions on the test split (and, for thresholds, on val)."""
 
     name: ClassVar[str] = ""
+    #: a column header for narrow tables, at most 12 characters (``pAUROC``, ``Dice@val``);
+    #: empty: one derived from ``name``. A legend under the table maps it back to ``name``.
+    short_name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     level: ClassVar[Literal["image", "pixel"]] = "image"
     higher_is_better: ClassVar[bool] = True

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -33,8 +34,10 @@ class State:
 def console():
     from rich.console import Console
 
-    # piped output (files, CI logs, tests) gets wide tables instead of wrapped cells
-    return Console(width=None if sys.stdout.isatty() else 200)
+    # piped output (files, CI logs, tests) gets wide tables instead of wrapped cells, unless
+    # COLUMNS says how wide (rich then reads it)
+    sized = sys.stdout.isatty() or os.environ.get("COLUMNS", "").isdigit()
+    return Console(width=None if sized else 200)
 
 
 #: shared by ``leaderboard`` and ``report``

@@ -36,7 +36,9 @@ from .common import State, bootstrap_option, console
     "--metric",
     "columns",
     multiple=True,
-    help="Only these metric columns (repeatable); the primary metric is always shown.",
+    help="Only these metric columns (repeatable; 'all': every one, and the costs); the primary"
+    " metric is always shown. Default: the terminal table shows the dataset's key metrics, the"
+    " other formats every metric.",
 )
 @bootstrap_option
 @click.option(
@@ -60,7 +62,8 @@ def command(
 ) -> None:
     """Finished runs aggregated over seeds: mean ± std, 95% bootstrap interval, paired test
     against the best method, ranked by the primary metric; average rank across datasets."""
-    from ..results import render, tabulate
+    from ..results import tabulate, terminal
+    from ..run.declared import declared
     from ..run.profiles import backfill
 
     chosen = FORMATS[fmt]
@@ -70,6 +73,8 @@ def command(
         store = state.store(readonly=True)
     except NoStore:
         store = Store(":memory:")  # nothing stored yet: an empty board, and no file made
+    every_metric = bool(columns)
+    columns = tuple(c for c in columns if c != "all")
     with store:
         board = tabulate.build(
             store,
@@ -79,6 +84,7 @@ def command(
             resamples=resamples,
             all_intervals=chosen.every_interval,
             backfill=backfill,
+            declared=declared(),
         )
         if plot_dir is not None and board.tables:
             _plots(store, board, plot_dir)
@@ -92,7 +98,7 @@ def command(
             return
     if chosen.terminal and output is None:
         out = console()
-        for table in render.rich_tables(board):
+        for table in terminal.rich_tables(board, out.width, every_metric):
             out.print(table)
         return
     text = chosen.text(board)

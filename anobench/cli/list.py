@@ -29,9 +29,11 @@ def _describe_plugin(kind: str, plugin: registry.PluginInfo) -> dict[str, Any]:
             row["profiles"] = list(getattr(obj, "profiles", {}))
         if kind == "dataset":
             row["primary_metric"] = getattr(obj, "primary_metric", None)
+            row["key_metrics"] = list(getattr(obj, "key_metrics", ()) or ())
             row["profiles"] = list(getattr(obj, "profiles", {}))
         if kind == "metric":
             row["level"] = getattr(obj, "level", None)
+            row["short_name"] = getattr(obj, "short_name", "") or None
             row["oracle"] = getattr(obj, "oracle", False)
         if kind in ("method", "dataset"):
             by_profile = option_values(obj)
@@ -102,9 +104,11 @@ def command(pattern: str, kind: tuple[str, ...], fmt: str, show_options: bool) -
                 details = row.get("description", "")
                 extra = [
                     f"{key}: {row[key]}"
-                    for key in ("supervision", "primary_metric", "level")
+                    for key in ("supervision", "primary_metric", "level", "short_name")
                     if row.get(key)
                 ]
+                if row.get("key_metrics"):
+                    extra.append(f"key_metrics: {', '.join(row['key_metrics'])}")
                 if row.get("profiles"):
                     extra.append(f"profiles: {', '.join(row['profiles'])}")
                 details = "\n".join([details, *extra]) if extra else details

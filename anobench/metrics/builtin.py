@@ -111,6 +111,7 @@ def _result(value: float, reason: str | None = None, **kwargs: Any) -> MetricRes
 
 class ImageAUROC(_Builtin):
     name = "image_auroc"
+    short_name = "iAUROC"
     resample = "image_auroc"
     description = "Image-level area under the ROC curve of the anomaly scores (exact, ties = 1/2)."
     level = "image"
@@ -123,6 +124,7 @@ class ImageAUROC(_Builtin):
 
 class ImageAP(_Builtin):
     name = "image_ap"
+    short_name = "iAP"
     resample = "image_ap"
     description = "Image-level average precision (area under the precision-recall curve)."
     level = "image"
@@ -181,6 +183,7 @@ class _ValThresholdImage(_Builtin):
 
 class ImageAccuracy(_ValThresholdImage):
     name = "image_accuracy"
+    short_name = "iAcc@val"
     description = (
         "Fraction of test images classified correctly with score >= t, the threshold t chosen on"
         " the validation split (maximum balanced accuracy)."
@@ -196,6 +199,7 @@ class ImageAccuracy(_ValThresholdImage):
 
 class ImageBalancedAccuracy(_ValThresholdImage):
     name = "image_balanced_accuracy"
+    short_name = "iBalAcc@val"
     resample = "image_balanced_accuracy"
     description = (
         "Mean of sensitivity and specificity on the test images with score >= t, the threshold t"
@@ -226,6 +230,7 @@ class _Pixel(_Builtin):
 
 class PixelAUROC(_Pixel):
     name = "pixel_auroc"
+    short_name = "pAUROC"
     resample = "pixel_auroc"
     description = (
         "Area under the ROC curve of all test pixels pooled (healthy images' pixels are negatives)."
@@ -239,6 +244,7 @@ class PixelAUROC(_Pixel):
 
 class PixelAP(_Pixel):
     name = "pixel_ap"
+    short_name = "pAP"
     resample = "pixel_ap"
     description = (
         "Average precision of all test pixels pooled (healthy images' pixels are negatives)."
@@ -283,6 +289,7 @@ def _dice_at(test: Scored, threshold: float) -> MetricResult:
 
 class PixelDice(_Pixel):
     name = "pixel_dice"
+    short_name = "Dice@val"
     resample = "pixel_dice"
     description = (
         "Dice of all test pixels pooled with map >= t, the threshold t that maximises pooled Dice"
@@ -315,6 +322,7 @@ class PixelDice(_Pixel):
 
 class PixelDiceOracle(_Pixel):
     name = "pixel_dice_oracle"
+    short_name = "Dice@test"
     resample = "pixel_dice_oracle"
     description = (
         "Best pooled Dice over all thresholds searched on the test set itself (the usual"
@@ -342,6 +350,7 @@ class PixelDiceOracle(_Pixel):
 
 class PixelAUROCPerImage(_Pixel):
     name = "pixel_auroc_per_image"
+    short_name = "pAUROC/img"
     description = (
         "Mean over diseased test images of each image's own pixel AUROC (DeScarGAN's protocol);"
         " images whose mask is empty or full are skipped."
@@ -370,6 +379,7 @@ class PixelAUROCPerImage(_Pixel):
 
 class PixelAUPRO(_Pixel):
     name = "pixel_aupro"
+    short_name = "pAUPRO"
     description = (
         "Area under the per-region-overlap curve up to a pixel false-positive rate of 0.3,"
         " divided by 0.3 (MVTec AD; 8-connected ground-truth regions, all test pixels)."

@@ -24,6 +24,7 @@ def minmax(x: np.ndarray) -> np.ndarray:
 
 class HealthyTranslationMSE(Metric):
     name = "translation_mse_healthy"
+    short_name = "MSE→healthy"
     description = (
         "MSE between each healthy test image and its healthy translation (both min-max"
         " normalised to [-1, 1]), averaged; needs a method that returns 'healthy_translation'"

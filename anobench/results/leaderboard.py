@@ -118,6 +118,10 @@ class Table:
     #: the dataset options that differ from the profile; ``None`` where unknown or where the
     #: table's runs name several profiles
     dataset_overrides: dict[str, Any] | None = None
+    #: the metrics a narrow table shows by default, primary first (the dataset's ``key_metrics``)
+    key_metrics: list[str] = field(default_factory=list)
+    #: metric -> its short header (``pAP``); a legend maps it back
+    short_names: dict[str, str] = field(default_factory=dict)
 
     @property
     def title(self) -> str:

@@ -2,9 +2,10 @@
 (:class:`~anobench.results.leaderboard.Leaderboard`), and :data:`FORMATS`, the one list of
 formats that ``anobench leaderboard --format`` offers.
 
-The rich, Markdown and HTML tables share their header, cells and legend
-(:func:`display_rows`, :func:`notes`, :func:`summary_rows`); CSV and JSON share the flat
-numeric :func:`records`. The report (:mod:`anobench.results.report`) reuses the HTML pieces.
+The Markdown and HTML tables share their header, cells and legend (:func:`display_rows`,
+:func:`notes`, :func:`summary_rows`); CSV and JSON share the flat numeric :func:`records`. The
+report (:mod:`anobench.results.report`) reuses the HTML pieces. The terminal draws a narrower
+table from the same pieces (:mod:`anobench.results.terminal`); written to a file it is Markdown.
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ def _metric_header(table: Table, metric: str) -> str:
 
 
 def display_rows(table: Table) -> tuple[list[str], list[list[str]]]:
-    """Header and string cells shared by the rich, Markdown and HTML renderers."""
+    """Header and string cells shared by the Markdown and HTML renderers (and the report)."""
     primary = table.primary_metric
     others = [m for m in table.metrics if m != primary]
     shown = [m for m in table.metrics if m == primary]
@@ -127,9 +128,13 @@ def display_rows(table: Table) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
-def notes(table: Table) -> list[str]:
-    """The legend under a table: what each number is, which test, and why a cell is empty."""
+def notes(table: Table, shown: list[str] | None = None) -> list[str]:
+    """The legend under a table: what each number is, which test, and why a cell is empty.
+
+    ``shown``: the metrics the table shows (default: all of the table's).
+    """
     primary = table.primary_metric
+    shown = table.metrics if shown is None else shown
     out = [
         "mean ± std over seeds, one run per seed (the latest finished, if it was run again);"
         f" n = number of seeds; † = fewer than {stats.MIN_SEEDS} seeds (the std is unreliable);"
@@ -158,7 +163,7 @@ def notes(table: Table) -> list[str]:
                 f" per-image {primary}, averaged over seeds and paired by image id (zero"
                 " differences dropped); not corrected for multiple comparisons."
             )
-    if any(table.oracle.get(m) for m in table.metrics):
+    if any(table.oracle.get(m) for m in shown):
         out.append(
             "(oracle) = the metric chooses its threshold on the test set: an optimistic upper"
             " bound, not a fair comparison."
@@ -253,29 +258,6 @@ def records(board: Leaderboard) -> list[dict[str, Any]]:
 
 
 # -- the formats -----------------------------------------------------------------------------
-
-
-def rich_tables(board: Leaderboard) -> list:
-    from rich.markup import escape
-    from rich.table import Table as RichTable
-
-    def one(title: str, caption: str, header: list[str], rows: list[list[str]], wrap: int):
-        # "[e2c42d]"-style hashes in titles and labels would otherwise be read as rich markup
-        rt = RichTable(title=escape(title), caption=escape(caption), caption_justify="left")
-        for i, col in enumerate(header):
-            rt.add_column(escape(col), justify="left" if i == 1 else "right", no_wrap=i <= wrap)
-        for row in rows:
-            rt.add_row(*(escape(c) for c in row))
-        return rt
-
-    out = []
-    for table in board.tables:
-        header, rows = display_rows(table)
-        out.append(one(table.title, "\n".join(notes(table)), header, rows, wrap=2))
-    header, rows = summary_rows(board)
-    if header:
-        out.append(one("average rank across datasets", SUMMARY_NOTE, header, rows, wrap=-1))
-    return out
 
 
 def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:

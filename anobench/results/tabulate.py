@@ -20,6 +20,7 @@ import pandas as pd
 from ..api import overrides as ov
 from ..api.errors import ConfigError
 from ..api.records import RunSpec
+from . import columns as cols
 from . import stats
 from .labels import label, what_ran
 from .leaderboard import COST, Cell, Leaderboard, RankRow, Row, Table, run_precision
@@ -45,6 +46,7 @@ def build(
     seed: int = 0,
     all_intervals: bool = True,
     backfill: Backfill | None = None,
+    declared: cols.Declared | None = None,
 ) -> Leaderboard:
     """Tables ranked by each dataset's primary metric (mean over seeds), and the average ranks.
 
@@ -53,6 +55,7 @@ def build(
     a generator seeded by ``seed`` and the dataset configuration. ``all_intervals=False``
     computes the primary metric's interval only (all the rendered tables show), which is faster.
     ``backfill`` works out the differences from the profile of runs stored without them.
+    ``declared`` looks up the datasets' key metrics and the metrics' short names.
     """
     if resamples < 0:
         raise ValueError("resamples must be >= 0")
@@ -63,10 +66,11 @@ def build(
         df = _only(df, "dataset", dataset)
     if method:
         df = _only(df, "method", method)
+    declared = declared or cols.Declared()
     if columns:
-        _check_metrics(columns, sorted(set(df["name"])))
+        columns = _check_metrics(columns, sorted(set(df["name"])), declared)
     tables = [
-        _table(store, str(dataset_hash), part, columns, resamples, seed, all_intervals)
+        _table(store, str(dataset_hash), part, columns, resamples, seed, all_intervals, declared)
         for dataset_hash, part in df.groupby("dataset_hash", sort=False)
     ]
     return Leaderboard(tables, _rank_summary(tables))
@@ -81,14 +85,20 @@ def _only(df: pd.DataFrame, key: str, name: str) -> pd.DataFrame:
     return part
 
 
-def _check_metrics(columns: list[str], names: list[str]) -> None:
+def _check_metrics(columns: list[str], names: list[str], declared: cols.Declared) -> list[str]:
+    """The metric names of ``columns``, which may also use the short headers (``pAUROC``)."""
+    short = {s: m for m, s in cols.short_names(names, declared).items()}
+    out = []
     for column in columns:
-        if column not in names:
-            close = difflib.get_close_matches(column, names, n=3)
+        if column not in names and column not in short:
+            close = difflib.get_close_matches(column, [*names, *short], n=3)
             hint = f" Did you mean {', '.join(close)}?" if close else ""
             raise ConfigError(
                 f"--metric: unknown metric '{column}'.{hint} Valid metrics: {', '.join(names)}"
+                " (or all)"
             )
+        out.append(column if column in names else short[column])
+    return out
 
 
 def _long_frame(store: Store, backfill: Backfill | None = None) -> pd.DataFrame:
@@ -144,6 +154,7 @@ def _table(
     resamples: int,
     seed: int,
     all_intervals: bool,
+    declared: cols.Declared | None = None,
 ) -> Table:
     primary = (
         str(part["primary_metric"].dropna().iloc[0]) if part["primary_metric"].notna().any() else ""
@@ -156,6 +167,8 @@ def _table(
     metrics = _metric_order([m for m, ok in defined.items() if ok], primary, level)
     if columns:
         metrics = [m for m in metrics if m in columns or m == primary]
+    declared = declared or cols.Declared()
+    name = str(part["dataset"].iloc[0])
     # pivot (not pivot_table): keeps undefined (NaN) values and invents no key combinations
     wide = part.pivot(index=[*KEYS, "run_id", "seed"], columns="name", values="value")
     wide = wide.reset_index()
@@ -216,11 +229,9 @@ def _table(
                 overrides=r["overrides"],
             )
         )
-    dataset_label, dataset_overrides = _dataset_label(
-        str(part["dataset"].iloc[0]), list(agg["profile"]), stored
-    )
+    dataset_label, dataset_overrides = _dataset_label(name, list(agg["profile"]), stored)
     return Table(
-        dataset=str(part["dataset"].iloc[0]),
+        dataset=name,
         dataset_hash=dataset_hash,
         dataset_options=dict(part["dataset_options"].iloc[0]),
         primary_metric=primary,
@@ -234,6 +245,8 @@ def _table(
         tests=found.tests,
         label=dataset_label,
         dataset_overrides=dataset_overrides,
+        key_metrics=cols.key_metrics(declared.key_metrics(name), metrics, primary),
+        short_names=cols.short_names(metrics, declared),
     )
 
 

@@ -102,6 +102,8 @@ class CheXpertDataset(Dataset):
         " Effusion (diseased), frontal views, split by patient; no masks"
     )
     primary_metric = "image_auroc"
+    #: no masks: detection only, and the accuracy at the threshold chosen on validation
+    key_metrics = ("image_auroc", "image_ap", "image_balanced_accuracy")
     has_masks = False
 
     options = option_set(

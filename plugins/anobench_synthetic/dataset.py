@@ -41,6 +41,8 @@ class SyntheticDataset(Dataset):
         "ellipse shrinks under a deformation field (pixel masks from the deformation)"
     )
     primary_metric = "pixel_ap"
+    #: what the terminal leaderboard shows by default: localisation first, then detection
+    key_metrics = ("pixel_ap", "pixel_dice", "pixel_auroc", "image_auroc")
     has_masks = True
 
     options = option_set(

@@ -68,3 +68,34 @@ def test_method_handles_several_channels(name, tmp_path):
     if name not in PURE_CLASSIFIERS:
         assert images, "every generative built-in shows a reconstruction or translation"
     assert all(v.shape == (4, 3, 32, 32) for v in images.values())
+
+
+def test_the_checks_catch_key_metrics_that_are_no_metrics(testplugins):
+    toy = registry.get_dataset("toy")
+    typo = type("Typo", (toy,), {"key_metrics": ("pixel_ap", "pixel_aq")})
+    with pytest.raises(AssertionError, match=r"key_metrics names 'pixel_aq'.*pixel_ap"):
+        check_dataset(typo)
+    one = type("One", (toy,), {"key_metrics": "pixel_ap"})
+    with pytest.raises(AssertionError, match="key_metrics must be a tuple"):
+        check_dataset(one)
+
+
+def test_the_checks_catch_a_long_short_name():
+    cls = registry.get_metric("image_auroc")
+    long = type("Long", (cls,), {"short_name": "image AUROC (exact)"})
+    with pytest.raises(AssertionError, match="short_name must be a string of at most 12"):
+        check_metric(long)
+
+
+def test_the_built_in_datasets_declare_their_key_metrics():
+    assert registry.get_dataset("synthetic").key_metrics == (
+        "pixel_ap",
+        "pixel_dice",
+        "pixel_auroc",
+        "image_auroc",
+    )
+    assert registry.get_dataset("chexpert").key_metrics == (
+        "image_auroc",
+        "image_ap",
+        "image_balanced_accuracy",
+    )

@@ -11,7 +11,7 @@ import pytest
 from scipy import stats as scipy_stats
 
 from anobench import MetricResult, RunSpec
-from anobench.results import render, tabulate
+from anobench.results import render, tabulate, terminal
 from anobench.results.leaderboard import Leaderboard
 from anobench.results.store import Store
 
@@ -170,7 +170,7 @@ def test_rich_output_keeps_bracketed_hashes(tmp_path):
             _add(store, "a", 0, np.full(30, 0.5), size=size)
         board = tabulate.build(store, resamples=0)
     console = Console(record=True, width=300)
-    for rt in render.rich_tables(board):
+    for rt in terminal.rich_tables(board):
         console.print(rt)
     text = console.export_text()
     for table in board.tables:
