@@ -76,7 +76,8 @@ def decode_all(
     """Call ``store(i, paths[i])`` for every file in threads; returns the failures, in order.
 
     A failure is ``{"row": i, "path": ..., "reason": ...}``: a missing file, or ``store``
-    raising ``DataError``, ``OSError``, ``ValueError``, ``SyntaxError`` or one of ``errors``.
+    raising ``DataError`` (its message is the reason), ``OSError``, ``ValueError``,
+    ``SyntaxError`` or one of ``errors``.
     Pillow releases the GIL while decoding and resizing, so threads scale across cores.
     """
     caught = (DataError, OSError, ValueError, SyntaxError, *errors)
@@ -87,6 +88,8 @@ def decode_all(
             return {"row": i, "path": str(path), "reason": "missing file"}
         try:
             store(i, path)
+        except DataError as exc:  # already names the file and what is wrong
+            return {"row": i, "path": str(path), "reason": str(exc)}
         except caught as exc:
             return {"row": i, "path": str(path), "reason": f"unreadable: {exc}"}
         return None
