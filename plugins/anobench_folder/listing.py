@@ -10,16 +10,15 @@ Every layout mistake is one ``DataError`` naming the file, line or folder and th
 from __future__ import annotations
 
 import hashlib
-import os
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from anobench import DataError
+from anobench import SPLITS, DataError
+from anobench.api.filesets import EXTENSIONS, Entry, Listing, stem
+from anobench.api.filesets import walk as _walk
 from anobench.api.imagecache import inside_root
 
-SPLITS = ("train", "val", "test")
 CLASSES = {"normal": 0, "abnormal": 1}
 #: manifest label spellings (case-insensitive)
 LABELS = {
@@ -34,70 +33,6 @@ LABELS = {
 SPLIT_NAMES = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
 REQUIRED = ("path", "label")
 OPTIONAL = ("mask", "split", "patient")
-EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".dcm", ".dicom", ".nii", ".nii.gz")
-
-
-@dataclass(frozen=True)
-class Entry:
-    rel: str  # image path relative to the root (POSIX)
-    label: int  # 0 normal, 1 abnormal
-    mask: str | None = None  # mask path relative to the root
-    split: str | None = None  # given split, or None when the dataset makes them
-    patient: str | None = None
-
-
-@dataclass
-class Listing:
-    """The images of a root, how they were found, and what was left out."""
-
-    entries: list[Entry]
-    source: str  # "folders", "split folders" or the manifest's path
-    digest: str  # sha256 of what the cache depends on (the manifest, or the folder listing)
-    rejected: list[dict[str, object]] = field(default_factory=list)  # rows leaving the root
-    ignored: int = 0  # files in the folders that are not images
-
-    @property
-    def given_splits(self) -> bool:
-        return bool(self.entries) and self.entries[0].split is not None
-
-    @property
-    def has_masks(self) -> bool:
-        return any(e.mask is not None for e in self.entries)
-
-    @property
-    def has_patients(self) -> bool:
-        return any(e.patient is not None for e in self.entries)
-
-
-def stem(rel: str) -> str:
-    """A path without its image extension (``a/b.nii.gz`` -> ``a/b``)."""
-    low = rel.lower()
-    for ext in EXTENSIONS:
-        if low.endswith(ext):
-            return rel[: -len(ext)]
-    return rel
-
-
-def is_image(name: str) -> bool:
-    return not name.startswith(".") and name.lower().endswith(EXTENSIONS)
-
-
-def _walk(folder: Path) -> tuple[list[str], int, list[str]]:
-    """Image paths under ``folder`` relative to it (sorted), the count of other files, and
-    lines of the listing (path, size, mtime) that the cache key hashes."""
-    found, ignored, lines = [], 0, []
-    for current, dirs, files in os.walk(folder, followlinks=True):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(files):
-            path = Path(current) / name
-            rel = path.relative_to(folder).as_posix()
-            if not is_image(name):
-                ignored += not name.startswith(".")
-                continue
-            found.append(rel)
-            stat = path.stat()
-            lines.append(f"{rel}\t{stat.st_size}\t{stat.st_mtime_ns}")
-    return found, ignored, lines
 
 
 def _class_folders(base: Path, split: str | None, root: Path) -> tuple[list[Entry], int, list]:

@@ -1,4 +1,4 @@
-"""Splits made by the dataset when the user gave none, and the per-class caps.
+"""Splits made by the dataset when the user gave none.
 
 Images are grouped by patient when the manifest names patients (else each image is its own
 group), and groups are drawn into test, val and train with ``data_seed``, separately for groups
@@ -8,10 +8,6 @@ with and without an abnormal image, so both classes reach every split and no pat
 from __future__ import annotations
 
 import numpy as np
-
-from .listing import SPLITS
-
-_CODES = {"train": 0, "val": 1, "test": 2}
 
 
 def _share(n: int, fraction: float) -> int:
@@ -50,21 +46,3 @@ def make_splits(
         for i in np.flatnonzero(np.isin(groups, list(assigned))):
             out[i] = assigned[groups[i]]
     return out
-
-
-def cap(
-    rows: np.ndarray, labels: np.ndarray, limit: int | None, seed: int, split: str
-) -> np.ndarray:
-    """At most ``limit`` rows per class, drawn with the seed; sorted row numbers."""
-    rows = np.asarray(rows, dtype=np.int64)
-    if limit is None:
-        return rows
-    rng = np.random.default_rng([seed, 1, _CODES[split]])
-    kept = []
-    for label in (0, 1):
-        inside = rows[labels[rows] == label]
-        kept.append(inside if len(inside) <= limit else rng.choice(inside, limit, replace=False))
-    return np.sort(np.concatenate(kept))
-
-
-__all__ = ["SPLITS", "cap", "make_splits"]

@@ -221,7 +221,7 @@ def test_the_cache_is_reused_and_keyed_by_listing_manifest_and_options(tmp_path,
     ds = _dataset(made.root)
     first = ds.load("train", make_context(tmp_path))
     assert first.meta["cache_source"] == "built"
-    import anobench_folder.dataset as module
+    import anobench.api.filesets as module
 
     def no_decoding(*args, **kwargs):
         raise AssertionError("the cache should have been reused")
