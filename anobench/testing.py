@@ -34,6 +34,7 @@ __all__ = [
     "check_dataset",
     "check_method",
     "check_metric",
+    "lesion_image",
     "make_context",
     "toy_split",
     "write_dicom",
@@ -417,3 +418,18 @@ def write_dicom(
     except TypeError:  # pydicom < 3
         ds.save_as(path, write_like_original=False)
     return path
+
+
+def lesion_image(
+    size: int, abnormal: bool, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """A stand-in scan for fixtures: an 8-bit smooth greyscale picture and its mask (a bright
+    disc when ``abnormal``, else empty)."""
+    yy, xx = np.mgrid[:size, :size].astype(np.float64) / size
+    img = 90 + 60 * np.sin(3 * xx + rng.uniform(0, 3)) * np.cos(2 * yy) + rng.normal(0, 5, xx.shape)
+    mask = np.zeros((size, size), dtype=bool)
+    if abnormal:
+        cx, cy, r = rng.uniform(0.3, 0.7), rng.uniform(0.3, 0.7), rng.uniform(0.08, 0.18)
+        mask = (xx - cx) ** 2 + (yy - cy) ** 2 <= r * r
+        img[mask] += 100
+    return np.clip(img, 0, 255).astype(np.uint8), mask

@@ -62,7 +62,11 @@ TESTPLUGINS = {
 
 #: the dataset plugins of this repository added after the installed metadata was written; a
 #: test that needs them by name registers the ones the installed anobench does not list yet
-OWN_DATASETS = {"folder": "anobench_folder:FolderDataset"}
+OWN_DATASETS = {
+    "folder": "anobench_folder:FolderDataset",
+    "bmad": "anobench_bmad:BMADDataset",
+    "medianomaly": "anobench_medianomaly:MedIAnomalyDataset",
+}
 
 
 def register_own_datasets(monkeypatch, root: Path) -> None:

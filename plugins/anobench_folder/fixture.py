@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from anobench.testing import lesion_image
+
 LAYOUTS = ("folders", "splits", "manifest")
 
 
@@ -32,18 +34,6 @@ class Fixture:
     masks: dict[str, str] = field(default_factory=dict)  # image -> mask, relative to the root
     manifest: Path | None = None
     corrupt: str | None = None  # relative path of the unreadable image
-
-
-def draw(size: int, abnormal: bool, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """An 8-bit picture and its mask (a bright disc when abnormal, else empty)."""
-    yy, xx = np.mgrid[:size, :size].astype(np.float64) / size
-    img = 90 + 60 * np.sin(3 * xx + rng.uniform(0, 3)) * np.cos(2 * yy) + rng.normal(0, 5, xx.shape)
-    mask = np.zeros((size, size), dtype=bool)
-    if abnormal:
-        cx, cy, r = rng.uniform(0.3, 0.7), rng.uniform(0.3, 0.7), rng.uniform(0.08, 0.18)
-        mask = (xx - cx) ** 2 + (yy - cy) ** 2 <= r * r
-        img[mask] += 100
-    return np.clip(img, 0, 255).astype(np.uint8), mask
 
 
 def formats() -> tuple[str, ...]:
@@ -114,7 +104,7 @@ def make_fixture(
     count = 0
     for label, n in (("normal", normal), ("abnormal", abnormal)):
         for i in range(n):
-            pixels, mask = draw(size, label == "abnormal", rng)
+            pixels, mask = lesion_image(size, label == "abnormal", rng)
             split = split_of[i % len(split_of)]
             sub = f"site{i % 2}/case{i:03d}"
             if layout == "folders":

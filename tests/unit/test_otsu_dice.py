@@ -115,4 +115,6 @@ def test_pyproject_registers_the_metric_and_the_new_datasets():
     assert metrics["pixel_dice_otsu"] == "anobench.metrics.builtin:PixelDiceOtsu"
     datasets = project["entry-points"]["anobench.datasets"]
     assert datasets["folder"] == "anobench_folder:FolderDataset"
+    assert datasets["bmad"] == "anobench_bmad:BMADDataset"
+    assert datasets["medianomaly"] == "anobench_medianomaly:MedIAnomalyDataset"
     assert "nibabel>=5" in project["optional-dependencies"]["dev"]
