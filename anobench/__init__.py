@@ -16,7 +16,28 @@ from .api.errors import (
     StoreError,
     TrainingDiverged,
 )
+from .api.filesets import (
+    IMAGE_EXTENSIONS,
+    FileDataset,
+    FileEntry,
+    FileListing,
+    image_stem,
+    walk_images,
+)
 from .api.hardware import Precision
+from .api.imagecache import (
+    ScaledImages,
+    build_folder,
+    decode_all,
+    file_sha256,
+    inside_root,
+    open_cache,
+    publish_folder,
+    rejected_rows,
+    skipped_files,
+    workers_from_env,
+)
+from .api.imageio import read_image
 from .api.interfaces import SPLITS, Dataset, Method, Metric
 from .api.options import Option, OptionSet, channels_last_option, option_set, precision_option
 from .api.progress import Reporter
@@ -31,12 +52,15 @@ from .api.records import (
     Split,
 )
 from .api.seeding import seed_everything
+from .api.squares import RESIZES, square_image, square_mask, to_gray, unit_to_gray
 from .api.trainer import Batches, Stage, Trainer, Values, steps_for_epochs
 from .api.version import __version__
 
 __all__ = [
     "DISEASED",
     "HEALTHY",
+    "IMAGE_EXTENSIONS",
+    "RESIZES",
     "SPLITS",
     "AnobenchError",
     "Batches",
@@ -45,6 +69,9 @@ __all__ = [
     "DataError",
     "Dataset",
     "EpochSampler",
+    "FileDataset",
+    "FileEntry",
+    "FileListing",
     "Method",
     "MethodFailure",
     "Metric",
@@ -58,6 +85,7 @@ __all__ = [
     "RunContext",
     "RunRecord",
     "RunSpec",
+    "ScaledImages",
     "Scored",
     "Split",
     "Stage",
@@ -66,9 +94,25 @@ __all__ = [
     "TrainingDiverged",
     "Values",
     "__version__",
+    "build_folder",
     "channels_last_option",
+    "decode_all",
+    "file_sha256",
+    "image_stem",
+    "inside_root",
+    "open_cache",
     "option_set",
     "precision_option",
+    "publish_folder",
+    "read_image",
+    "rejected_rows",
     "seed_everything",
+    "skipped_files",
+    "square_image",
+    "square_mask",
     "steps_for_epochs",
+    "to_gray",
+    "unit_to_gray",
+    "walk_images",
+    "workers_from_env",
 ]

@@ -1,6 +1,6 @@
 """A dataset of image files on disk (the user's own, or a benchmark's release): one base class.
 
-A subclass says where its files are (``root_path``) and lists them (``listing``: an ``Entry``
+A subclass says where its files are (``root_path``) and lists them (``listing``: an ``FileEntry``
 per image with its label, mask and split); ``FileDataset`` decodes them once into a uint8
 memory map under the anobench cache keyed by the listing and the data options, skips and counts
 unreadable files and masks of the wrong size (``strict`` fails instead), states each split's
@@ -23,26 +23,26 @@ import numpy as np
 from .context import RunContext
 from .errors import DataError
 from .imagecache import (
-    LISTED,
     ScaledImages,
     build_folder,
     decode_all,
     open_cache,
-    publish,
-    skipped,
+    publish_folder,
+    rejected_rows,
+    skipped_files,
     workers_from_env,
 )
 from .imageio import read_image
 from .interfaces import SPLITS, Dataset
 from .records import Split
-from .squares import prepare, prepare_mask, unit_to_gray
+from .squares import square_image, square_mask, unit_to_gray
 
-EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".dcm", ".dicom", ".nii", ".nii.gz")
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".dcm", ".dicom", ".nii", ".nii.gz")
 _COMPLETE = "index.json"  # written last; a cache folder without it is not a cache
 
 
 @dataclass(frozen=True)
-class Entry:
+class FileEntry:
     rel: str  # image path relative to the root (POSIX)
     label: int  # 0 normal, 1 abnormal
     mask: str | None = None  # mask path relative to the root
@@ -51,10 +51,10 @@ class Entry:
 
 
 @dataclass
-class Listing:
+class FileListing:
     """The images of a root, how they were found, and what was left out."""
 
-    entries: list[Entry]
+    entries: list[FileEntry]
     source: str  # what was read: a layout's name or a file's path
     digest: str  # sha256 of what the cache depends on (a split file, or the folder listing)
     rejected: list[dict[str, object]] = field(default_factory=list)  # rows leaving the root
@@ -73,20 +73,20 @@ class Listing:
         return any(e.patient is not None for e in self.entries)
 
 
-def stem(rel: str) -> str:
+def image_stem(rel: str) -> str:
     """A path without its image extension (``a/b.nii.gz`` -> ``a/b``)."""
     low = rel.lower()
-    for ext in EXTENSIONS:
+    for ext in IMAGE_EXTENSIONS:
         if low.endswith(ext):
             return rel[: -len(ext)]
     return rel
 
 
 def is_image(name: str) -> bool:
-    return not name.startswith(".") and name.lower().endswith(EXTENSIONS)
+    return not name.startswith(".") and name.lower().endswith(IMAGE_EXTENSIONS)
 
 
-def walk(folder: Path, recursive: bool = True) -> tuple[list[str], int, list[str]]:
+def walk_images(folder: Path, recursive: bool = True) -> tuple[list[str], int, list[str]]:
     """Image paths under ``folder`` relative to it (sorted), the count of other files, and
     lines of the listing (path, size, mtime) for a cache key."""
     found, ignored, lines = [], 0, []
@@ -102,6 +102,11 @@ def walk(folder: Path, recursive: bool = True) -> tuple[list[str], int, list[str
             stat = path.stat()
             lines.append(f"{rel}\t{stat.st_size}\t{stat.st_mtime_ns}")
     return found, ignored, lines
+
+
+def _where(row: dict[str, Any]) -> str:
+    """``line 7`` for a CSV row, else the list it came from (e.g. ``train['0']``)."""
+    return f"line {row['line']}" if isinstance(row["line"], int) else str(row["line"])
 
 
 def _size(pixels: np.ndarray) -> str:
@@ -124,18 +129,18 @@ class FileDataset(Dataset):
     def root_path(self) -> Path:
         raise NotImplementedError
 
-    def read_listing(self) -> Listing:
+    def read_listing(self) -> FileListing:
         """The images of the root; a layout mistake is one ``DataError`` naming the fix."""
         raise NotImplementedError
 
-    def assign(self, listing: Listing) -> tuple[np.ndarray, str]:
+    def assign(self, listing: FileListing) -> tuple[np.ndarray, str]:
         """The split of every entry and how it was chosen; by default the given splits."""
         return np.array([e.split for e in listing.entries], dtype=object), "given"
 
     def check(self) -> None:
         self.listing()
 
-    def listing(self) -> Listing:
+    def listing(self) -> FileListing:
         """``read_listing`` once per instance."""
         cached = getattr(self, "_listing", None)
         if cached is None:
@@ -202,9 +207,8 @@ class FileDataset(Dataset):
         rows = index["rejected"]
         if rows:
             raise DataError(
-                f"{index['source']} line {rows[0]['line']}: {rows[0]['path']!r} leads outside"
-                f" the root ({len(rows)} such row(s)); fix the manifest, or set strict=false to"
-                " skip them"
+                f"{index['source']} {_where(rows[0])}: {rows[0]['path']!r} leads outside the"
+                f" root ({len(rows)} such row(s)); fix the list, or set strict=false to skip them"
             )
 
     def _split(self, directory: Path, index: dict[str, Any], name: str, source: str) -> Split:
@@ -236,11 +240,8 @@ class FileDataset(Dataset):
             "diseased": int((labels == 1).sum()),
             "patients": None if patients is None else len(set(patients)),
             "before_caps": index["before_caps"][name],
-            "skipped": skipped(failed),
-            "rejected_paths": {
-                "count": len(index["rejected"]),
-                "rows": index["rejected"][:LISTED],
-            },
+            "skipped": skipped_files(failed),
+            "rejected_paths": rejected_rows(index["rejected"]),
             "ignored_files": index["ignored"],
         }
         return Split(
@@ -286,7 +287,7 @@ class FileDataset(Dataset):
 
             def store(i: int, path: Path) -> None:
                 pixels = read_image(path)
-                raw[i, 0] = prepare(unit_to_gray(pixels), size, self.resize, self.equalize)
+                raw[i, 0] = square_image(unit_to_gray(pixels), size, self.resize, self.equalize)
                 if masks is None:
                     return
                 if entries[i].mask is None:
@@ -299,7 +300,7 @@ class FileDataset(Dataset):
                         f"mask {mask_path} is {_size(mask)} but its image {path} is"
                         f" {_size(pixels)}; give the mask the image's size"
                     )
-                masks[i] = prepare_mask(mask > 0, size, self.resize)
+                masks[i] = square_mask(mask > 0, size, self.resize)
 
             workers = workers_from_env(self.workers_env)
             desc = f"{self.name}: decoding {len(entries)} images to {size} px ({workers} threads)"
@@ -317,7 +318,7 @@ class FileDataset(Dataset):
                 "source": listing.source,
                 "split_source": split_source,
                 "splits": splits,
-                "ids": [stem(e.rel) for e in entries],
+                "ids": [image_stem(e.rel) for e in entries],
                 "labels": [e.label for e in entries],
                 "patients": [e.patient for e in entries] if listing.has_patients else None,
                 "has_masks": listing.has_masks,
@@ -329,7 +330,7 @@ class FileDataset(Dataset):
             }
             (tmp / _COMPLETE).write_text(json.dumps(index))
             self._report(index, ctx)
-            if not publish(tmp, final, _COMPLETE):
+            if not publish_folder(tmp, final, _COMPLETE):
                 return False
             ctx.progress.log(f"{self.name}: cached {len(entries)} images at {final}")
             return True
@@ -353,14 +354,16 @@ class FileDataset(Dataset):
         if rows:
             ctx.progress.log(
                 f"{self.name}: rejected {len(rows)} row(s) of {index['source']} whose path leads"
-                f" outside the root, first line {rows[0]['line']}: {rows[0]['path']!r}"
+                f" outside the root, first {_where(rows[0])}: {rows[0]['path']!r}"
             )
 
     # -- user images --------------------------------------------------------------------------
 
     def preprocess(self, image: np.ndarray) -> np.ndarray:
         """A display-intensity image (``[0, 1]``) prepared exactly like the cached ones."""
-        prepared = prepare(unit_to_gray(image), int(self.image_size), self.resize, self.equalize)
+        prepared = square_image(
+            unit_to_gray(image), int(self.image_size), self.resize, self.equalize
+        )
         return (prepared.astype(np.float32) / 127.5 - 1.0)[None]
 
 

@@ -1,7 +1,7 @@
 """What datasets that read the user's image files share: a uint8 cache, safe paths, skip lists.
 
 A dataset decodes its files once into a uint8 memory map (``images.npy``) in a private folder
-that is renamed into place when complete (``build_folder`` / ``publish``), so a crash never
+that is renamed into place when complete (``build_folder`` / ``publish_folder``), so a crash never
 leaves half a cache that looks whole; ``ScaledImages`` serves that map as float32 in
 ``[-1, 1]``. ``decode_all`` runs a per-file decoder in threads and returns the files it could
 not read, which the dataset skips and counts (``skipped``) instead of failing the run.
@@ -103,12 +103,17 @@ def decode_all(
     return failures
 
 
-def skipped(failures: Sequence[dict[str, Any]], listed: int = LISTED) -> dict[str, Any]:
+def skipped_files(failures: Sequence[dict[str, Any]], listed: int = LISTED) -> dict[str, Any]:
     """The provenance entry of skipped files: their count and the first ``listed`` of them."""
     return {
         "count": len(failures),
         "files": [{"path": f["path"], "reason": f["reason"]} for f in failures[:listed]],
     }
+
+
+def rejected_rows(rows: Sequence[dict[str, Any]], listed: int = LISTED) -> dict[str, Any]:
+    """The provenance entry of rows refused (e.g. paths leaving the root): count and first ones."""
+    return {"count": len(rows), "rows": list(rows[:listed])}
 
 
 @contextmanager
@@ -124,7 +129,7 @@ def build_folder(final: Path) -> Iterator[Path]:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def publish(tmp: Path, final: Path, complete: str) -> bool:
+def publish_folder(tmp: Path, final: Path, complete: str) -> bool:
     """Rename the built ``tmp`` to ``final``; ``False`` when another process's copy (one that
     holds the ``complete`` marker file) got there first."""
     try:

@@ -18,6 +18,7 @@ What ``anobench predict`` feeds to ``Dataset.preprocess``: a 2-D float32 array, 
 from __future__ import annotations
 
 import os
+import threading
 import warnings
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from .errors import ConfigError, DataError
 FORMATS = "PNG, JPEG, TIFF, DICOM or 2-D NIfTI"
 NIFTI_INSTALL = 'pip install "anobench[nifti]"'
 DICOM_INSTALL = 'pip install "anobench[chexpert]"'
+_OPENING = threading.Lock()
 #: the most pixels an image may have, overriding Pillow's decompression-bomb limit
 MAX_PIXELS_ENV = "ANOBENCH_MAX_IMAGE_PIXELS"
 
@@ -116,7 +118,9 @@ def read_image(path: str | Path) -> np.ndarray:
 
     limit = max_pixels()
     try:
-        with warnings.catch_warnings():
+        # Pillow's limit and the warning filters are process-wide: threads (datasets decode in
+        # a pool) must not interleave the swap and its restore, or the limit stays off
+        with _OPENING, warnings.catch_warnings():
             # anobench enforces its own limit below; Pillow's checks would warn or refuse first
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None

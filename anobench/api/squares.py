@@ -41,7 +41,7 @@ def _square(img: Image.Image, size: int, resize: str, resample: int) -> Image.Im
     return img.resize((size, size), resample)
 
 
-def prepare(img: Image.Image, size: int, resize: str, equalize: bool) -> np.ndarray:
+def square_image(img: Image.Image, size: int, resize: str, equalize: bool) -> np.ndarray:
     """A greyscale image as uint8 ``[size, size]``.
 
     ``crop``: centre square of the shorter side; ``pad``: black borders to a square;
@@ -54,7 +54,7 @@ def prepare(img: Image.Image, size: int, resize: str, equalize: bool) -> np.ndar
     return np.asarray(img, dtype=np.uint8)
 
 
-def prepare_mask(mask: np.ndarray, size: int, resize: str) -> np.ndarray:
-    """A mask (non-zero = anomalous) as bool ``[size, size]``, same geometry as ``prepare``."""
+def square_mask(mask: np.ndarray, size: int, resize: str) -> np.ndarray:
+    """A mask (non-zero = anomalous) as bool ``[size, size]``, same geometry as ``square_image``."""
     img = Image.fromarray((np.asarray(mask) != 0).astype(np.uint8) * 255)
     return np.asarray(_square(img, size, resize, Image.Resampling.NEAREST)) > 127

@@ -10,9 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from anobench import DataError, Option, option_set
-from anobench.api.filesets import FileDataset, Listing
-from anobench.api.squares import RESIZES
+from anobench import RESIZES, DataError, FileDataset, FileListing, Option, option_set
 
 from .layout import TASKS, read_release
 
@@ -97,5 +95,5 @@ class BMADDataset(FileDataset):
         names = ", ".join(f"{n}/" for n in TASKS[self.task].folders)
         raise DataError(f"{root} holds no train/ and none of {names} (task={self.task}). {HOW_TO}")
 
-    def read_listing(self) -> Listing:
+    def read_listing(self) -> FileListing:
         return read_release(self.root_path(), self.task)

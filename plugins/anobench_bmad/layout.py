@@ -12,8 +12,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from anobench import DataError
-from anobench.api.filesets import Entry, Listing, stem, walk
+from anobench import DataError, FileEntry, FileListing, image_stem, walk_images
 
 #: anobench split -> the release's folder
 FOLDERS = {"train": "train", "val": "valid", "test": "test"}
@@ -39,19 +38,19 @@ TASKS = {
 def _images(folder: Path, where: str) -> tuple[list[str], list[str]]:
     if not folder.is_dir():
         raise DataError(f"{folder}: missing folder; {where}")
-    found, _, lines = walk(folder, recursive=False)
+    found, _, lines = walk_images(folder, recursive=False)
     if not found:
         raise DataError(f"{folder}: holds no image; {where}")
     return found, lines
 
 
-def read_release(root: Path, task: str) -> Listing:
+def read_release(root: Path, task: str) -> FileListing:
     """Every image of the release with its label, mask and split; layout mistakes raise."""
     spec = TASKS[task]
     where = f"BMAD's {task} release has train/good/, valid/ and test/ with good/ and Ungood/" + (
         " (images in img/, Ungood masks in label/)" if spec.masks else ""
     )
-    entries: list[Entry] = []
+    entries: list[FileEntry] = []
     lines: list[str] = []
     for split, folder in FOLDERS.items():
         base = root / folder
@@ -69,26 +68,27 @@ def read_release(root: Path, task: str) -> Listing:
                 label_dir = cdir / "label"
                 mask_files, mask_lines = _images(label_dir, where)
                 lines += [f"{folder}/{cls}/label/{line}" for line in mask_lines]
-                masks = {stem(m): m for m in mask_files}
+                masks = {image_stem(m): m for m in mask_files}
             for rel in found:
                 mask = None
                 if spec.masks and cls == "Ungood":
-                    mask = masks.pop(stem(rel), None)
+                    mask = masks.pop(image_stem(rel), None)
                     if mask is None:
                         raise DataError(
                             f"{img_dir / rel}: an abnormal image without a mask (no"
-                            f" {cdir / 'label' / stem(rel)}.*); the release gives every Ungood"
-                            " image a mask of the same name"
+                            f" {cdir / 'label' / image_stem(rel)}.*); the release gives every"
+                            " Ungood image a mask of the same name"
                         )
                     mask = f"{folder}/{cls}/label/{mask}"
                 entries.append(
-                    Entry(f"{prefix}/{rel}", int(cls == "Ungood"), mask=mask, split=split)
+                    FileEntry(f"{prefix}/{rel}", int(cls == "Ungood"), mask=mask, split=split)
                 )
             if masks:
                 orphan = next(iter(masks.values()))
                 raise DataError(
                     f"{cdir / 'label' / orphan}: a mask without an image (no"
-                    f" {img_dir / stem(orphan)}.*; {len(masks)} such mask(s)); rename or remove it"
+                    f" {img_dir / image_stem(orphan)}.*; {len(masks)} such mask(s)); rename or"
+                    " remove it"
                 )
     digest = hashlib.sha256("\n".join(lines).encode()).hexdigest()
-    return Listing(entries=entries, source=f"BMAD {task} release at {root}", digest=digest)
+    return FileListing(entries=entries, source=f"BMAD {task} release at {root}", digest=digest)

@@ -18,16 +18,21 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from anobench import DataError, Dataset, Option, RunContext, Split, option_set
-from anobench.api.imagecache import (
-    LISTED,
+from anobench import (
+    DataError,
+    Dataset,
+    Option,
+    RunContext,
     ScaledImages,
+    Split,
     build_folder,
     decode_all,
     file_sha256,
     open_cache,
-    publish,
-    skipped,
+    option_set,
+    publish_folder,
+    rejected_rows,
+    skipped_files,
     workers_from_env,
 )
 
@@ -293,8 +298,8 @@ class CheXpertDataset(Dataset):
             "views": selection["views"][name],
             "candidates_before_balance_and_caps": selection["candidates"][name],
             "excluded_rows": selection["excluded"][csv],
-            "skipped": skipped(failed),
-            "rejected_paths": {"count": len(rejected), "rows": rejected[:LISTED]},
+            "skipped": skipped_files(failed),
+            "rejected_paths": rejected_rows(rejected),
             "dropped_to_rebalance": rebalanced,
         }
         return Split(
@@ -398,7 +403,7 @@ class CheXpertDataset(Dataset):
             }
             (tmp / _COMPLETE).write_text(json.dumps(index))
             self._report(index, ctx)
-            if not publish(tmp, final, _COMPLETE):
+            if not publish_folder(tmp, final, _COMPLETE):
                 return False
             ctx.progress.log(f"chexpert: cached {len(rels)} images at {final}")
             return True

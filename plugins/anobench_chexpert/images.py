@@ -11,10 +11,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from anobench.api.imagecache import ScaledImages
-from anobench.api.squares import RESIZES, prepare
+from anobench import RESIZES, ScaledImages, square_image
 
 __all__ = ["RESIZES", "ScaledImages", "decode", "prepare"]
+
+#: the shared square geometry under the name this plugin has always used
+prepare = square_image
 
 
 def decode(path: Path, size: int, resize: str, equalize: bool) -> np.ndarray:

@@ -10,8 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from anobench import DataError
-from anobench.api.imagecache import inside_root
+from anobench import DataError, inside_root
 
 #: the release folders a ``Path`` value may start with (small and original resolution)
 RELEASES = ("CheXpert-v1.0-small", "CheXpert-v1.0")

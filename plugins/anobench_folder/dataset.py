@@ -13,9 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from anobench import DataError, Option, option_set
-from anobench.api.filesets import FileDataset, Listing
-from anobench.api.squares import RESIZES
+from anobench import RESIZES, DataError, FileDataset, FileListing, Option, option_set
 
 from .listing import from_folders, from_manifest
 from .splits import make_splits
@@ -149,7 +147,7 @@ class FolderDataset(FileDataset):
             raise DataError(f"manifest {path} does not exist (option manifest={self.manifest!r})")
         return path
 
-    def read_listing(self) -> Listing:
+    def read_listing(self) -> FileListing:
         if self.val_fraction + self.test_fraction >= 1:
             raise DataError(
                 f"folder: val_fraction + test_fraction = {self.val_fraction + self.test_fraction}"
@@ -159,7 +157,7 @@ class FolderDataset(FileDataset):
         manifest = self.manifest_path(root)
         return from_folders(root) if manifest is None else from_manifest(root, manifest)
 
-    def assign(self, listing: Listing) -> tuple[np.ndarray, str]:
+    def assign(self, listing: FileListing) -> tuple[np.ndarray, str]:
         labels = np.array([e.label for e in listing.entries], dtype=np.int8)
         if listing.given_splits:
             return np.array([e.split for e in listing.entries], dtype=object), "given"

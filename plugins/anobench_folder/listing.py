@@ -1,4 +1,4 @@
-"""What the user's root holds: one ``Entry`` per image, from folders or from a CSV manifest.
+"""What the user's root holds: one ``FileEntry`` per image, from folders or from a CSV manifest.
 
 Folders: ``normal/`` and ``abnormal/`` (any depth), optionally ``masks/`` mirroring
 ``abnormal/`` by relative path (any image extension); or the same three under ``train/``,
@@ -14,10 +14,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from anobench import SPLITS, DataError
-from anobench.api.filesets import EXTENSIONS, Entry, Listing, stem
-from anobench.api.filesets import walk as _walk
-from anobench.api.imagecache import inside_root
+from anobench import (
+    IMAGE_EXTENSIONS,
+    SPLITS,
+    DataError,
+    FileEntry,
+    FileListing,
+    image_stem,
+    inside_root,
+    walk_images,
+)
 
 CLASSES = {"normal": 0, "abnormal": 1}
 #: manifest label spellings (case-insensitive)
@@ -35,7 +41,7 @@ REQUIRED = ("path", "label")
 OPTIONAL = ("mask", "split", "patient")
 
 
-def _class_folders(base: Path, split: str | None, root: Path) -> tuple[list[Entry], int, list]:
+def _class_folders(base: Path, split: str | None, root: Path) -> tuple[list[FileEntry], int, list]:
     where = f"{base}" if split is None else f"{base} (split '{split}')"
     missing = [name for name in CLASSES if not (base / name).is_dir()]
     if missing:
@@ -47,11 +53,11 @@ def _class_folders(base: Path, split: str | None, root: Path) -> tuple[list[Entr
     entries, ignored, lines = [], 0, []
     masks: dict[str, str] = {}
     if (base / "masks").is_dir():
-        found, skipped, mask_lines = _walk(base / "masks")
+        found, skipped, mask_lines = walk_images(base / "masks")
         ignored += skipped
         lines += [f"masks/{line}" for line in mask_lines]
         for rel in found:
-            key = stem(rel)
+            key = image_stem(rel)
             if key in masks:
                 raise DataError(
                     f"{base / 'masks' / rel} and {base / 'masks' / masks[key]}: two masks for one"
@@ -60,13 +66,13 @@ def _class_folders(base: Path, split: str | None, root: Path) -> tuple[list[Entr
             masks[key] = rel
     prefix = "" if split is None else f"{base.relative_to(root).as_posix()}/"
     for name, label in CLASSES.items():
-        found, skipped, class_lines = _walk(base / name)
+        found, skipped, class_lines = walk_images(base / name)
         ignored += skipped
         lines += [f"{name}/{line}" for line in class_lines]
         for rel in found:
-            mask = masks.pop(stem(rel), None) if label else None
+            mask = masks.pop(image_stem(rel), None) if label else None
             entries.append(
-                Entry(
+                FileEntry(
                     rel=f"{prefix}{name}/{rel}",
                     label=label,
                     mask=None if mask is None else f"{prefix}masks/{mask}",
@@ -76,14 +82,14 @@ def _class_folders(base: Path, split: str | None, root: Path) -> tuple[list[Entr
     if masks:
         orphan = next(iter(masks.values()))
         raise DataError(
-            f"{base / 'masks' / orphan}: a mask without an image (no abnormal/{stem(orphan)}.*;"
-            f" {len(masks)} such mask(s)); masks/ mirrors abnormal/ by relative path: rename or"
-            " remove it"
+            f"{base / 'masks' / orphan}: a mask without an image (no"
+            f" abnormal/{image_stem(orphan)}.*; {len(masks)} such mask(s)); masks/ mirrors"
+            " abnormal/ by relative path: rename or remove it"
         )
     return entries, ignored, lines
 
 
-def from_folders(root: Path) -> Listing:
+def from_folders(root: Path) -> FileListing:
     present = [s for s in SPLITS if (root / s).is_dir()]
     if present and any((root / c).is_dir() for c in CLASSES):
         raise DataError(
@@ -91,7 +97,7 @@ def from_folders(root: Path) -> Listing:
             " keep one layout"
         )
     lines: list[str] = []
-    entries: list[Entry] = []
+    entries: list[FileEntry] = []
     ignored = 0
     if present:
         absent = [s for s in SPLITS if s not in present]
@@ -115,12 +121,14 @@ def from_folders(root: Path) -> Listing:
         if not any(e.split == split for e in entries):
             raise DataError(f"{root / split}: holds no image; every split needs images")
     if not entries:
-        raise DataError(f"{root}: normal/ and abnormal/ hold no image ({', '.join(EXTENSIONS)})")
+        raise DataError(
+            f"{root}: normal/ and abnormal/ hold no image ({', '.join(IMAGE_EXTENSIONS)})"
+        )
     digest = hashlib.sha256("\n".join(lines).encode()).hexdigest()
-    return Listing(entries=entries, source=source, digest=digest, ignored=ignored)
+    return FileListing(entries=entries, source=source, digest=digest, ignored=ignored)
 
 
-def _check_masks(entries: list[Entry], where: str) -> None:
+def _check_masks(entries: list[FileEntry], where: str) -> None:
     """Masks for some abnormal images but not all: pixel metrics would count the rest as
     anomaly-free, so this is refused."""
     abnormal = [e for e in entries if e.label == 1]
@@ -140,7 +148,7 @@ def _cell(frame: pd.DataFrame, column: str, row: int) -> str:
     return str(frame[column].iloc[row]).strip()
 
 
-def from_manifest(root: Path, manifest: Path) -> Listing:
+def from_manifest(root: Path, manifest: Path) -> FileListing:
     """Parse and check the manifest; paths are relative to ``root``."""
     try:
         frame = pd.read_csv(manifest, dtype=str, keep_default_na=False, na_filter=False)
@@ -156,7 +164,7 @@ def from_manifest(root: Path, manifest: Path) -> Listing:
         )
     if frame.empty:
         raise DataError(f"{manifest}: has a header but no rows")
-    entries: list[Entry] = []
+    entries: list[FileEntry] = []
     rejected: list[dict[str, object]] = []
     seen: dict[str, int] = {}
     for i in range(len(frame)):
@@ -198,7 +206,7 @@ def from_manifest(root: Path, manifest: Path) -> Listing:
             patient = _cell(frame, "patient", i)
             if not patient:
                 raise DataError(f"{where}, column 'patient': empty; give every row a patient id")
-        entries.append(Entry(rel=rel, label=label, mask=mask, split=split, patient=patient))
+        entries.append(FileEntry(rel=rel, label=label, mask=mask, split=split, patient=patient))
     if not entries:
         raise DataError(f"{manifest}: every row's path leads outside the root {root}")
     if "split" in frame.columns:
@@ -210,4 +218,4 @@ def from_manifest(root: Path, manifest: Path) -> Listing:
                 )
     _check_masks(entries, str(manifest))
     digest = hashlib.sha256(manifest.read_bytes()).hexdigest()
-    return Listing(entries=entries, source=str(manifest), digest=digest, rejected=rejected)
+    return FileListing(entries=entries, source=str(manifest), digest=digest, rejected=rejected)

@@ -8,9 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from anobench import DataError, Option, option_set
-from anobench.api.filesets import FileDataset, Listing
-from anobench.api.squares import RESIZES
+from anobench import RESIZES, DataError, FileDataset, FileListing, Option, option_set
 
 from .layout import TASKS, read_release
 
@@ -103,7 +101,7 @@ class MedIAnomalyDataset(FileDataset):
             return root / folder
         return root
 
-    def read_listing(self) -> Listing:
+    def read_listing(self) -> FileListing:
         if not 0 < self.val_fraction < 1:
             raise DataError(
                 f"medianomaly: val_fraction={self.val_fraction}; the release has no validation"
@@ -111,7 +109,7 @@ class MedIAnomalyDataset(FileDataset):
             )
         return read_release(self.root_path(), self.task)
 
-    def assign(self, listing: Listing) -> tuple[np.ndarray, str]:
+    def assign(self, listing: FileListing) -> tuple[np.ndarray, str]:
         splits = np.array([e.split for e in listing.entries], dtype=object)
         train = np.flatnonzero(splits == "train")
         rng = np.random.default_rng([self.data_seed, 7])

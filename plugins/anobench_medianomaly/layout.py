@@ -15,9 +15,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from anobench import DataError
-from anobench.api.filesets import Entry, Listing, walk
-from anobench.api.imagecache import file_sha256, inside_root
+from anobench import DataError, FileEntry, FileListing, file_sha256, inside_root, walk_images
 
 
 @dataclass(frozen=True)
@@ -50,7 +48,7 @@ def _names(data: dict, key: str, label: str, path: Path) -> list:
     return names
 
 
-def _from_json(root: Path) -> Listing:
+def _from_json(root: Path) -> FileListing:
     path = root / "data.json"
     if not path.is_file():
         raise DataError(f"{path}: missing; the release holds images/ and data.json")
@@ -82,20 +80,22 @@ def _from_json(root: Path) -> Listing:
         if rel in seen:
             raise DataError(f"{path}: {name!r} is listed twice")
         seen.add(rel)
-        entries.append(Entry(f"images/{rel}", label, split=split))
-    return Listing(entries=entries, source=str(path), digest=file_sha256(path), rejected=rejected)
+        entries.append(FileEntry(f"images/{rel}", label, split=split))
+    return FileListing(
+        entries=entries, source=str(path), digest=file_sha256(path), rejected=rejected
+    )
 
 
 def _folder(folder: Path, what: str) -> tuple[list[str], list[str]]:
     if not folder.is_dir():
         raise DataError(f"{folder}: missing folder; {what}")
-    found, _, lines = walk(folder, recursive=False)
+    found, _, lines = walk_images(folder, recursive=False)
     if not found:
         raise DataError(f"{folder}: holds no image; {what}")
     return found, lines
 
 
-def _from_folders(root: Path, layout: str) -> Listing:
+def _from_folders(root: Path, layout: str) -> FileListing:
     if layout == "brats":
         what = "the BraTS2021 release has train/, test/normal/, test/tumor/, test/annotation/"
         parts = [("train", "train", 0), ("test", "test/normal", 0), ("test", "test/tumor", 1)]
@@ -122,7 +122,7 @@ def _from_folders(root: Path, layout: str) -> Listing:
                     )
                 del masks[mask_name]
                 mask = f"test/annotation/{mask_name}"
-            entries.append(Entry(f"{sub}/{name}", label, mask=mask, split=split))
+            entries.append(FileEntry(f"{sub}/{name}", label, mask=mask, split=split))
     if masks:
         orphan = next(iter(masks))
         raise DataError(
@@ -130,9 +130,9 @@ def _from_folders(root: Path, layout: str) -> Listing:
             f" named {orphan.replace('seg', 'flair')!r}; {len(masks)} such mask(s))"
         )
     digest = hashlib.sha256("\n".join(lines).encode()).hexdigest()
-    return Listing(entries=entries, source=f"{root} ({layout} layout)", digest=digest)
+    return FileListing(entries=entries, source=f"{root} ({layout} layout)", digest=digest)
 
 
-def read_release(root: Path, task: str) -> Listing:
+def read_release(root: Path, task: str) -> FileListing:
     layout = TASKS[task].layout
     return _from_json(root) if layout == "json" else _from_folders(root, layout)

@@ -160,3 +160,25 @@ def test_nifti_without_nibabel_names_the_extra(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "nibabel", None)
     with pytest.raises(ConfigError, match=r'pip install "anobench\[nifti\]"'):
         read_image(tmp_path / "s.nii")
+
+
+def test_reading_in_threads_leaves_pillows_limit_in_place(tmp_path, monkeypatch):
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    opener = Image.open
+
+    def slow_open(*args, **kwargs):  # widens the window between the swap and its restore
+        time.sleep(0.002)
+        return opener(*args, **kwargs)
+
+    monkeypatch.setattr(Image, "open", slow_open)
+    before = Image.MAX_IMAGE_PIXELS
+    paths = []
+    for i in range(64):
+        Image.fromarray(np.full((8, 8), i, np.uint8)).save(tmp_path / f"{i}.png")
+        paths.append(tmp_path / f"{i}.png")
+    for _ in range(5):
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(read_image, paths))
+        assert before == Image.MAX_IMAGE_PIXELS
