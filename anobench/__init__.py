@@ -16,6 +16,27 @@ from .api.errors import (
     StoreError,
     TrainingDiverged,
 )
+from .api.filesets import (
+    IMAGE_EXTENSIONS,
+    FileDataset,
+    FileEntry,
+    FileListing,
+    image_stem,
+    walk_images,
+)
+from .api.imagecache import (
+    ScaledImages,
+    build_folder,
+    decode_all,
+    file_sha256,
+    inside_root,
+    open_cache,
+    publish_folder,
+    rejected_rows,
+    skipped_files,
+    workers_from_env,
+)
+from .api.imageio import read_image
 from .api.interfaces import SPLITS, Dataset, Method, Metric
 from .api.options import Option, OptionSet, channels_last_option, option_set, precision_option
 from .api.progress import Reporter
@@ -29,6 +50,7 @@ from .api.records import (
     Scored,
     Split,
 )
+from .api.squares import RESIZES, square_image, square_mask, to_gray, unit_to_gray
 from .api.version import __version__
 
 #: names whose modules deal with torch, loaded on first access (PEP 562) so that
@@ -71,6 +93,8 @@ def __dir__() -> list[str]:
 __all__ = [
     "DISEASED",
     "HEALTHY",
+    "IMAGE_EXTENSIONS",
+    "RESIZES",
     "SPLITS",
     "AnobenchError",
     "Batches",
@@ -79,6 +103,9 @@ __all__ = [
     "DataError",
     "Dataset",
     "EpochSampler",
+    "FileDataset",
+    "FileEntry",
+    "FileListing",
     "Method",
     "MethodFailure",
     "Metric",
@@ -92,6 +119,7 @@ __all__ = [
     "RunContext",
     "RunRecord",
     "RunSpec",
+    "ScaledImages",
     "Scored",
     "Split",
     "Stage",
@@ -100,9 +128,25 @@ __all__ = [
     "TrainingDiverged",
     "Values",
     "__version__",
+    "build_folder",
     "channels_last_option",
+    "decode_all",
+    "file_sha256",
+    "image_stem",
+    "inside_root",
+    "open_cache",
     "option_set",
     "precision_option",
+    "publish_folder",
+    "read_image",
+    "rejected_rows",
     "seed_everything",
+    "skipped_files",
+    "square_image",
+    "square_mask",
     "steps_for_epochs",
+    "to_gray",
+    "unit_to_gray",
+    "walk_images",
+    "workers_from_env",
 ]

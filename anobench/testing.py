@@ -31,7 +31,15 @@ from .api.records import MetricResult, Predictions, Scored, Split, training_spli
 from .api.seeding import seed_everything
 from .api.validate import check_predictions, check_split, loadable_state
 
-__all__ = ["check_dataset", "check_method", "check_metric", "make_context", "toy_split"]
+__all__ = [
+    "check_dataset",
+    "check_method",
+    "check_metric",
+    "lesion_image",
+    "make_context",
+    "toy_split",
+    "write_dicom",
+]
 
 #: step budget every method must honour under ``check_method``
 CHECK_MAX_STEPS = 3
@@ -385,3 +393,65 @@ def check_metric(cls: type[Metric], *, seed: int = 0) -> list[str]:
             raise _fail(owner, f"NaN without a reason on the '{label}' edge case")
     passed.append("edge cases")
     return passed
+
+
+# -- image files ---------------------------------------------------------------------------------
+
+
+def write_dicom(
+    path: str | Path,
+    pixels: np.ndarray,
+    *,
+    monochrome1: bool = False,
+    window: tuple[float, float] | None = None,
+    slope: float = 1.0,
+    intercept: float = 0.0,
+    bits_stored: int = 12,
+) -> Path:
+    """Write an uncompressed single-frame greyscale DICOM (a CR image) for tests of predict.
+
+    ``pixels`` are stored values (unsigned, ``bits_stored`` bits); ``window`` is (center, width)
+    in modality units. Needs pydicom.
+    """
+    from pydicom.dataset import FileDataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    path = Path(path)
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.1"  # Computed Radiography
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = FileDataset(str(path), {}, file_meta=meta, preamble=b"\0" * 128)
+    ds.SOPClassUID = meta.MediaStorageSOPClassUID
+    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds.Modality = "CR"
+    ds.PatientID = "FAKE-0001"
+    ds.Rows, ds.Columns = (int(v) for v in pixels.shape)
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME1" if monochrome1 else "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, bits_stored, bits_stored - 1
+    ds.PixelRepresentation = 0
+    ds.RescaleSlope, ds.RescaleIntercept = slope, intercept
+    if window is not None:
+        ds.WindowCenter, ds.WindowWidth = window
+    ds.PixelData = np.ascontiguousarray(pixels, dtype="<u2").tobytes()
+    try:
+        ds.save_as(path, enforce_file_format=True)
+    except TypeError:  # pydicom < 3
+        ds.save_as(path, write_like_original=False)
+    return path
+
+
+def lesion_image(
+    size: int, abnormal: bool, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """A stand-in scan for fixtures: an 8-bit smooth greyscale picture and its mask (a bright
+    disc when ``abnormal``, else empty)."""
+    yy, xx = np.mgrid[:size, :size].astype(np.float64) / size
+    img = 90 + 60 * np.sin(3 * xx + rng.uniform(0, 3)) * np.cos(2 * yy) + rng.normal(0, 5, xx.shape)
+    mask = np.zeros((size, size), dtype=bool)
+    if abnormal:
+        cx, cy, r = rng.uniform(0.3, 0.7), rng.uniform(0.3, 0.7), rng.uniform(0.08, 0.18)
+        mask = (xx - cx) ** 2 + (yy - cy) ** 2 <= r * r
+        img[mask] += 100
+    return np.clip(img, 0, 255).astype(np.uint8), mask

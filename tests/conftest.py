@@ -7,7 +7,7 @@ import torch
 
 from anobench.api import registry
 
-from .distributions import TESTPLUGINS, activate, write_distribution
+from .distributions import TESTPLUGINS, activate, register_own_datasets, write_distribution
 
 # tiny test models gain nothing from threads, and busy-waiting thread pools slow to a crawl
 # when the machine is shared; one thread also makes CPU results bit-reproducible
@@ -42,3 +42,11 @@ def home(tmp_path, monkeypatch):
     path = tmp_path / "home"
     monkeypatch.setenv("ANOBENCH_HOME", str(path))
     return path
+
+
+@pytest.fixture
+def own_datasets(monkeypatch, tmp_path_factory):
+    """This repository's dataset plugins by name, even before its metadata lists them."""
+    register_own_datasets(monkeypatch, tmp_path_factory.mktemp("own-datasets"))
+    yield
+    registry.refresh()

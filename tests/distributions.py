@@ -58,3 +58,19 @@ TESTPLUGINS = {
         "broken": "anobench_brokenplugin:Nothing",
     },
 }
+
+
+#: the dataset plugins of this repository added after the installed metadata was written; a
+#: test that needs them by name registers the ones the installed anobench does not list yet
+OWN_DATASETS = {
+    "folder": "anobench_folder:FolderDataset",
+    "bmad": "anobench_bmad:BMADDataset",
+    "medianomaly": "anobench_medianomaly:MedIAnomalyDataset",
+}
+
+
+def register_own_datasets(monkeypatch, root: Path) -> None:
+    missing = {k: v for k, v in OWN_DATASETS.items() if k not in registry.names("dataset")}
+    if missing:
+        write_distribution(root, "anobench-own-datasets", {"anobench.datasets": missing})
+        activate(monkeypatch, root)

@@ -1,4 +1,4 @@
-"""Read one user image (PNG, JPEG or DICOM) as display intensities in ``[0, 1]``.
+"""Read one user image (PNG, JPEG, TIFF, DICOM or a 2-D NIfTI) as display intensities in ``[0, 1]``.
 
 What ``anobench predict`` feeds to ``Dataset.preprocess``: a 2-D float32 array, 0 = black.
 
@@ -9,11 +9,16 @@ What ``anobench predict`` feeds to ``Dataset.preprocess``: a 2-D float32 array, 
   VOI LUT Function: LINEAR, LINEAR_EXACT or SIGMOID, DICOM PS3.3 C.11.2.1.2) or its VOI LUT
   sequence; with neither, the image's own minimum and maximum. MONOCHROME1 is inverted so that
   0 is black like every other input. A multi-frame file uses its first frame.
+- NIfTI (``.nii``, ``.nii.gz``; needs nibabel, ``pip install "anobench[nifti]"``): a 2-D slice
+  (extra axes of length 1 are dropped), axis 0 as rows exactly as stored (no reorientation),
+  scaled from its own minimum and maximum (NIfTI has no nominal range). A 3-D volume is refused:
+  slice it first.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 import warnings
 from pathlib import Path
 
@@ -21,8 +26,10 @@ import numpy as np
 
 from .errors import ConfigError, DataError
 
-FORMATS = "PNG, JPEG or DICOM"
+FORMATS = "PNG, JPEG, TIFF, DICOM or 2-D NIfTI"
+NIFTI_INSTALL = 'pip install "anobench[nifti]"'
 DICOM_INSTALL = 'pip install "anobench[chexpert]"'
+_OPENING = threading.Lock()
 #: the most pixels an image may have, overriding Pillow's decompression-bomb limit
 MAX_PIXELS_ENV = "ANOBENCH_MAX_IMAGE_PIXELS"
 
@@ -69,6 +76,33 @@ def is_dicom(path: Path) -> bool:
         return False
 
 
+def is_nifti(path: Path) -> bool:
+    name = path.name.lower()
+    return name.endswith(".nii") or name.endswith(".nii.gz")
+
+
+def read_nifti(path: Path) -> np.ndarray:
+    try:
+        import nibabel
+    except ImportError:
+        raise ConfigError(
+            f"{path} is a NIfTI file and reading NIfTI needs nibabel: {NIFTI_INSTALL}"
+        ) from None
+    try:
+        pixels = np.asarray(nibabel.load(str(path)).get_fdata(), dtype=np.float64)
+    except Exception as exc:
+        raise DataError(f"{path}: not a readable NIfTI file ({exc})") from None
+    squeezed = pixels.reshape([n for n in pixels.shape if n != 1] or [1])
+    if squeezed.ndim != 2:
+        raise DataError(
+            f"{path}: expected a 2-D NIfTI slice, got shape {pixels.shape}; save one slice per"
+            " file (e.g. the axial slices of a volume)"
+        )
+    if not np.isfinite(squeezed).all():
+        raise DataError(f"{path}: the NIfTI slice holds NaN or infinite values")
+    return _min_max(squeezed)
+
+
 def read_image(path: str | Path) -> np.ndarray:
     """The image at ``path`` as float32 ``[H, W]`` in ``[0, 1]``; ``DataError`` naming the file."""
     path = Path(path)
@@ -78,11 +112,15 @@ def read_image(path: str | Path) -> np.ndarray:
         raise DataError(f"{path}: no such file (expected a {FORMATS} image)")
     if is_dicom(path):
         return read_dicom(path)
+    if is_nifti(path):
+        return read_nifti(path)
     from PIL import Image, UnidentifiedImageError
 
     limit = max_pixels()
     try:
-        with warnings.catch_warnings():
+        # Pillow's limit and the warning filters are process-wide: threads (datasets decode in
+        # a pool) must not interleave the swap and its restore, or the limit stays off
+        with _OPENING, warnings.catch_warnings():
             # anobench enforces its own limit below; Pillow's checks would warn or refuse first
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None

@@ -26,7 +26,7 @@ from .common import State, console
 def command(
     state: State, run_id: str, images: tuple[Path, ...], output: Path | None, device: str, fmt: str
 ) -> None:
-    """Apply a stored run's trained method to PNG, JPEG or DICOM IMAGES.
+    """Apply a stored run's trained method to PNG, JPEG, TIFF, DICOM or NIfTI IMAGES.
 
     Each image is read as display intensities (DICOM: modality LUT, then its first VOI window;
     MONOCHROME1 inverted), prepared like the run's dataset (size, channels, equalisation) and

@@ -11,17 +11,31 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from anobench import DataError, Dataset, Option, RunContext, Split, option_set
+from anobench import (
+    DataError,
+    Dataset,
+    Option,
+    RunContext,
+    ScaledImages,
+    Split,
+    build_folder,
+    decode_all,
+    file_sha256,
+    open_cache,
+    option_set,
+    publish_folder,
+    rejected_rows,
+    skipped_files,
+    workers_from_env,
+)
 
-from .images import RESIZES, ScaledImages, decode_all, prepare
+from .images import RESIZES, decode, prepare
 from .selection import (
     BALANCES,
     POLICIES,
@@ -41,7 +55,6 @@ ENV_WORKERS = "ANOBENCH_CHEXPERT_WORKERS"
 LOADER_VERSION = 2  # 2: balance=class_view draws caps per (class, view) cell
 SPLITS = ("train", "val", "test", "official_valid")
 _COMPLETE = "index.json"  # written last; a cache folder without it is not a cache
-_LISTED = 20  # skipped files and rejected rows named in the provenance (all are counted)
 HOW_TO = (
     "CheXpert cannot be downloaded automatically (Stanford research-use agreement): request it"
     " at https://stanfordmlgroup.github.io/competitions/chexpert/, unpack CheXpert-v1.0-small"
@@ -68,24 +81,6 @@ _DATA_OPTIONS = (
 )
 QUICK = {"image_size": 64, "max_train": 300, "max_val": 50, "max_test": 100}
 PAPER = {"image_size": 256, "max_train": None, "max_val": None, "max_test": None}
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _workers() -> int:
-    text = os.environ.get(ENV_WORKERS, "")
-    if text.strip():
-        try:
-            return max(1, int(text))
-        except ValueError:
-            raise DataError(f"{ENV_WORKERS}={text!r}: expected a number of threads") from None
-    return os.cpu_count() or 1
 
 
 class CheXpertDataset(Dataset):
@@ -202,8 +197,8 @@ class CheXpertDataset(Dataset):
         if getattr(self, "_hash_cache", None) is None or self._hash_cache[0] != root:
             valid = root / "valid.csv"
             hashes = {
-                "train.csv": _sha256(root / "train.csv"),
-                "valid.csv": _sha256(valid) if valid.is_file() else None,
+                "train.csv": file_sha256(root / "train.csv"),
+                "valid.csv": file_sha256(valid) if valid.is_file() else None,
             }
             self._hash_cache = (root, hashes)
         return self._hash_cache[1]
@@ -286,15 +281,10 @@ class CheXpertDataset(Dataset):
                 f" {index['selection']['candidates'].get(name)}); loosen the options or check"
                 " the images"
             )
-        try:
-            raw = np.load(directory / "images.npy", mmap_mode="r")
-        except (OSError, ValueError) as exc:
-            raise DataError(
-                f"chexpert cache {directory} cannot be read ({exc}); delete it and run again"
-            ) from None
+        raw = open_cache(directory / "images.npy", "chexpert")
         csv = "valid.csv" if name == "official_valid" else "train.csv"
-        skipped = [f for f in index["failures"] if start <= f["row"] < stop]
-        rebalanced = (stop - start) - len(rows) - len(skipped)
+        failed = [f for f in index["failures"] if start <= f["row"] < stop]
+        rebalanced = (stop - start) - len(rows) - len(failed)
         rejected = index["rejected"].get(csv, [])
         selection = index["selection"]
         meta = {
@@ -309,11 +299,8 @@ class CheXpertDataset(Dataset):
             "views": selection["views"][name],
             "candidates_before_balance_and_caps": selection["candidates"][name],
             "excluded_rows": selection["excluded"][csv],
-            "skipped": {
-                "count": len(skipped),
-                "files": [{"path": f["path"], "reason": f["reason"]} for f in skipped[:_LISTED]],
-            },
-            "rejected_paths": {"count": len(rejected), "rows": rejected[:_LISTED]},
+            "skipped": skipped_files(failed),
+            "rejected_paths": rejected_rows(rejected),
             "dropped_to_rebalance": rebalanced,
         }
         return Split(
@@ -376,31 +363,22 @@ class CheXpertDataset(Dataset):
                 f"no CheXpert image matches these options (excluded rows per reason:"
                 f" {selection.excluded}); loosen uncertain/effusion_only/view"
             )
-        final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".partial-", dir=final.parent))
-        try:
-            tmp.chmod(0o755)
-            size = int(self.image_size)
+        size = int(self.image_size)
+        with build_folder(final) as tmp:
             raw = np.lib.format.open_memmap(
                 tmp / "images.npy", mode="w+", dtype=np.uint8, shape=(len(rels), 1, size, size)
             )
-            workers = _workers()
+
+            def store(i: int, path: Path) -> None:
+                raw[i, 0] = decode(path, size, self.resize, self.equalize)
+
+            workers = workers_from_env(ENV_WORKERS)
             desc = f"chexpert: decoding {len(rels)} images to {size} px ({workers} threads)"
             with ctx.progress.task(desc, total=len(rels)) as task:
                 failures = decode_all(
-                    [root / rel for rel in rels],
-                    raw,
-                    size=size,
-                    resize=self.resize,
-                    equalize=self.equalize,
-                    workers=workers,
-                    advance=task.advance,
+                    [root / rel for rel in rels], store, workers=workers, advance=task.advance
                 )
             raw.flush()
-            del raw
-            path_row = {str(root / rel): i for i, rel in enumerate(rels)}
-            for failure in failures:
-                failure["row"] = path_row[failure["path"]]
             ok = np.ones(len(rels), dtype=bool)
             ok[[f["row"] for f in failures]] = False
             kept = self._rebalance(ok, np.asarray(labels), np.asarray(groups, dtype=object), splits)
@@ -426,17 +404,10 @@ class CheXpertDataset(Dataset):
             }
             (tmp / _COMPLETE).write_text(json.dumps(index))
             self._report(index, ctx)
-            try:
-                os.rename(tmp, final)
-            except OSError:
-                if not (final / _COMPLETE).is_file():
-                    raise
+            if not publish_folder(tmp, final, _COMPLETE):
                 return False
             ctx.progress.log(f"chexpert: cached {len(rels)} images at {final}")
             return True
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
 
     def _rebalance(
         self, ok: np.ndarray, labels: np.ndarray, groups: np.ndarray, splits: dict[str, tuple]

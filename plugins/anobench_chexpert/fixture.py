@@ -19,7 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
+from anobench.testing import write_dicom
+
 from .table import COLUMNS, LABELS
+
+__all__ = ["Fixture", "make_fixture", "write_dicom"]
 
 #: label profiles of train.csv studies, cycled in this order (unlisted columns are blank)
 STUDY_PROFILES: tuple[dict[str, str], ...] = (
@@ -162,50 +166,6 @@ def make_fixture(
     _write_csv(root / "train.csv", out.train_rows)
     _write_csv(root / "valid.csv", out.valid_rows)
     return out
-
-
-def write_dicom(
-    path: str | Path,
-    pixels: np.ndarray,
-    *,
-    monochrome1: bool = False,
-    window: tuple[float, float] | None = None,
-    slope: float = 1.0,
-    intercept: float = 0.0,
-    bits_stored: int = 12,
-) -> Path:
-    """Write an uncompressed single-frame greyscale DICOM (a CR image) for tests of predict.
-
-    ``pixels`` are stored values (unsigned, ``bits_stored`` bits); ``window`` is (center, width)
-    in modality units. Needs pydicom.
-    """
-    from pydicom.dataset import FileDataset, FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
-
-    path = Path(path)
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.1"  # Computed Radiography
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = FileDataset(str(path), {}, file_meta=meta, preamble=b"\0" * 128)
-    ds.SOPClassUID = meta.MediaStorageSOPClassUID
-    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
-    ds.Modality = "CR"
-    ds.PatientID = "FAKE-0001"
-    ds.Rows, ds.Columns = (int(v) for v in pixels.shape)
-    ds.SamplesPerPixel = 1
-    ds.PhotometricInterpretation = "MONOCHROME1" if monochrome1 else "MONOCHROME2"
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, bits_stored, bits_stored - 1
-    ds.PixelRepresentation = 0
-    ds.RescaleSlope, ds.RescaleIntercept = slope, intercept
-    if window is not None:
-        ds.WindowCenter, ds.WindowWidth = window
-    ds.PixelData = np.ascontiguousarray(pixels, dtype="<u2").tobytes()
-    try:
-        ds.save_as(path, enforce_file_format=True)
-    except TypeError:  # pydicom < 3
-        ds.save_as(path, write_like_original=False)
-    return path
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import posixpath
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from anobench import DataError
+from anobench import DataError, inside_root
 
 if TYPE_CHECKING:  # imported where used: importing this module stays fast
     import pandas as pd
@@ -48,7 +47,6 @@ OTHER_FINDINGS = tuple(
 )
 _VALUES = "1.0 (positive), 0.0 (negative), -1.0 (uncertain) or blank (not mentioned)"
 _PATIENT = re.compile(r"(?:^|/)patient(\d+)(?:/|$)")
-_DRIVE = re.compile(r"^[A-Za-z]:")
 
 
 @dataclass(frozen=True)
@@ -82,12 +80,7 @@ def relative_path(value: str) -> str | None:
     parts = text.split("/", 1)
     if len(parts) == 2 and parts[0] in RELEASES:
         text = parts[1]
-    if not text or text.startswith("/") or _DRIVE.match(text):
-        return None
-    norm = posixpath.normpath(text)
-    if norm in (".", "..") or norm.startswith("../"):
-        return None
-    return norm
+    return inside_root(text)
 
 
 def _missing_columns(found: list[str], path: Path) -> str:

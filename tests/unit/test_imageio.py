@@ -1,4 +1,4 @@
-"""Reading user images for ``anobench predict``: PNG, JPEG and DICOM as intensities in [0, 1]."""
+"""Reading user images for ``anobench predict``: PNG, JPEG, TIFF, DICOM, NIfTI in [0, 1]."""
 
 from __future__ import annotations
 
@@ -37,7 +37,9 @@ def test_colour_becomes_luma_and_jpeg_reads(tmp_path):
 
 def test_unreadable_and_missing_files_name_the_file(tmp_path):
     (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
-    with pytest.raises(DataError, match=r"bad\.jpg: cannot read this image.*PNG, JPEG or DICOM"):
+    with pytest.raises(
+        DataError, match=r"bad\.jpg: cannot read this image.*PNG, JPEG, TIFF, DICOM or 2-D NIfTI"
+    ):
         read_image(tmp_path / "bad.jpg")
     with pytest.raises(DataError, match=r"nothere\.png: no such file"):
         read_image(tmp_path / "nothere.png")
@@ -128,3 +130,55 @@ def test_a_large_image_under_the_limit_reads_without_pillows_warning(tmp_path):
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         pixels = read_image(tmp_path / "big.png")
     assert pixels.shape == (11000, 11000)
+
+
+def test_tiff_8_and_16_bit_use_their_nominal_range(tmp_path):
+    Image.fromarray(np.array([[0, 51, 255]], dtype=np.uint8)).save(tmp_path / "a.tif")
+    assert np.allclose(read_image(tmp_path / "a.tif"), [[0, 0.2, 1]])
+    sixteen = np.array([[0, 13107, 65535]], dtype=np.uint16)
+    Image.fromarray(sixteen).save(tmp_path / "b.tiff")
+    assert np.allclose(read_image(tmp_path / "b.tiff"), [[0, 0.2, 1]], atol=1e-6)
+
+
+def test_a_2d_nifti_slice_reads_as_stored_and_scaled_by_its_range(tmp_path):
+    nibabel = pytest.importorskip("nibabel")
+    pixels = np.array([[-100.0, 0.0, 100.0], [50.0, 25.0, -50.0]])
+    for name, array in (("s.nii", pixels), ("t.nii.gz", pixels[:, :, None])):
+        nibabel.save(nibabel.Nifti1Image(array, np.eye(4)), str(tmp_path / name))
+        assert np.allclose(read_image(tmp_path / name), (pixels + 100) / 200, atol=1e-6)
+    volume = np.zeros((4, 4, 3))
+    nibabel.save(nibabel.Nifti1Image(volume, np.eye(4)), str(tmp_path / "v.nii"))
+    with pytest.raises(DataError, match=r"v\.nii: expected a 2-D NIfTI slice, got shape"):
+        read_image(tmp_path / "v.nii")
+    (tmp_path / "bad.nii.gz").write_bytes(b"not gzip")
+    with pytest.raises(DataError, match=r"bad\.nii\.gz: not a readable NIfTI file"):
+        read_image(tmp_path / "bad.nii.gz")
+
+
+def test_nifti_without_nibabel_names_the_extra(tmp_path, monkeypatch):
+    (tmp_path / "s.nii").write_bytes(b"\0" * 400)
+    monkeypatch.setitem(sys.modules, "nibabel", None)
+    with pytest.raises(ConfigError, match=r'pip install "anobench\[nifti\]"'):
+        read_image(tmp_path / "s.nii")
+
+
+def test_reading_in_threads_leaves_pillows_limit_in_place(tmp_path, monkeypatch):
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    opener = Image.open
+
+    def slow_open(*args, **kwargs):  # widens the window between the swap and its restore
+        time.sleep(0.002)
+        return opener(*args, **kwargs)
+
+    monkeypatch.setattr(Image, "open", slow_open)
+    before = Image.MAX_IMAGE_PIXELS
+    paths = []
+    for i in range(64):
+        Image.fromarray(np.full((8, 8), i, np.uint8)).save(tmp_path / f"{i}.png")
+        paths.append(tmp_path / f"{i}.png")
+    for _ in range(5):
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(read_image, paths))
+        assert before == Image.MAX_IMAGE_PIXELS

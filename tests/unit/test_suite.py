@@ -37,9 +37,16 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def test_every_shipped_suite_loads_and_expands():
+def test_every_shipped_suite_loads_and_expands(own_datasets):
     names = {path.stem for path in SHIPPED}
-    assert {"smoke", "synthetic-quick", "synthetic-paper", "chexpert"} <= names
+    assert {
+        "smoke",
+        "synthetic-quick",
+        "synthetic-paper",
+        "chexpert",
+        "bmad",
+        "medianomaly",
+    } <= names
     for path in SHIPPED:
         suite = load_suite(path)
         specs = suite.expand()
@@ -51,6 +58,11 @@ def test_every_shipped_suite_loads_and_expands():
     assert methods >= {"meandiff", "zscore", "vae", "ae", "anogan", "fanogan", "descargan"}
     assert "classifier" in methods
     assert load_suite(BENCHMARKS / "synthetic-paper.toml").expand()[0].profile == "paper"
+    for name, tasks in (("bmad", 6), ("medianomaly", 6)):
+        suite = load_suite(BENCHMARKS / f"{name}.toml")
+        assert len({d.options["task"] for d in suite.datasets}) == tasks
+        assert {m.name for m in suite.methods} == {"meandiff", "zscore", "vae", "ae", "anogan",
+                                                   "fanogan"}  # fmt: skip
 
 
 def test_grid_matches_single_runs_exactly(testplugins, tmp_path):
