@@ -247,6 +247,7 @@ def records(board: Leaderboard) -> list[dict[str, Any]]:
             for m in [*table.metrics, *COST]:
                 rec[f"{m}_mean"] = cells[m].mean
                 rec[f"{m}_std"] = cells[m].std
+                rec[f"{m}_note"] = _missing_note(cells[m], row.n)
             for m in table.metrics:
                 interval = row.metrics[m].interval
                 rec[f"{m}_ci_low"] = interval.low
@@ -293,8 +294,21 @@ def csv(board: Leaderboard) -> str:
     return buf.getvalue()
 
 
+def _missing_note(cell: Cell, n: int) -> str | None:
+    """Why a mean or std is null in CSV / JSON (``None`` when both are there)."""
+    if _missing(cell.mean):
+        return (
+            "no value: undefined on every seed of this configuration"
+            " ('anobench show RUN_ID' gives each run's reason)"
+        )
+    if _missing(cell.std):
+        return "no std: one seed" if n < 2 else "no std: undefined on all but one seed"
+    return None
+
+
 def as_json(board: Leaderboard) -> str:
-    return json.dumps(records(board), indent=2) + "\n"
+    # allow_nan=False: a NaN that slipped through is an error here, never invalid JSON out
+    return json.dumps(records(board), indent=2, allow_nan=False) + "\n"
 
 
 def html_table(header: list[str], rows: list[list[str]], caption: str = "") -> list[str]:

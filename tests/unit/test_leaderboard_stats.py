@@ -234,3 +234,23 @@ def test_repeated_runs_count_once_per_seed_the_latest_finished(tmp_path, monkeyp
     for r in (row, want[0]):
         r.pop("run_ids", None)
     assert json.dumps(got, sort_keys=True) == json.dumps(want, sort_keys=True)
+
+
+def _no_nan(constant):
+    raise ValueError(f"invalid JSON constant {constant}")
+
+
+def test_json_is_strict_and_says_why_a_value_is_null(tmp_path):
+    undefined = {"spread": (POOLED, MetricResult(math.nan, reason="needs two classes"))}
+    defined = {"spread": (POOLED, MetricResult(0.3))}
+    with Store(tmp_path / "s.sqlite") as store:
+        _add(store, "lone", 0, np.full(30, 0.4), extra=defined)  # one seed: no std
+        for seed in range(2):
+            _add(store, "blank", seed, np.full(30, 0.5), extra=undefined)
+        board = tabulate.build(store, resamples=0)
+    rows = {r["method"]: r for r in json.loads(render.as_json(board), parse_constant=_no_nan)}
+    assert rows["blank"]["spread_mean"] is None and rows["blank"]["spread_std"] is None
+    assert "undefined on every seed" in rows["blank"]["spread_note"]
+    assert rows["lone"]["spread_mean"] == 0.3 and rows["lone"]["spread_std"] is None
+    assert rows["lone"]["spread_note"] == "no std: one seed"
+    assert rows["blank"]["hit_note"] is None  # defined on both seeds: mean and std, no note
