@@ -153,3 +153,61 @@ def test_sigterm_to_a_suite_checkpoints_its_runs_and_the_suite_resumes(tmp_path)
     assert again.returncode == 0, again.stderr
     assert stopped_at >= 5
     _assert_resumed_to_the_end(home, workdir)
+
+
+def _same(a, b) -> bool:
+    """Nested checkpoint contents equal exactly (tensors bit for bit)."""
+    import torch
+
+    if isinstance(a, torch.Tensor):
+        return isinstance(b, torch.Tensor) and torch.equal(a, b)
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list | tuple):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return a == b
+
+
+def test_ctrl_c_then_the_printed_command_ends_with_the_uninterrupted_weights(tmp_path):
+    import re
+
+    import numpy as np
+    import torch
+
+    short = [*TINY[:-2], "--method-opt", "epochs=60", *TINY[-2:]]  # 240 steps
+    run = ["--quiet", "run", "-m", "ae", "-d", "synthetic", "--threads", "1", *short]
+    plain = tmp_path / "plain"
+    subprocess.run(_anobench(plain, *run), check=True, capture_output=True, timeout=300)
+
+    home = tmp_path / "stopped"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(_anobench(home, *run), stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 120
+    while _steps(home) < 5:
+        assert proc.poll() is None, proc.stderr.read()
+        assert time.monotonic() < deadline, "training did not start within 120 s"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    stopped_at = _steps(home)
+    assert 5 <= stopped_at < 240, "the run was not stopped in the middle of training"
+    # the command the run printed, run as printed (under the same home)
+    (printed,) = re.findall(r"anobench run --resume (\w+)", err)
+    resumed = subprocess.run(
+        _anobench(home, "run", "--resume", printed), capture_output=True, text=True, timeout=300
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"resumed at step {stopped_at}" in resumed.stderr
+
+    def outputs(h: Path):
+        (folder,) = (h / "runs").iterdir()
+        model = torch.load(folder / "model.pt", weights_only=True)
+        with np.load(folder / "predictions.npz") as npz:
+            return model, {k: npz[k] for k in npz.files}
+
+    (model_a, pred_a), (model_b, pred_b) = outputs(plain), outputs(home)
+    assert _same(model_a, model_b)
+    assert pred_a.keys() == pred_b.keys()
+    for key in pred_a:
+        assert np.array_equal(pred_a[key], pred_b[key]), key
