@@ -155,8 +155,8 @@ class DeScarGAN(Method):
         # a G step every iteration at 20x the official rate, the full-resolution skip and a
         # moving average of G for sharper translations, bf16 (parity measured at this scale)
         "quick": {
-            "epochs": 20,
-            "batch_size": 8,
+            "epochs": 50,
+            "batch_size": 16,
             "g_width": 16,
             "g_skip": True,
             "g_ema": 0.998,
