@@ -16,6 +16,7 @@ from .api.errors import (
     StoreError,
     TrainingDiverged,
 )
+from .api.extras import MissingExtra, require_extra
 from .api.hardware import Precision
 from .api.interfaces import SPLITS, Dataset, Method, Metric
 from .api.options import Option, OptionSet, channels_last_option, option_set, precision_option
@@ -49,6 +50,7 @@ __all__ = [
     "MethodFailure",
     "Metric",
     "MetricResult",
+    "MissingExtra",
     "Option",
     "OptionSet",
     "PluginError",
@@ -69,6 +71,7 @@ __all__ = [
     "channels_last_option",
     "option_set",
     "precision_option",
+    "require_extra",
     "seed_everything",
     "steps_for_epochs",
 ]
