@@ -260,7 +260,7 @@ class AnomalibMethod(Method):
             if (trainer.step + 1) % per_epoch == 0:
                 for s in scheds:
                     s.step()
-            return {k: float(v) for k, v in out.items()}
+            return {k: float(v.detach()) for k, v in out.items()}
 
         module.model.train()
         trainer.run([Stage("training", steps, step)])
