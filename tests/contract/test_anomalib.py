@@ -6,10 +6,18 @@ CI installs the ``anomalib`` extra through ``[dev]``, so they are never skipped 
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import anobench_anomalib
 import pytest
 
 from anobench.testing import check_method
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
 
 BRIDGED = {
     "patchcore": "PatchCore",
@@ -31,9 +39,6 @@ def test_bridged_method_contract(name, tmp_path):
 
 
 def test_the_entry_points_name_every_bridged_class():
-    import tomllib
-    from pathlib import Path
-
     project = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
     methods = project["project"]["entry-points"]["anobench.methods"]
     ours = {k: v for k, v in methods.items() if v.startswith("anobench_anomalib:")}

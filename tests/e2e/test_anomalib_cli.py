@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import sys
-import tomllib
 from importlib import metadata
 from pathlib import Path
 
@@ -20,6 +19,11 @@ from anobench.cli import cli
 
 from ..distributions import activate, write_distribution
 from .conftest import one_line_error
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
 
 TINY = ["--dataset-opt", "image_size=32", "--dataset-opt", "n_train=8",
         "--dataset-opt", "n_val=4", "--dataset-opt", "n_test=6"]  # fmt: skip

@@ -76,7 +76,7 @@ def test_a_local_weights_file_is_used_and_a_wrong_one_named(tmp_path, lite0):
 def test_timm_weights_without_a_local_copy_say_how_to_fix_it(monkeypatch):
     monkeypatch.setattr(backbones, "_cached_timm", lambda name: None)
     method = PatchCore(**PatchCore.resolve("paper", {}))
-    with pytest.raises(ConfigError, match="never downloads.*efficientnet_lite0"):
+    with pytest.raises(ConfigError, match=r"never downloads.*efficientnet_lite0"):
         method._weights("timm")
 
 
@@ -84,17 +84,17 @@ def test_options_timm_or_anomalib_reject_are_one_clear_error(tmp_path):
     ctx = make_context(tmp_path, max_steps=1)
     train = toy_split(4, 0, size=32)
     bad_backbone = PatchCore(**PatchCore.resolve("quick", {"backbone": "resnet181"}))
-    with pytest.raises(ConfigError, match="no backbone 'resnet181'.*resnet18"):
+    with pytest.raises(ConfigError, match=r"no backbone 'resnet181'.*resnet18"):
         bad_backbone.fit(train, train, ctx)
     bad_layer = PatchCore(**PatchCore.resolve("quick", {"layers": "layer2"}))
-    with pytest.raises(ConfigError, match="no feature layer layer2.*blocks.2"):
+    with pytest.raises(ConfigError, match=r"no feature layer layer2.*blocks.2"):
         bad_layer.fit(train, train, ctx)
     # anomalib's FastFlow has no EfficientNet variant: its ValueError, as a ConfigError
     flow = FastFlow(
         **FastFlow.resolve("quick", {"backbone": "efficientnet_lite0", "backbone_weights": "none"})
     )
     with pytest.raises(
-        ConfigError, match="anomalib's Fastflow rejected the options.*not supported"
+        ConfigError, match=r"anomalib's Fastflow rejected the options.*not supported"
     ):
         flow.fit(train, train, ctx)
 
