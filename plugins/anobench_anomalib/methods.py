@@ -174,7 +174,12 @@ class ReverseDistillation(AnomalibMethod):
     )
     # anomalib's decoder exists for ResNets only: resnet18 at 64 px
     profiles = {
-        "quick": {"image_size": 64, "backbone": "resnet18", "epochs": 10.0},
+        "quick": {
+            "image_size": 64,
+            "backbone": "resnet18",
+            "backbone_weights": "none",
+            "epochs": 3.0,
+        },
         "paper": {},
     }
     test_options = {**_TEST, "backbone": "resnet18", "epochs": 1.0}
@@ -207,7 +212,7 @@ class FastFlow(AnomalibMethod):
     )
     # anomalib's FastFlow takes resnet18, wide_resnet50_2, cait or deit backbones
     profiles = {
-        "quick": {"image_size": 64, "epochs": 10.0, "flow_steps": 4},
+        "quick": {"image_size": 64, "backbone_weights": "none", "epochs": 5.0, "flow_steps": 4},
         "paper": {},
     }
     test_options = {**_TEST, "epochs": 1.0, "flow_steps": 2}
@@ -245,7 +250,7 @@ class DRAEM(AnomalibMethod):
         ),
         Option("enable_sspcab", bool, False, "add the SSPCAB block (Ristea et al. 2022)"),
     )
-    profiles = {"quick": {"image_size": 64, "epochs": 20.0}, "paper": {}}
+    profiles = {"quick": {"image_size": 64, "epochs": 1.0}, "paper": {}}
     test_options = {**_NO_BACKBONE, "epochs": 1.0}
 
     def model_kwargs(self) -> dict[str, Any]:
@@ -270,7 +275,7 @@ class GANomaly(AnomalibMethod):
         Option("extra_layers", int, 0, "extra convolutions per network", minimum=0),
         Option("lr", float, 2e-4, "Adam learning rate (betas 0.5, 0.999)", minimum=0.0),
     )
-    profiles = {"quick": {"image_size": 64, "epochs": 20.0}, "paper": {}}
+    profiles = {"quick": {"image_size": 64, "epochs": 5.0, "n_features": 32}, "paper": {}}
     test_options = {**_NO_BACKBONE, "epochs": 1.0, "n_features": 8, "latent_vec_size": 16}
 
     def model_kwargs(self) -> dict[str, Any]:
