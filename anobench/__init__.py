@@ -34,12 +34,14 @@ from .api.records import (
 from .api.seeding import seed_everything
 from .api.trainer import Batches, Stage, Trainer, Values, steps_for_epochs
 from .api.version import __version__
+from .api.weights import BackboneWeights, load_backbone_weights, resolve_backbone_weights
 
 __all__ = [
     "DISEASED",
     "HEALTHY",
     "SPLITS",
     "AnobenchError",
+    "BackboneWeights",
     "Batches",
     "Budget",
     "ConfigError",
@@ -69,9 +71,11 @@ __all__ = [
     "Values",
     "__version__",
     "channels_last_option",
+    "load_backbone_weights",
     "option_set",
     "precision_option",
     "require_extra",
+    "resolve_backbone_weights",
     "seed_everything",
     "steps_for_epochs",
 ]

@@ -23,6 +23,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from anobench import (
+    BackboneWeights,
     Batches,
     ConfigError,
     Method,
@@ -31,10 +32,10 @@ from anobench import (
     Split,
     Stage,
     Trainer,
+    load_backbone_weights,
+    resolve_backbone_weights,
     steps_for_epochs,
 )
-
-from . import backbones
 
 
 def _as_rgb(x: torch.Tensor, owner: str) -> torch.Tensor:
@@ -111,10 +112,10 @@ class AnomalibMethod(Method):
 
     # -- building ---------------------------------------------------------------------------------
 
-    def _weights(self, choice: str) -> backbones.Weights:
+    def _weights(self, choice: str) -> BackboneWeights:
         backbone = getattr(self, "backbone", None)
         if backbone is None:
-            return backbones.Weights(None, backbones.IMAGENET_MEAN, backbones.IMAGENET_STD, "")
+            return BackboneWeights(None)
         import timm
 
         if not timm.is_model(backbone):
@@ -135,9 +136,9 @@ class AnomalibMethod(Method):
                     f"{self.owner()}: backbone '{backbone}' has no feature layer"
                     f" {', '.join(unknown)}; its layers: {','.join(names)}"
                 )
-        return backbones.resolve(backbone, choice)
+        return resolve_backbone_weights(backbone, choice)
 
-    def _build(self, weights: backbones.Weights, seed: int) -> nn.Module:
+    def _build(self, weights: BackboneWeights, seed: int) -> nn.Module:
         """The anomalib model, its random initialisation drawn under ``seed``."""
         import anomalib.models
         from anomalib.pre_processing import PreProcessor
@@ -176,7 +177,7 @@ class AnomalibMethod(Method):
                     f" {kwargs} ({exc}); see 'anobench list {self.name} --options'"
                 ) from None
         for part, what in self.pretrained_parts(module):
-            backbones.load_into(part, weights, what)
+            load_backbone_weights(part, weights, what)
         return module
 
     def _prepare(self, x: torch.Tensor) -> torch.Tensor:
@@ -303,7 +304,7 @@ class AnomalibMethod(Method):
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         mean = tuple(float(v) for v in state["mean"])
         std = tuple(float(v) for v in state["std"])
-        self.module_ = self._build(backbones.Weights(None, mean, std, ""), 0)
+        self.module_ = self._build(BackboneWeights(None, mean, std), 0)
         self.module_.model.load_state_dict(dict(state["model"]))
         self.module_.eval()
         self.mean_, self.std_ = mean, std

@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 import timm
 import torch
-from anobench_anomalib import PaDiM, PatchCore, backbones
+from anobench_anomalib import PaDiM, PatchCore
 from anobench_anomalib.methods import FastFlow
 
 from anobench import ConfigError
+from anobench.api import weights as backbones
 from anobench.testing import make_context, toy_split
 
 

