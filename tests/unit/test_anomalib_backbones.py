@@ -109,3 +109,24 @@ def test_one_channel_images_are_replicated_to_rgb(tmp_path):
     ctx = make_context(tmp_path)
     a, b = method.predict(gray, ctx), method.predict(rgb, ctx)
     assert np.allclose(a.scores, b.scores) and np.allclose(a.maps, b.maps)
+
+
+def test_a_resumed_fit_ends_like_an_uninterrupted_one(tmp_path):
+    from anobench_anomalib import STFPM
+
+    params = STFPM.resolve("quick", {**STFPM.test_options, "epochs": 2.0})
+    train = toy_split(8, 0, size=32)
+    whole = STFPM(**params).fit(train, train, make_context(tmp_path / "whole"))
+    cut = tmp_path / "cut"
+    STFPM(**params).fit(train, train, make_context(cut, max_steps=2))
+    ctx = make_context(cut)
+    resumed = STFPM(**params).fit(train, train, ctx)
+    # it continued at step 3 (a fresh start would log steps 1 and 2 again)
+    assert [row["step"] for row in ctx.history if "loss" in row] == [1, 2, 3, 4]
+    a, b = whole.state_dict()["model"], resumed.state_dict()["model"]
+    assert set(a) == set(b) and all(torch.equal(a[k], b[k]) for k in a)
+    test = toy_split(2, 2, size=32, seed=5).images
+    assert np.array_equal(
+        whole.predict(test, make_context(tmp_path)).maps,
+        resumed.predict(test, make_context(tmp_path)).maps,
+    )
