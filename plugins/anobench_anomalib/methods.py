@@ -250,7 +250,7 @@ class DRAEM(AnomalibMethod):
         ),
         Option("enable_sspcab", bool, False, "add the SSPCAB block (Ristea et al. 2022)"),
     )
-    profiles = {"quick": {"image_size": 64, "epochs": 1.0}, "paper": {}}
+    profiles = {"quick": {"image_size": 64, "epochs": 0.5}, "paper": {}}
     test_options = {**_NO_BACKBONE, "epochs": 1.0}
 
     def model_kwargs(self) -> dict[str, Any]:

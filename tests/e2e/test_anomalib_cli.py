@@ -81,6 +81,13 @@ def test_a_run_stores_a_model_that_predict_loads(declared, home, tmp_path):
         assert result.exit_code == 0, result.output
         return result
 
+    listed = invoke("list", "padim", "--kind", "method", "--format", "json")
+    (row,) = json.loads(listed.stdout)
+    assert row["status"] == "ok" and row["profiles"] == ["quick", "paper"]
+    assert row["options"]["backbone"]["profiles"] == {
+        "quick": "efficientnet_lite0",
+        "paper": "resnet18",
+    }
     opts = [
         f"--method-opt={kv}"
         for kv in ("image_size=32", "backbone_weights=none", "batch_size=4", "n_features=20")
