@@ -16,6 +16,7 @@ from .api.errors import (
     StoreError,
     TrainingDiverged,
 )
+from .api.extras import MissingExtra, require_extra
 from .api.filesets import (
     IMAGE_EXTENSIONS,
     FileDataset,
@@ -52,6 +53,7 @@ from .api.records import (
 )
 from .api.squares import RESIZES, square_image, square_mask, to_gray, unit_to_gray
 from .api.version import __version__
+from .api.weights import BackboneWeights, load_backbone_weights, resolve_backbone_weights
 
 #: names whose modules deal with torch, loaded on first access (PEP 562) so that
 #: ``import anobench`` and the commands that only read (``list``, ``show``, ...) stay fast
@@ -97,6 +99,7 @@ __all__ = [
     "RESIZES",
     "SPLITS",
     "AnobenchError",
+    "BackboneWeights",
     "Batches",
     "Budget",
     "ConfigError",
@@ -110,6 +113,7 @@ __all__ = [
     "MethodFailure",
     "Metric",
     "MetricResult",
+    "MissingExtra",
     "Option",
     "OptionSet",
     "PluginError",
@@ -134,12 +138,15 @@ __all__ = [
     "file_sha256",
     "image_stem",
     "inside_root",
+    "load_backbone_weights",
     "open_cache",
     "option_set",
     "precision_option",
     "publish_folder",
     "read_image",
     "rejected_rows",
+    "require_extra",
+    "resolve_backbone_weights",
     "seed_everything",
     "skipped_files",
     "square_image",

@@ -1,6 +1,8 @@
 """Plugin discovery through ``importlib.metadata`` entry points, loaded lazily.
 
-A plugin that fails to import is reported as broken with its error and never breaks the others.
+A plugin that fails to import is reported as broken with its error and never breaks the others;
+one whose optional extra is not installed (:class:`~anobench.api.extras.MissingExtra`) is reported
+as needing it, with the ``pip install`` line that adds it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from importlib import metadata
 from typing import Any
 
 from .errors import PluginError
+from .extras import MissingExtra
 
 GROUPS = {
     "dataset": "anobench.datasets",
@@ -35,6 +38,7 @@ class PluginInfo:
     duplicates: list[PluginInfo] = field(default_factory=list)
     _obj: Any = None
     _error: str | None = None
+    _extra: str | None = None
     _loaded: bool = False
 
     def load(self) -> Any:
@@ -49,8 +53,16 @@ class PluginInfo:
             try:
                 ep = metadata.EntryPoint(name=self.name, value=self.value, group=GROUPS[self.kind])
                 self._obj = ep.load()
+            except MissingExtra as exc:
+                self._extra = exc.extra
+                self._error = (
+                    f'needs pip install "{self.distribution}[{exc.extra}]"'
+                    f" (missing: {', '.join(exc.modules)})"
+                )
             except Exception as exc:  # a broken plugin must not break the others
                 self._error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        if self._extra is not None:
+            raise PluginError(f"{self.kind} '{self.name}' {self._error}")
         if self._error is not None:
             raise PluginError(
                 f"{self.kind} '{self.name}' from {self.distribution} failed to import:"
@@ -63,7 +75,7 @@ class PluginInfo:
         try:
             self.load()
         except PluginError:
-            return "broken"
+            return "needs-extra" if self._extra is not None else "broken"
         return "ok"
 
     @property

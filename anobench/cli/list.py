@@ -75,6 +75,13 @@ def _options_table(row: dict[str, Any]) -> Any:
     return table
 
 
+_STATUS = {
+    "ok": "[green]ok[/green]",
+    "broken": "[red]broken[/red]",
+    "needs-extra": "[yellow]needs extra[/yellow]",
+}
+
+
 @click.command("list")
 @click.argument("pattern", default="*")
 @click.option("--kind", type=click.Choice(registry.KINDS), multiple=True, help="Only this kind.")
@@ -90,6 +97,7 @@ def command(pattern: str, kind: tuple[str, ...], fmt: str, show_options: bool) -
     if fmt == "json":
         print_json(rows)
         return
+    from rich.markup import escape
     from rich.table import Table
 
     out = console()
@@ -98,8 +106,11 @@ def command(pattern: str, kind: tuple[str, ...], fmt: str, show_options: bool) -
         for col in ("name", "status", "distribution", "details"):
             table.add_column(col, overflow="fold")
         for row in (r for r in rows if r["kind"] == k):
-            if row["status"] != "ok":
-                details = f"[red]{row['error']}[/red]"
+            if row["status"] == "needs-extra":
+                # the fix on one line: "needs pip install ..." without the kind and name
+                details = f"[yellow]{escape(row['error'].split(' ', 2)[2])}[/yellow]"
+            elif row["status"] != "ok":
+                details = f"[red]{escape(row['error'])}[/red]"
             else:
                 details = row.get("description", "")
                 extra = [
@@ -112,7 +123,7 @@ def command(pattern: str, kind: tuple[str, ...], fmt: str, show_options: bool) -
                 if row.get("profiles"):
                     extra.append(f"profiles: {', '.join(row['profiles'])}")
                 details = "\n".join([details, *extra]) if extra else details
-            status = "[green]ok[/green]" if row["status"] == "ok" else "[red]broken[/red]"
+            status = _STATUS[row["status"]]
             table.add_row(row["name"], status, f"{row['distribution']} {row['version']}", details)
         out.print(table)
         if show_options:

@@ -74,14 +74,7 @@ def _unwrap(state: Any, path: Path) -> dict[str, torch.Tensor]:
 
 
 def load_weights(model: nn.Module, path: Path, classifier: str | None) -> list[str]:
-    """Initialise ``model`` from a local state dict; returns the keys left at random init.
-
-    A 3-channel first convolution is summed to the model's input channels (timm's
-    ``adapt_input_conv``); a classifier head of another shape (e.g. 1000 ImageNet classes) is
-    skipped. Any other mismatch is an error naming keys, never a silent partial load.
-    """
-    from timm.models import adapt_input_conv
-
+    """Initialise ``model`` from a local state dict file; returns the keys left at random init."""
     if not path.is_file():
         raise ConfigError(
             f"method 'classifier': weights file {path} does not exist; anobench never downloads"
@@ -93,6 +86,20 @@ def load_weights(model: nn.Module, path: Path, classifier: str | None) -> list[s
         raise
     except Exception as exc:
         raise ConfigError(f"weights file {path} cannot be loaded safely ({exc})") from None
+    return load_state(model, state, f"weights file {path}", classifier)
+
+
+def load_state(
+    model: nn.Module, state: Mapping[str, torch.Tensor], source: str, classifier: str | None
+) -> list[str]:
+    """Initialise ``model`` from a state dict; returns the keys left at random init.
+
+    A 3-channel first convolution is summed to the model's input channels (timm's
+    ``adapt_input_conv``); a classifier head of another shape (e.g. 1000 ImageNet classes) is
+    skipped. Any other mismatch is an error naming keys, never a silent partial load.
+    """
+    from timm.models import adapt_input_conv
+
     own = model.state_dict()
     merged: dict[str, torch.Tensor] = {}
     head = (classifier or "\0") + "."
@@ -120,7 +127,7 @@ def load_weights(model: nn.Module, path: Path, classifier: str | None) -> list[s
             if part
         )
         raise ConfigError(
-            f"weights file {path} does not fit backbone {type(model).__name__} ({detail});"
+            f"{source} does not fit backbone {type(model).__name__} ({detail});"
             " check the backbone, width and output_stride options"
         )
     model.load_state_dict(merged, strict=False)

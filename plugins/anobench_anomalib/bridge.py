@@ -1,0 +1,333 @@
+"""One anobench method around one anomalib image model, through anomalib's public API.
+
+anomalib builds the model (``anomalib.models``), its pre-processor (``configure_pre_processor``)
+and its training step (``training_step`` / ``configure_optimizers``, run under Lightning Fabric
+so that ``self.log`` and manual optimisation work outside a Lightning ``Trainer``). anobench
+owns the loop (:class:`anobench.Trainer`: budget, progress, checkpoints, resume), the seeds and
+the device. Scores and maps are the torch model's raw outputs (``pred_score``,
+``anomaly_map``): anobench's metrics and thresholds replace anomalib's post-processor.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from anobench import (
+    BackboneWeights,
+    Batches,
+    ConfigError,
+    Method,
+    Predictions,
+    RunContext,
+    Split,
+    Stage,
+    Trainer,
+    load_backbone_weights,
+    resolve_backbone_weights,
+    steps_for_epochs,
+)
+
+
+def _as_rgb(x: torch.Tensor, owner: str) -> torch.Tensor:
+    """[-1, 1] images with 1 or 3 channels -> the [0, 1] RGB anomalib's transforms expect."""
+    x = (x + 1.0) / 2.0
+    if x.shape[1] == 1:
+        return x.expand(-1, 3, -1, -1)
+    if x.shape[1] == 3:
+        return x
+    raise ConfigError(
+        f"{owner}: anomalib's models take 1- or 3-channel images, got {x.shape[1]} channels"
+    )
+
+
+@contextmanager
+def _no_downloads() -> Iterator[None]:
+    """timm models created while building an anomalib model get ``pretrained=False``.
+
+    Some anomalib models hard-code ``pretrained=True`` (STFPM's teacher), which fetches weights
+    from the internet; anobench never downloads, and loads the chosen weights itself afterwards.
+    """
+    import timm
+
+    create = timm.create_model
+
+    def offline(*args: Any, **kwargs: Any) -> nn.Module:
+        kwargs["pretrained"] = False
+        return create(*args, **kwargs)
+
+    timm.create_model = offline
+    try:
+        yield
+    finally:
+        timm.create_model = create
+
+
+def _large_allocations_mapped() -> None:
+    """Serve allocations of 1 MiB and more with mmap (glibc), freed back to the system at once.
+
+    PatchCore's coreset search allocates one (patches x features) tensor per selected patch; in a
+    process that has done other work, glibc's growing mmap threshold moved them onto the heap,
+    which then grew by gigabytes (measured: killed at 22 GB for 300 images at 64 px, 1.1 GB
+    with this). A no-op where the C library has no ``mallopt``.
+    """
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    libc = ctypes.CDLL(name) if name else None
+    if libc is not None and hasattr(libc, "mallopt"):
+        libc.mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD
+
+
+def _optimizers(configured: Any) -> tuple[list[Any], list[Any]]:
+    """``configure_optimizers()``'s result (Lightning's forms) as (optimisers, schedulers)."""
+    if configured is None:
+        return [], []
+    if isinstance(configured, torch.optim.Optimizer):
+        return [configured], []
+    if isinstance(configured, dict):
+        sched = configured.get("lr_scheduler")
+        sched = sched["scheduler"] if isinstance(sched, dict) else sched
+        return [configured["optimizer"]], [] if sched is None else [sched]
+    if (
+        isinstance(configured, tuple | list)
+        and len(configured) == 2
+        and isinstance(configured[0], list | tuple)
+    ):
+        return list(configured[0]), list(configured[1])
+    return list(configured), []
+
+
+class AnomalibMethod(Method):
+    """Subclasses name the anomalib model and map their options to its constructor."""
+
+    #: the class name in ``anomalib.models``
+    model_class: ClassVar[str] = ""
+    #: feature-statistics models (one pass, then ``fit()``) rather than gradient training
+    memory_bank: ClassVar[bool] = False
+    supervision = "unsupervised"
+
+    # -- what a subclass says ---------------------------------------------------------------------
+
+    def model_kwargs(self) -> dict[str, Any]:
+        """Constructor arguments of the anomalib model (besides the pre/post-processors)."""
+        return {}
+
+    def pretrained_parts(self, module: nn.Module) -> list[tuple[nn.Module, str]]:
+        """The timm networks that start from ``backbone_weights``, with a name for errors."""
+        return []
+
+    # -- building ---------------------------------------------------------------------------------
+
+    def _weights(self, choice: str) -> BackboneWeights:
+        backbone = getattr(self, "backbone", None)
+        if backbone is None:
+            return BackboneWeights(None)
+        import timm
+
+        if not timm.is_model(backbone):
+            close = difflib.get_close_matches(backbone, timm.list_models(), n=3)
+            hint = f" Did you mean {', '.join(close)}?" if close else ""
+            raise ConfigError(f"{self.owner()}: timm has no backbone '{backbone}'.{hint}")
+        layers = getattr(self, "layers", None)
+        if layers is not None:
+            with torch.device("meta"):
+                names = [
+                    i["module"]
+                    for i in timm.create_model(backbone, features_only=True).feature_info
+                ]
+            unknown = [layer for layer in layers.split(",") if layer.strip() not in names]
+            if unknown:
+                # anomalib drops such a layer with a warning and then fails on a shape
+                raise ConfigError(
+                    f"{self.owner()}: backbone '{backbone}' has no feature layer"
+                    f" {', '.join(unknown)}; its layers: {','.join(names)}"
+                )
+        return resolve_backbone_weights(backbone, choice)
+
+    def _build(self, weights: BackboneWeights, seed: int) -> nn.Module:
+        """The anomalib model, its random initialisation drawn under ``seed``."""
+        import anomalib.models
+        from anomalib.pre_processing import PreProcessor
+        from torchvision.transforms.v2 import Compose, Normalize
+
+        cls = getattr(anomalib.models, self.model_class)
+        size = (self.image_size, self.image_size)
+        transform = cls.configure_pre_processor(image_size=size).transform
+        steps = list(transform.transforms) if isinstance(transform, Compose) else [transform]
+        # the normalisation the backbone's weights were trained with (ImageNet's by default)
+        steps = [
+            Normalize(mean=list(weights.mean), std=list(weights.std))
+            if isinstance(t, Normalize)
+            else t
+            for t in steps
+        ]
+        kwargs = self.model_kwargs()
+        with (
+            torch.random.fork_rng(devices=[]),
+            _no_downloads(),
+            tempfile.TemporaryDirectory() as tmp,
+        ):
+            torch.manual_seed(seed)
+            kwargs = {k: (tmp if v is _EMPTY_DIR else v) for k, v in kwargs.items()}
+            try:
+                module = cls(
+                    **kwargs,
+                    pre_processor=PreProcessor(transform=Compose(steps)),
+                    post_processor=False,
+                    evaluator=False,
+                    visualizer=False,
+                )
+            except (ValueError, TypeError, KeyError, NotImplementedError) as exc:
+                raise ConfigError(
+                    f"{self.owner()}: anomalib's {self.model_class} rejected the options"
+                    f" {kwargs} ({exc}); see 'anobench list {self.name} --options'"
+                ) from None
+        for part, what in self.pretrained_parts(module):
+            load_backbone_weights(part, weights, what)
+        return module
+
+    def _prepare(self, x: torch.Tensor) -> torch.Tensor:
+        return self.module_.pre_processor(_as_rgb(x, self.owner()))
+
+    # -- fit --------------------------------------------------------------------------------------
+
+    def fit(self, train: Split, val: Split, ctx: RunContext) -> AnomalibMethod:
+        n = len(train.images)
+        weights = self._weights(getattr(self, "backbone_weights", "none"))
+        if weights.state is not None:
+            ctx.progress.log(f"{self.name}: backbone weights from {weights.source}")
+        seed = int(torch.randint(0, 2**31 - 1, (1,), generator=ctx.generator))
+        self.module_ = self._build(weights, seed).to(ctx.device)
+        self.mean_, self.std_ = weights.mean, weights.std
+        if self.memory_bank:
+            self._collect(train, ctx, seed)
+        else:
+            self._train(train, n, ctx)
+        self.module_.eval()
+        return self
+
+    def _collect(self, train: Split, ctx: RunContext, seed: int) -> None:
+        """One pass of the training images through the model, then anomalib's ``fit()``."""
+        from anomalib.data import ImageBatch
+
+        module = self.module_
+        module.model.train()
+        batch = min(self.batch_size, len(train.images))
+        planned = math.ceil(len(train.images) / batch)
+        with torch.no_grad(), ctx.progress.task(f"{self.name}: features", total=planned) as task:
+            for i in range(ctx.budget.steps(planned)):
+                if ctx.budget.expired(i):
+                    ctx.progress.log(f"{self.name}: budget reached after {i} of {planned} batches")
+                    break
+                x = torch.from_numpy(np.array(train.images[i * batch : (i + 1) * batch]))
+                module.training_step(ImageBatch(image=self._prepare(x.to(ctx.device))), i)
+                ctx.log(i + 1, images=float(len(x)))
+                task.advance(1)
+        _large_allocations_mapped()
+        # Lightning calls fit() from a validation hook, without autograd
+        with torch.random.fork_rng(devices=[]), torch.no_grad():
+            torch.manual_seed(seed + 1)  # coreset sampling draws from torch's global generator
+            module.fit()
+
+    def _train(self, train: Split, n: int, ctx: RunContext) -> None:
+        from anomalib.data import ImageBatch
+        from lightning.fabric import Fabric
+
+        module = self.module_
+        device = ctx.device
+        fabric = Fabric(
+            accelerator="cuda" if device.type == "cuda" else "cpu",
+            devices=[device.index or 0] if device.type == "cuda" else 1,
+            precision="32-true",
+        )
+        opts, scheds = _optimizers(module.configure_optimizers())
+        fabric.setup(module, *opts, move_to_device=False)
+        batches = Batches(train.images, self.batch_size, ctx)
+        per_epoch = max(1, math.ceil(n / batches.batch))
+        steps = steps_for_epochs(self.epochs, n, batches.batch)
+        state: dict[str, Any] = {"model": module.model}
+        state.update({f"optimizer{i}": o for i, o in enumerate(opts)})
+        state.update({f"scheduler{i}": s for i, s in enumerate(scheds)})
+        trainer = Trainer(
+            ctx,
+            name=self.name,
+            state=state,
+            batches=batches,
+            checkpoint_every=self.checkpoint_every,
+        )
+
+        def step(x: torch.Tensor) -> dict[str, float]:
+            batch = ImageBatch(image=self._prepare(x))
+            out = module.training_step(batch, trainer.step)
+            if module.automatic_optimization:
+                for o in opts:
+                    o.zero_grad(set_to_none=True)
+                fabric.backward(out["loss"])
+                for o in opts:
+                    o.step()
+            # Lightning steps epoch-interval schedulers once per pass over the data
+            if (trainer.step + 1) % per_epoch == 0:
+                for s in scheds:
+                    s.step()
+            return {k: float(v.detach()) for k, v in out.items()}
+
+        module.model.train()
+        trainer.run([Stage("training", steps, step)])
+
+    # -- predict ----------------------------------------------------------------------------------
+
+    def predict(self, images: Any, ctx: RunContext) -> Predictions:
+        module = self.module_.to(ctx.device).eval()
+        n, _, h, w = images.shape
+        scores, maps = [], []
+        with torch.no_grad():
+            for i in range(0, n, self.predict_batch):
+                x = torch.from_numpy(np.array(images[i : i + self.predict_batch]))
+                x = self._prepare(x.to(ctx.device))
+                out = module.model(x)
+                scores.append(out.pred_score.reshape(-1).float().cpu())
+                maps.append(self._map(out, x, (h, w)).cpu())
+        return Predictions(
+            scores=torch.cat(scores).numpy().astype(np.float64),
+            maps=torch.cat(maps).numpy().astype(np.float32),
+        )
+
+    def _map(self, out: Any, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        """anomalib's anomaly map, resized to the dataset's resolution."""
+        amap = out.anomaly_map.float()
+        if amap.ndim == 3:
+            amap = amap[:, None]
+        return F.interpolate(amap, size=size, mode="bilinear", align_corners=False)[:, 0]
+
+    # -- state ------------------------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        model = {k: v.detach().cpu() for k, v in self.module_.model.state_dict().items()}
+        return {
+            "model": model,
+            "mean": torch.tensor(self.mean_),
+            "std": torch.tensor(self.std_),
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        mean = tuple(float(v) for v in state["mean"])
+        std = tuple(float(v) for v in state["std"])
+        self.module_ = self._build(BackboneWeights(None, mean, std), 0)
+        self.module_.model.load_state_dict(dict(state["model"]))
+        self.module_.eval()
+        self.mean_, self.std_ = mean, std
+
+
+#: a model argument replaced by an empty temporary directory while the model is built
+_EMPTY_DIR = object()
