@@ -22,7 +22,9 @@ from .api.filesets import (
     FileDataset,
     FileEntry,
     FileListing,
+    cap_options,
     image_stem,
+    root_folder,
     walk_images,
 )
 from .api.imagecache import (
@@ -133,6 +135,7 @@ __all__ = [
     "Values",
     "__version__",
     "build_folder",
+    "cap_options",
     "channels_last_option",
     "decode_all",
     "file_sha256",
@@ -147,6 +150,7 @@ __all__ = [
     "rejected_rows",
     "require_extra",
     "resolve_backbone_weights",
+    "root_folder",
     "seed_everything",
     "skipped_files",
     "square_image",

@@ -34,6 +34,7 @@ from .imagecache import (
 )
 from .imageio import read_image
 from .interfaces import SPLITS, Dataset
+from .options import Option
 from .records import Split
 from .squares import square_image, square_mask, unit_to_gray
 
@@ -111,6 +112,29 @@ def _where(row: dict[str, Any]) -> str:
 
 def _size(pixels: np.ndarray) -> str:
     return f"{pixels.shape[1]}x{pixels.shape[0]}"
+
+
+def cap_options() -> tuple[Option, ...]:
+    """``max_train``, ``max_val``, ``max_test``: the per-class caps every :class:`FileDataset`
+    applies (``None``: no cap), for a plugin's ``option_set``."""
+    return tuple(
+        Option(
+            f"max_{split}", int, None, f"cap on {split} images PER CLASS", nullable=True, minimum=1
+        )
+        for split in SPLITS
+    )
+
+
+def root_folder(given: str | None, env: str, what: str, how_to: str) -> Path:
+    """The folder of option ``root`` (else environment variable ``env``), resolved; a missing
+    or absent folder is one :class:`DataError` naming ``what`` and ending with ``how_to``."""
+    text = given or os.environ.get(env, "")
+    if not text.strip():
+        raise DataError(f"no {what} given. {how_to}")
+    root = Path(text).expanduser().resolve()
+    if not root.is_dir():
+        raise DataError(f"{what} {root} does not exist. {how_to}")
+    return root
 
 
 class FileDataset(Dataset):

@@ -6,11 +6,19 @@ points ``root`` (or ``ANOBENCH_BMAD_ROOT``) at it, or at the folder that holds i
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
-from anobench import RESIZES, DataError, FileDataset, FileListing, Option, option_set
+from anobench import (
+    RESIZES,
+    DataError,
+    FileDataset,
+    FileListing,
+    Option,
+    cap_options,
+    option_set,
+    root_folder,
+)
 
 from .layout import TASKS, read_release
 
@@ -63,9 +71,7 @@ class BMADDataset(FileDataset):
         ),
         Option("equalize", bool, False, "histogram equalisation after resizing"),
         Option("data_seed", int, 0, "seed of the caps", minimum=0),
-        Option("max_train", int, None, "cap on train images PER CLASS", nullable=True, minimum=1),
-        Option("max_val", int, None, "cap on val images PER CLASS", nullable=True, minimum=1),
-        Option("max_test", int, None, "cap on test images PER CLASS", nullable=True, minimum=1),
+        *cap_options(),
         Option("strict", bool, False, "fail on an unreadable image or mask instead of skipping"),
     )
     profiles = {"quick": dict(QUICK), "paper": dict(PAPER)}
@@ -80,12 +86,7 @@ class BMADDataset(FileDataset):
         return {"root": str(directory), "task": "brain"}
 
     def root_path(self) -> Path:
-        text = self.params["root"] or os.environ.get(ENV_ROOT, "")
-        if not text.strip():
-            raise DataError(f"no BMAD folder given. {HOW_TO}")
-        root = Path(text).expanduser().resolve()
-        if not root.is_dir():
-            raise DataError(f"BMAD folder {root} does not exist. {HOW_TO}")
+        root = root_folder(self.params["root"], ENV_ROOT, "BMAD folder", HOW_TO)
         if (root / "train").is_dir():
             return root
         for name in TASKS[self.task].folders:

@@ -25,12 +25,14 @@ from anobench import (
     ScaledImages,
     Split,
     build_folder,
+    cap_options,
     decode_all,
     file_sha256,
     open_cache,
     option_set,
     publish_folder,
     rejected_rows,
+    root_folder,
     skipped_files,
     workers_from_env,
 )
@@ -145,9 +147,7 @@ class CheXpertDataset(Dataset):
         Option("val_fraction", float, 0.1, "share of train.csv patients for val", minimum=0.0),
         Option("test_fraction", float, 0.2, "share of train.csv patients for test", minimum=0.0),
         Option("data_seed", int, 0, "seed of the patient split and subsampling", minimum=0),
-        Option("max_train", int, None, "cap on train images PER CLASS", nullable=True, minimum=1),
-        Option("max_val", int, None, "cap on val images PER CLASS", nullable=True, minimum=1),
-        Option("max_test", int, None, "cap on test images PER CLASS", nullable=True, minimum=1),
+        *cap_options(),
         Option(
             "test_split",
             str,
@@ -180,12 +180,7 @@ class CheXpertDataset(Dataset):
 
     def root_path(self) -> Path:
         """The release folder (the one holding train.csv); one message with the fix otherwise."""
-        text = self.params["root"] or os.environ.get(ENV_ROOT, "")
-        if not text.strip():
-            raise DataError(f"no CheXpert folder given. {HOW_TO}")
-        root = Path(text).expanduser().resolve()
-        if not root.is_dir():
-            raise DataError(f"CheXpert folder {root} does not exist. {HOW_TO}")
+        root = root_folder(self.params["root"], ENV_ROOT, "CheXpert folder", HOW_TO)
         if (root / "train.csv").is_file():
             return root
         for release in RELEASES:

@@ -7,13 +7,21 @@ options; later runs read it in seconds.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from anobench import RESIZES, DataError, FileDataset, FileListing, Option, option_set
+from anobench import (
+    RESIZES,
+    DataError,
+    FileDataset,
+    FileListing,
+    Option,
+    cap_options,
+    option_set,
+    root_folder,
+)
 
 from .listing import from_folders, from_manifest
 from .splits import make_splits
@@ -105,9 +113,7 @@ class FolderDataset(FileDataset):
             minimum=0.0,
         ),
         Option("data_seed", int, 0, "seed of the made splits and of the caps", minimum=0),
-        Option("max_train", int, None, "cap on train images PER CLASS", nullable=True, minimum=1),
-        Option("max_val", int, None, "cap on val images PER CLASS", nullable=True, minimum=1),
-        Option("max_test", int, None, "cap on test images PER CLASS", nullable=True, minimum=1),
+        *cap_options(),
         Option(
             "strict",
             bool,
@@ -130,12 +136,7 @@ class FolderDataset(FileDataset):
     # -- where the data is --------------------------------------------------------------------
 
     def root_path(self) -> Path:
-        text = self.params["root"] or os.environ.get(ENV_ROOT, "")
-        if not text.strip():
-            raise DataError(f"no image folder given; {HOW_TO}")
-        root = Path(text).expanduser().resolve()
-        if not root.is_dir():
-            raise DataError(f"image folder {root} does not exist; {HOW_TO}")
+        root = root_folder(self.params["root"], ENV_ROOT, "image folder", HOW_TO)
         return root
 
     def manifest_path(self, root: Path) -> Path | None:

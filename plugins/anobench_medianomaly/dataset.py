@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from anobench import RESIZES, DataError, FileDataset, FileListing, Option, option_set
+from anobench import (
+    RESIZES,
+    DataError,
+    FileDataset,
+    FileListing,
+    Option,
+    cap_options,
+    option_set,
+    root_folder,
+)
 
 from .layout import TASKS, read_release
 
@@ -73,9 +81,7 @@ class MedIAnomalyDataset(FileDataset):
             minimum=0.0,
         ),
         Option("data_seed", int, 0, "seed of the val draw and of the caps", minimum=0),
-        Option("max_train", int, None, "cap on train images PER CLASS", nullable=True, minimum=1),
-        Option("max_val", int, None, "cap on val images PER CLASS", nullable=True, minimum=1),
-        Option("max_test", int, None, "cap on test images PER CLASS", nullable=True, minimum=1),
+        *cap_options(),
         Option("strict", bool, False, "fail on an unreadable image or mask instead of skipping"),
     )
     profiles = {"quick": dict(QUICK), "paper": dict(PAPER)}
@@ -90,12 +96,7 @@ class MedIAnomalyDataset(FileDataset):
         return {"root": str(directory), "task": "brats2021"}
 
     def root_path(self) -> Path:
-        text = self.params["root"] or os.environ.get(ENV_ROOT, "")
-        if not text.strip():
-            raise DataError(f"no MedIAnomaly folder given. {HOW_TO}")
-        root = Path(text).expanduser().resolve()
-        if not root.is_dir():
-            raise DataError(f"MedIAnomaly folder {root} does not exist. {HOW_TO}")
+        root = root_folder(self.params["root"], ENV_ROOT, "MedIAnomaly folder", HOW_TO)
         folder = TASKS[self.task].folder
         if root.name != folder and (root / folder).is_dir():
             return root / folder
