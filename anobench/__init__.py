@@ -55,7 +55,12 @@ from .api.records import (
 )
 from .api.squares import RESIZES, square_image, square_mask, to_gray, unit_to_gray
 from .api.version import __version__
-from .api.weights import BackboneWeights, load_backbone_weights, resolve_backbone_weights
+from .api.weights import (
+    BackboneWeights,
+    load_backbone_weights,
+    read_state_dict,
+    resolve_backbone_weights,
+)
 
 #: names whose modules deal with torch, loaded on first access (PEP 562) so that
 #: ``import anobench`` and the commands that only read (``list``, ``show``, ...) stay fast
@@ -147,6 +152,7 @@ __all__ = [
     "precision_option",
     "publish_folder",
     "read_image",
+    "read_state_dict",
     "rejected_rows",
     "require_extra",
     "resolve_backbone_weights",

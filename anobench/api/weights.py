@@ -99,18 +99,21 @@ def lite0_state(original: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]
 def _unwrap(state: Any, path: Path) -> dict[str, torch.Tensor]:
     import torch
 
-    for key in ("state_dict", "model"):
+    for key in ("state_dict", "model", "net"):
         if isinstance(state, Mapping) and isinstance(state.get(key), Mapping):
             state = state[key]
     if not isinstance(state, Mapping) or not all(torch.is_tensor(v) for v in state.values()):
         raise ConfigError(
-            f"option 'backbone_weights': {path} is not a state dict of tensors (save one with"
+            f"weights file {path} is not a state dict of tensors (save one with"
             " torch.save(model.state_dict(), path))"
         )
     return {k.removeprefix("module."): v for k, v in state.items()}
 
 
-def _read(path: Path) -> dict[str, torch.Tensor]:
+def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """A local weights file (``torch.save`` state dict, also wrapped in ``state_dict`` /
+    ``model`` / ``net`` or ``module.``-prefixed, or ``.safetensors``) as name -> tensor, loaded
+    with ``weights_only=True``; anything else is one :class:`ConfigError` naming the file."""
     import torch
 
     if path.suffix == ".safetensors":
@@ -122,9 +125,7 @@ def _read(path: Path) -> dict[str, torch.Tensor]:
     except ConfigError:
         raise
     except Exception as exc:
-        raise ConfigError(
-            f"option 'backbone_weights': {path} cannot be loaded safely ({exc})"
-        ) from None
+        raise ConfigError(f"weights file {path} cannot be loaded safely ({exc})") from None
 
 
 def _cached_timm(backbone: str) -> tuple[Path, Any] | None:
@@ -162,14 +163,16 @@ def resolve_backbone_weights(backbone: str, choice: str) -> BackboneWeights:
                 " a local state dict as backbone_weights"
             )
         path, cfg = hit
-        return BackboneWeights(_read(path), tuple(cfg.mean), tuple(cfg.std), f"timm cache {path}")
+        return BackboneWeights(
+            read_state_dict(path), tuple(cfg.mean), tuple(cfg.std), f"timm cache {path}"
+        )
     path = Path(choice).expanduser()
     if not path.is_file():
         raise ConfigError(
             f"option 'backbone_weights': {path} does not exist; give none, timm or the path of"
             " a local state dict (timm's parameter names)"
         )
-    return BackboneWeights(_read(path), IMAGENET_MEAN, IMAGENET_STD, str(path))
+    return BackboneWeights(read_state_dict(path), IMAGENET_MEAN, IMAGENET_STD, str(path))
 
 
 def load_backbone_weights(module: nn.Module, weights: BackboneWeights, what: str) -> None:

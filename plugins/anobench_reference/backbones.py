@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from anobench import ConfigError
+from anobench import ConfigError, read_state_dict
 
 #: the channel widths of timm's ResNet stages, scaled by the ``width`` option
 _RESNET_CHANNELS = (64, 128, 256, 512)
@@ -59,20 +59,6 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _unwrap(state: Any, path: Path) -> dict[str, torch.Tensor]:
-    """A plain name -> tensor mapping from common checkpoint wrappers (``state_dict``, ``model``,
-    ``module.`` prefixes)."""
-    for key in ("state_dict", "model", "net"):
-        if isinstance(state, Mapping) and isinstance(state.get(key), Mapping):
-            state = state[key]
-    if not isinstance(state, Mapping) or not all(torch.is_tensor(v) for v in state.values()):
-        raise ConfigError(
-            f"weights file {path} is not a state dict of tensors (save one with"
-            " torch.save(model.state_dict(), path))"
-        )
-    return {k.removeprefix("module."): v for k, v in state.items()}
-
-
 def load_weights(model: nn.Module, path: Path, classifier: str | None) -> list[str]:
     """Initialise ``model`` from a local state dict file; returns the keys left at random init."""
     if not path.is_file():
@@ -80,13 +66,7 @@ def load_weights(model: nn.Module, path: Path, classifier: str | None) -> list[s
             f"method 'classifier': weights file {path} does not exist; anobench never downloads"
             " weights: save a state dict on a machine that has them and pass its local path"
         )
-    try:
-        state = _unwrap(torch.load(path, map_location="cpu", weights_only=True), path)
-    except ConfigError:
-        raise
-    except Exception as exc:
-        raise ConfigError(f"weights file {path} cannot be loaded safely ({exc})") from None
-    return load_state(model, state, f"weights file {path}", classifier)
+    return load_state(model, read_state_dict(path), f"weights file {path}", classifier)
 
 
 def load_state(
