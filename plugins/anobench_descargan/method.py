@@ -96,6 +96,14 @@ OPTIONS = option_set(
         minimum=0.0,
         below=1.0,
     ),
+    Option(
+        "map_sigma",
+        float,
+        0.0,
+        "standard deviation, in pixels of the model's input, of a Gaussian filter applied to"
+        " each anomaly map (not in the official code: 0, off)",
+        minimum=0.0,
+    ),
     Option("flip", bool, True, "random horizontal and vertical flips, one decision per image"),
     Option(
         "per_image_norm",
@@ -131,6 +139,15 @@ OPTIONS = option_set(
 )
 
 
+def smooth_maps(maps: np.ndarray, sigma: float) -> np.ndarray:
+    """Each ``[H, W]`` map filtered with a Gaussian of ``sigma`` pixels (edges reflected)."""
+    if sigma <= 0:
+        return maps
+    from scipy.ndimage import gaussian_filter
+
+    return gaussian_filter(maps, sigma=(0.0, sigma, sigma), mode="reflect").astype(np.float32)
+
+
 def minmax(x: torch.Tensor) -> torch.Tensor:
     """Per-image min-max rescaling to [-1, 1] (flat images map to -1)."""
     flat = x.flatten(1)
@@ -153,10 +170,11 @@ class DeScarGAN(Method):
         # CPU settings (the README's table has the evidence for each deviation): a classifier
         # warm-up so the weak label reaches G, a wider D that holds its classifier (w_cls_d 50),
         # a G step every iteration at 20x the official rate, the full-resolution skip and a
-        # moving average of G for sharper translations, bf16 (parity measured at this scale)
+        # moving average of G for sharper translations, maps smoothed at 4 px (chosen on the val
+        # split), 20 epochs of batch 8 so fp32 on AVX2-only cores fits 15 minutes
         "quick": {
-            "epochs": 50,
-            "batch_size": 16,
+            "epochs": 20,
+            "batch_size": 8,
             "g_width": 16,
             "g_skip": True,
             "g_ema": 0.998,
@@ -168,6 +186,7 @@ class DeScarGAN(Method):
             "lr_g": 2e-3,
             "lr_d": 2e-4,
             "n_critic": 1,
+            "map_sigma": 4.0,
         },
     }
     test_options = {
@@ -388,6 +407,7 @@ class DeScarGAN(Method):
         g.to(memory_format=torch.contiguous_format)
         d.to(memory_format=torch.contiguous_format)
         g.set_per_image_norm(False)
+        maps = smooth_maps(maps, self.map_sigma)
         extras = {"healthy_translation": healthy, "diseased_translation": diseased}
         return Predictions(scores=scores, maps=maps, extras=extras)
 
