@@ -1,8 +1,8 @@
 """One DeScarGAN iteration: a discriminator step and, every n_critic-th, a generator step.
 
 Losses and weights follow the official code (github.com/JuliaWolleb/DeScarGAN); everything that
-differs is listed in this plugin's README. ``gan_iteration`` is the fast path the method trains with;
-``*_reference`` is the earlier per-piece implementation of the same losses, kept callable for
+differs is listed in this plugin's README. ``gan_iteration`` is the fast path the method trains
+with; ``*_reference`` is the earlier per-piece implementation of the same losses, kept callable for
 the equivalence tests and the benchmark (benchmarks/perf/descargan_train_step.py).
 """
 
