@@ -11,10 +11,11 @@ the device. Scores and maps are the torch model's raw outputs (``pred_score``,
 from __future__ import annotations
 
 import difflib
+import io
 import math
 import tempfile
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stderr
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -244,10 +245,15 @@ class AnomalibMethod(Method):
                 ctx.log(i + 1, images=float(len(x)))
                 task.advance(1)
         _large_allocations_mapped()
-        # Lightning calls fit() from a validation hook, without autograd
-        with torch.random.fork_rng(devices=[]), torch.no_grad():
+        # Lightning calls fit() from a validation hook, without autograd; PatchCore's coreset
+        # selection draws a tqdm bar on stderr that would break anobench's progress lines
+        quiet = io.StringIO()
+        with torch.random.fork_rng(devices=[]), torch.no_grad(), redirect_stderr(quiet):
             torch.manual_seed(seed + 1)  # coreset sampling draws from torch's global generator
             module.fit()
+        for line in quiet.getvalue().split("\n"):  # anything but the bar's \r-redrawn frames
+            if line.strip() and "\r" not in line:
+                ctx.progress.log(line)
 
     def _train(self, train: Split, n: int, ctx: RunContext) -> None:
         from anomalib.data import ImageBatch

@@ -43,3 +43,12 @@ def test_the_entry_points_name_every_bridged_class():
     methods = project["project"]["entry-points"]["anobench.methods"]
     ours = {k: v for k, v in methods.items() if v.startswith("anobench_anomalib:")}
     assert ours == {k: f"anobench_anomalib:{v}" for k, v in BRIDGED.items()}
+
+
+def test_patchcore_draws_no_bar_of_its_own(tmp_path, capfd):
+    from anobench.testing import make_context, toy_split
+
+    train = toy_split(4, 0, size=32, seed=0)
+    options = {**anobench_anomalib.PatchCore.test_options, "backbone_weights": "none"}
+    anobench_anomalib.PatchCore(**options).fit(train, train, make_context(tmp_path))
+    assert "Selecting Coreset" not in capfd.readouterr().err
