@@ -69,6 +69,7 @@ _LAZY = {
     "Budget": "context",
     "RunContext": "context",
     "Precision": "hardware",
+    "gaussian_blur": "maps",
     "seed_everything": "seeding",
     "Batches": "trainer",
     "Stage": "trainer",
@@ -81,6 +82,7 @@ if TYPE_CHECKING:
     from .api.batches import EpochSampler
     from .api.context import Budget, RunContext
     from .api.hardware import Precision
+    from .api.maps import gaussian_blur
     from .api.seeding import seed_everything
     from .api.trainer import Batches, Stage, Trainer, Values, steps_for_epochs
 
@@ -144,6 +146,7 @@ __all__ = [
     "channels_last_option",
     "decode_all",
     "file_sha256",
+    "gaussian_blur",
     "image_stem",
     "inside_root",
     "load_backbone_weights",

@@ -17,6 +17,7 @@ from anobench import (
     Trainer,
     Values,
     channels_last_option,
+    gaussian_blur,
     option_set,
     precision_option,
 )
@@ -137,15 +138,6 @@ OPTIONS = option_set(
     Option("checkpoint_every", int, 1000, "iterations between checkpoints", minimum=1),
     Option("predict_batch_size", int, 32, "images per inference batch", minimum=1),
 )
-
-
-def smooth_maps(maps: np.ndarray, sigma: float) -> np.ndarray:
-    """Each ``[H, W]`` map filtered with a Gaussian of ``sigma`` pixels (edges reflected)."""
-    if sigma <= 0:
-        return maps
-    from scipy.ndimage import gaussian_filter
-
-    return gaussian_filter(maps, sigma=(0.0, sigma, sigma), mode="reflect").astype(np.float32)
 
 
 def minmax(x: torch.Tensor) -> torch.Tensor:
@@ -395,6 +387,7 @@ class DeScarGAN(Method):
                 to_healthy = self.translate(x, HEALTHY).float()
                 to_diseased = self.translate(x, DISEASED).float()
                 diff = (minmax(x) - minmax(to_healthy)).abs().mean(dim=1)
+                diff = gaussian_blur(diff, self.map_sigma)
                 logits = d.classify(d.features(x)).float()
                 if self.score == "probability":
                     score = torch.softmax(logits, dim=1)[:, DISEASED]
@@ -407,7 +400,6 @@ class DeScarGAN(Method):
         g.to(memory_format=torch.contiguous_format)
         d.to(memory_format=torch.contiguous_format)
         g.set_per_image_norm(False)
-        maps = smooth_maps(maps, self.map_sigma)
         extras = {"healthy_translation": healthy, "diseased_translation": diseased}
         return Predictions(scores=scores, maps=maps, extras=extras)
 

@@ -23,6 +23,7 @@ from anobench import (
     Split,
     Stage,
     Trainer,
+    gaussian_blur,
     option_set,
     steps_for_epochs,
 )
@@ -78,23 +79,6 @@ def _to_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
     import torch
 
     return torch.from_numpy(np.array(images, dtype=np.float32, order="C")).to(device)
-
-
-def gaussian_blur(maps: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Separable Gaussian smoothing of ``[N, H, W]`` maps (radius 4 sigma, reflect padding)."""
-    import torch
-    from torch.nn import functional as F
-
-    if sigma <= 0:
-        return maps
-    radius = max(1, min(int(4 * sigma + 0.5), min(maps.shape[-2:]) - 1))
-    t = torch.arange(-radius, radius + 1, dtype=maps.dtype, device=maps.device)
-    kernel = torch.exp(-0.5 * (t / sigma) ** 2)
-    kernel = kernel / kernel.sum()
-    x = F.pad(maps[:, None], (radius, radius, 0, 0), mode="reflect")
-    x = F.conv2d(x, kernel.view(1, 1, 1, -1))
-    x = F.pad(x, (0, 0, radius, radius), mode="reflect")
-    return F.conv2d(x, kernel.view(1, 1, -1, 1))[:, 0]
 
 
 class _Autoencoder(Method):

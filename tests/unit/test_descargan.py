@@ -9,7 +9,7 @@ from anobench_descargan import DeScarGAN, networks, training
 from anobench_descargan import method as method_module
 from anobench_descargan.networks import Discriminator, Generator, count_parameters
 
-from anobench import ConfigError, TrainingDiverged
+from anobench import ConfigError, TrainingDiverged, gaussian_blur
 from anobench.testing import make_context, toy_split
 
 TINY = {**DeScarGAN.test_options, "epochs": 10}
@@ -454,34 +454,6 @@ def test_large_batches_take_the_per_piece_step_with_the_same_losses(monkeypatch)
         assert results[1][key] == pytest.approx(value, rel=1e-6, abs=1e-9), key
 
 
-def _gaussian_loop(image: np.ndarray, sigma: float) -> np.ndarray:
-    """A separable Gaussian filter written out: symmetric edges, radius int(4 sigma + 0.5)."""
-    radius = int(4 * sigma + 0.5)
-    taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
-    taps /= taps.sum()
-    out = image.astype(np.float64)
-    for axis in (0, 1):
-        padded = np.pad(
-            out, [(radius, radius) if a == axis else (0, 0) for a in (0, 1)], "symmetric"
-        )
-        acc = np.zeros_like(out)
-        for k, w in enumerate(taps):
-            acc += w * np.take(padded, range(k, k + out.shape[axis]), axis=axis)
-        out = acc
-    return out
-
-
-@pytest.mark.parametrize("sigma", [0.7, 2.0, 4.0])
-def test_smooth_maps_filters_each_map_alone(sigma):
-    maps = np.random.default_rng(3).random((3, 17, 23)).astype(np.float32)
-    maps[1, 5, 7] = 40.0  # an outlier in one map must not leak into the others
-    smoothed = method_module.smooth_maps(maps, sigma)
-    assert smoothed.dtype == np.float32 and smoothed.shape == maps.shape
-    for got, image in zip(smoothed, maps, strict=True):
-        np.testing.assert_allclose(got, _gaussian_loop(image, sigma), rtol=1e-5, atol=1e-5)
-    assert method_module.smooth_maps(maps, 0.0) is maps
-
-
 def test_map_sigma_smooths_the_predicted_maps_only(tmp_path):
     ctx = ctx_for(tmp_path, max_steps=2)
     plain = DeScarGAN(**TINY).fit(train_split(), train_split(), ctx)
@@ -489,7 +461,7 @@ def test_map_sigma_smooths_the_predicted_maps_only(tmp_path):
     smoothed.load_state_dict(plain.state_dict())
     images = train_split().images
     a, b = plain.predict(images, ctx), smoothed.predict(images, ctx)
-    np.testing.assert_allclose(b.maps, method_module.smooth_maps(a.maps, 1.5), atol=1e-6)
+    np.testing.assert_allclose(b.maps, gaussian_blur(torch.from_numpy(a.maps), 1.5), atol=1e-6)
     np.testing.assert_array_equal(a.scores, b.scores)
     assert not np.allclose(a.maps, b.maps)
 

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 from anobench_vae import AE, VAE
-from anobench_vae.method import gaussian_blur
 from anobench_vae.network import ConvAutoencoder
 
 from anobench import ConfigError, RunContext
@@ -99,12 +98,3 @@ def test_map_and_score_options(tmp_path):
     assert squared.extras["reconstruction"].shape == test.images.shape
     with pytest.raises(ConfigError, match="score"):
         _method(AE, score="elbo")
-
-
-def test_gaussian_blur_keeps_constants_and_mass():
-    flat = torch.full((2, 16, 16), 3.0)
-    torch.testing.assert_close(gaussian_blur(flat, 2.0), flat)
-    spike = torch.zeros(1, 33, 33)
-    spike[0, 16, 16] = 1.0
-    blurred = gaussian_blur(spike, 2.0)
-    assert blurred[0, 16, 16] < 0.1 and abs(blurred.sum().item() - 1.0) < 1e-5
