@@ -323,8 +323,8 @@ class DeScarGAN(Method):
         from .training import gan_iteration
 
         g, d = self.generator_, self.discriminator_
-        noise = self.noise * torch.rand(x.shape, generator=gen).to(x.device)
-        alpha = torch.rand(len(x), 1, 1, 1, generator=gen).to(x.device)
+        noise = self.noise * to_device(torch.rand(x.shape, generator=gen), x.device)
+        alpha = to_device(torch.rand(len(x), 1, 1, 1, generator=gen), x.device)
         if self.channels_last_:
             noise = noise.contiguous(memory_format=torch.channels_last)
         g_step = (it + 1) % self.n_critic == 0

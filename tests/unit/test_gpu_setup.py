@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import warnings
 from concurrent.futures import Future
+from dataclasses import replace
 
 import pytest
 import torch
@@ -215,9 +216,14 @@ def test_ray_gives_every_gpu_run_a_fresh_worker_process():
     executor._tasks = {gpu: _Task(task, seen) for gpu, task in remote_tasks(ray).items()}
     executor.submit(job("cuda", "a"))
     executor.submit(job("cpu", "b"))
-    gpu_run, cpu_run = seen
+    numpy_only = job("cuda", "c")
+    executor.submit(Job("c", replace(numpy_only.spec, method="meandiff"), "/nowhere"))
+    gpu_run, cpu_run, meandiff_run = seen
     assert gpu_run["num_gpus"] == 1 and gpu_run.get("max_calls") == 1
     assert cpu_run["num_gpus"] == 0 and not cpu_run.get("max_calls")  # CPU workers reused
+    # a numpy-only method reserves no GPU, and its run says it computed on the CPU
+    assert meandiff_run["num_gpus"] == 0
+    assert [j.device for j in executor._refs.values()] == ["cuda", "cpu", "cpu"]
 
 
 # -- F2c: the local executor --------------------------------------------------------------------

@@ -63,6 +63,16 @@ def remote_tasks(ray: Any) -> dict[bool, Any]:
     return {False: ray.remote(_run_task), True: ray.remote(max_calls=1)(_run_task)}
 
 
+def _uses_gpu(method: str) -> bool:
+    """Whether a method computes on a GPU when it has one (numpy-only methods do not)."""
+    from ...api import registry
+
+    try:
+        return bool(getattr(registry.get_method(method), "uses_gpu", True))
+    except Exception:  # the run itself reports a plugin that cannot load
+        return True
+
+
 class RayExecutor:
     def __init__(
         self,
@@ -126,6 +136,8 @@ class RayExecutor:
 
     def _wants_gpu(self, job: Job) -> bool:
         device = job.spec.device
+        if not _uses_gpu(job.spec.method):
+            return False
         return device.startswith("cuda") or (device == "auto" and self.gpus > 0)
 
     def submit(self, job: Job) -> None:
