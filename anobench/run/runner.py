@@ -407,6 +407,7 @@ class Runner:
         provenance: Mapping[str, Any] | None = None,
     ) -> Job:
         """Check the plugins and register the run as ``running`` (or restart the one resumed)."""
+        gpu.deterministic_mode()  # a bad ANOBENCH_DETERMINISTIC fails before anything is stored
         dataset_cls = _plugin_class("dataset", spec.dataset, Dataset)
         method_cls = _plugin_class("method", spec.method, Method)
         metric_classes = metric_plugins(metrics)
