@@ -67,27 +67,22 @@ def check_architecture(device: torch.device, option: str = "--device") -> None:
 
 def tf32_enabled() -> dict[str, bool]:
     """Whether fp32 matrix products and cuDNN convolutions may use TF32 tensor cores."""
-    conv = getattr(torch.backends.cudnn, "conv", None)
-    matmul = torch.backends.cuda.matmul
-    if hasattr(conv, "fp32_precision") and hasattr(matmul, "fp32_precision"):
-        return {
-            "matmul": matmul.fp32_precision == "tf32",
-            "cudnn": conv.fp32_precision == "tf32",
-        }
-    return {"matmul": bool(matmul.allow_tf32), "cudnn": bool(torch.backends.cudnn.allow_tf32)}
+    try:
+        matmul = bool(torch.backends.cuda.matmul.allow_tf32)
+        cudnn = bool(torch.backends.cudnn.allow_tf32)
+    except RuntimeError:  # someone set conv and RNN apart with torch's newer per-op switches
+        matmul = torch.backends.cuda.matmul.fp32_precision == "tf32"
+        cudnn = torch.backends.cudnn.conv.fp32_precision == "tf32"
+    return {"matmul": matmul, "cudnn": cudnn}
 
 
 def set_tf32(enabled: bool) -> None:
-    """Allow or forbid TF32 for fp32 work (torch allows it in cuDNN convolutions by default)."""
-    conv = getattr(torch.backends.cudnn, "conv", None)
-    matmul = torch.backends.cuda.matmul
-    if hasattr(conv, "fp32_precision") and hasattr(matmul, "fp32_precision"):
-        # the newer switches; torch refuses to mix them with the older ones
-        value = "tf32" if enabled else "ieee"
-        matmul.fp32_precision = value
-        conv.fp32_precision = value
-        return
-    matmul.allow_tf32 = enabled
+    """Allow or forbid TF32 for fp32 work (torch allows it in cuDNN convolutions by default).
+
+    Through the switches every library reads (``allow_tf32``): they set cuDNN's convolution and
+    RNN flags together, where torch's newer per-op switches set apart make it refuse to read
+    ``torch.backends.cudnn.allow_tf32`` at all."""
+    torch.backends.cuda.matmul.allow_tf32 = enabled
     torch.backends.cudnn.allow_tf32 = enabled
 
 
