@@ -264,3 +264,16 @@ def test_local_slots_spread_over_the_gpus_and_start_fresh_after_a_gpu_run(card, 
 def test_local_keeps_explicit_devices_and_cpu_runs():
     assert local.slot_device(job("cpu"), 1).device is None
     assert local.slot_device(job("cuda:1"), 0).device is None
+
+
+def test_doctor_says_when_the_build_has_no_kernels_for_a_card(card, monkeypatch):
+    from types import SimpleNamespace
+
+    from anobench.run import doctor
+
+    card((6, 1))
+    props = SimpleNamespace(name="Old Card", major=6, minor=1, total_memory=8 * 2**30)
+    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda index: props)
+    monkeypatch.setattr(hardware, "cuda_bf16", lambda device: False)
+    (_, old) = doctor._devices()
+    assert old["in_torch_build"] is False
