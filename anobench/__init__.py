@@ -76,6 +76,7 @@ _LAZY = {
     "Trainer": "trainer",
     "Values": "trainer",
     "steps_for_epochs": "trainer",
+    "to_device": "trainer",
 }
 
 if TYPE_CHECKING:
@@ -84,7 +85,7 @@ if TYPE_CHECKING:
     from .api.hardware import Precision
     from .api.maps import gaussian_blur
     from .api.seeding import seed_everything
-    from .api.trainer import Batches, Stage, Trainer, Values, steps_for_epochs
+    from .api.trainer import Batches, Stage, Trainer, Values, steps_for_epochs, to_device
 
 
 def __getattr__(name: str) -> Any:
@@ -165,6 +166,7 @@ __all__ = [
     "square_image",
     "square_mask",
     "steps_for_epochs",
+    "to_device",
     "to_gray",
     "unit_to_gray",
     "walk_images",

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # imported where used: importing this module stays fast
     import torch
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16", "tf32")
 CHANNELS_LAST = ("auto", "on", "off")
 
 #: oneDNN ISA caps (``ONEDNN_MAX_CPU_ISA``) below the first one with native bf16 instructions
@@ -123,15 +123,20 @@ def resolve_precision(requested: str, device: torch.device | str) -> str:
 
     CPU: bf16 only with AMX-BF16 or AVX512-BF16, else fp32. CUDA: bf16 from compute capability
     8.0, else fp16 (which needs gradient scaling, see :meth:`Precision.grad_scaler`).
+    ``tf32`` (never chosen by ``auto``: fp32 means IEEE fp32) is fp32 whose matrix products
+    and convolutions use TF32 tensor cores; it resolves to ``fp32`` where there are none (CPUs,
+    GPUs before compute capability 8.0), so the recorded precision is what computed.
     """
     import torch
 
     requested = (requested or "auto").lower()
     if requested not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {requested!r}")
+    device = torch.device(device)
+    if requested == "tf32":
+        return "tf32" if device.type == "cuda" and cuda_bf16(device) else "fp32"
     if requested != "auto":
         return requested
-    device = torch.device(device)
     if device.type == "cuda":
         return "bf16" if cuda_bf16(device) else "fp16"
     if device.type == "cpu":
@@ -160,7 +165,7 @@ def resolve_channels_last(
     device = torch.device(device)
     if device.type == "cpu":
         return True
-    return resolve_precision(precision, device) in ("bf16", "fp16")
+    return resolve_precision(precision, device) in ("bf16", "fp16", "tf32")
 
 
 @dataclass(frozen=True)
@@ -185,7 +190,8 @@ class Precision:
     def dtype(self) -> torch.dtype:
         import torch
 
-        return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[self.name]
+        dtypes = {"fp32": torch.float32, "tf32": torch.float32, "bf16": torch.bfloat16}
+        return dtypes.get(self.name, torch.float16)
 
     @property
     def memory_format(self) -> torch.memory_format:
@@ -194,10 +200,10 @@ class Precision:
         return torch.channels_last if self.channels_last else torch.contiguous_format
 
     def autocast(self) -> AbstractContextManager:
-        """Autocast to this precision, or nothing for fp32."""
+        """Autocast to this precision, or nothing for fp32 (and tf32, which is fp32 data)."""
         import torch
 
-        if self.name == "fp32":
+        if self.name in ("fp32", "tf32"):
             return nullcontext()
         return torch.autocast(device_type=self.device_type, dtype=self.dtype)
 

@@ -133,6 +133,9 @@ class Method(Configurable):
 
     #: ``unsupervised``: trained on healthy images only; ``weak``: image labels of both classes.
     supervision: ClassVar[Literal["unsupervised", "weak"]] = "unsupervised"
+    #: ``False`` for a method that computes on the CPU whatever the run's device (numpy): a
+    #: cluster then runs it without reserving a GPU for it
+    uses_gpu: ClassVar[bool] = True
 
     def fit(self, train: Split, val: Split, ctx: RunContext) -> Method:
         raise NotImplementedError

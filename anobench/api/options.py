@@ -156,12 +156,13 @@ class OptionSet:
 def precision_option(
     name: str = "precision", default: str = "auto", help: str = "", **kw: Any
 ) -> Option:
-    """A precision option: auto (chosen by the run's hardware), fp32, bf16 or fp16."""
+    """A precision option: auto (chosen by the run's hardware), fp32, bf16, fp16 or tf32."""
     text = help or (
         "compute precision: auto (bf16 where the CPU or GPU computes it natively, fp16 on older"
-        " GPUs, else fp32), fp32, bf16 or fp16"
+        " GPUs, else fp32), fp32, bf16, fp16 or tf32 (fp32 with TF32 tensor cores on CUDA"
+        " compute capability 8.0+, fp32 elsewhere)"
     )
-    choices = ("auto", "fp32", "bf16", "fp16")
+    choices = ("auto", "fp32", "bf16", "fp16", "tf32")
     return Option(name, str, default, text, choices=choices, hardware="precision", **kw)
 
 

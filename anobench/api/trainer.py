@@ -43,7 +43,18 @@ def to_tensor(images: Any, device: torch.device) -> torch.Tensor:
     """A float32 copy of (a slice of) an image array, which may be a read-only memory map."""
     import torch
 
-    return torch.from_numpy(np.array(images, dtype=np.float32, order="C")).to(device)
+    return to_device(torch.from_numpy(np.array(images, dtype=np.float32, order="C")), device)
+
+
+def to_device(tensor: torch.Tensor, device: torch.device | str) -> torch.Tensor:
+    """``tensor`` (on the CPU) on ``device``; to a GPU through pinned memory without blocking
+    the host, so the copy overlaps the work already queued (CPU runs take the plain path)."""
+    import torch
+
+    device = torch.device(device)
+    if device.type != "cuda" or tensor.device.type != "cpu":
+        return tensor.to(device)
+    return tensor.pin_memory().to(device, non_blocking=True)
 
 
 class Batches:
@@ -70,7 +81,7 @@ class Batches:
         x = to_tensor(self.images[index], self.device)
         if self.labels is None:
             return x
-        return x, torch.from_numpy(self.labels[index]).to(self.device)
+        return x, to_device(torch.from_numpy(self.labels[index]), self.device)
 
     def __call__(self, step: int) -> Any:
         return self.next()
@@ -174,6 +185,8 @@ class Trainer:
         self._validated = -1  # the step the current stage was last validated at
         self._saved = -1
         self._resumed: int | None = None  # the step a resume started at, until a step is taken
+        #: steps the gradient scaler skipped (fp16 overflow), in this process
+        self.skipped_steps = 0
 
     @property
     def stage_step(self) -> int:
@@ -322,12 +335,27 @@ class Trainer:
                     ctx.progress.log(f"{self.name}: resumed at step {self.step}")
                     self._resumed = None
                 batch = self.batches(self.step) if self.batches is not None else self.stage_step
+                scale = None if self.scaler is None else self.scaler.get_scale()
                 losses = dict(stage.step(batch))
                 self.step += 1
                 if stage.ema:
                     self.update_ema()
-                ctx.log(self.step, **losses)
+                ctx.log(self.step, **self._logged(losses, scale))
                 task.advance(1, **(stage.progress(losses) if stage.progress else losses))
+
+    def _logged(self, losses: dict[str, Any], scale: float | None) -> dict[str, Any]:
+        """The losses to log: with a gradient scaler, an fp16 overflow (the scaler lowered its
+        scale and skipped the step) is routine and its non-finite losses are left out; every
+        other non-finite loss reaches ``ctx.log``, which stops the run as diverged."""
+        bad = {k for k, v in losses.items() if not math.isfinite(float(v))}
+        if not bad or scale is None:
+            return losses
+        now = self.scaler.get_scale()
+        # a scale that keeps falling below 1 is no overflow any more: the losses themselves are
+        if not (now < scale and now >= 1.0):
+            return losses
+        self.skipped_steps += 1
+        return {k: v for k, v in losses.items() if k not in bad}
 
     def _validate(self, stage: Stage) -> None:
         scalars = stage.validate() if stage.validate else {}

@@ -22,9 +22,15 @@ def run_precision(provenance: dict[str, Any]) -> str:
 
     Runs of one configuration whose hardware resolved ``auto`` differently computed different
     numbers: the leaderboard keeps them in separate rows, labelled ``method (profile, precision)``.
+    A CUDA run whose fp32 work was allowed TF32 tensor cores counts as ``tf32``.
     """
     resolved = provenance.get("resolved") or {}
-    return str(resolved.get("precision") or "")
+    precision = str(resolved.get("precision") or "")
+    # fp32 data multiplied in TF32 on a GPU are other numbers than fp32: never the same row
+    tf32 = ((provenance.get("cuda") or {}).get("tf32") or {}).values()
+    if any(tf32) and precision in ("", "fp32"):
+        return "tf32"
+    return precision
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import re
 import torch
 
 from ..api.errors import ConfigError
+from . import gpu
 
 _PATTERN = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 
@@ -17,7 +18,12 @@ def resolve_device(text: str) -> torch.device:
     if not _PATTERN.match(text):
         raise ConfigError(f"--device {text!r}: expected auto, cpu, cuda or cuda:N")
     if text == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if not torch.cuda.is_available():
+            return torch.device("cpu")
+        cuda = torch.device("cuda", torch.cuda.current_device())
+        # a card this torch build has no kernels for computes nothing: auto means the CPU
+        usable = gpu.supported(torch.cuda.get_device_capability(cuda), torch.cuda.get_arch_list())
+        return torch.device("cuda") if usable else torch.device("cpu")
     if text.startswith("cuda"):
         if not torch.cuda.is_available():
             raise ConfigError(f"--device {text}: CUDA is not available here; use --device cpu")
@@ -26,4 +32,5 @@ def resolve_device(text: str) -> torch.device:
             raise ConfigError(
                 f"--device {text}: only {torch.cuda.device_count()} CUDA device(s) are visible"
             )
+        gpu.check_architecture(torch.device("cuda", index))
     return torch.device(text)

@@ -79,6 +79,7 @@ def _devices() -> list[dict[str, Any]]:
     import torch
 
     from ..api import hardware
+    from . import gpu
 
     def one(device: torch.device) -> dict[str, Any]:
         precision = hardware.Precision.resolve("auto", "auto", device)
@@ -94,6 +95,10 @@ def _devices() -> list[dict[str, Any]]:
                     "name": props.name,
                     "capability": f"{props.major}.{props.minor}",
                     "memory_gib": round(props.total_memory / 2**30, 1),
+                    # a card the build has no kernels for fails at its first kernel
+                    "in_torch_build": gpu.supported(
+                        (props.major, props.minor), torch.cuda.get_arch_list()
+                    ),
                 }
             )
     return out
@@ -205,6 +210,8 @@ def render_text(data: dict[str, Any]) -> str:
         extra = (
             f", capability {d['capability']}, {d['memory_gib']} GiB" if "capability" in d else ""
         )
+        if d.get("in_torch_build") is False:
+            extra += ", NOT supported by this torch build: use --device cpu or another build"
         lines.append(f"  {d['device']:<17} {auto['precision']}, {layout} ({d['name']}{extra})")
     lines += [
         "",

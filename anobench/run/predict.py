@@ -34,6 +34,7 @@ from ..api.seeding import seed_everything
 from ..api.validate import check_predictions
 from ..results.figures import IMAGE_EXTRAS
 from ..results.store import Store
+from . import gpu
 from .devices import resolve_device
 from .verdict import Threshold, stored_threshold
 
@@ -137,6 +138,8 @@ def predict_files(
             device=resolve_device(device), seed=spec.seed, workdir=tmp, progress=reporter
         )
         ctx.generator = generator
+        # as the run computed: TF32 only where its precision was tf32
+        gpu.configure(ctx.device, (record.provenance.get("resolved") or {}).get("precision"))
         with torch.inference_mode():
             pred = check_predictions(method.predict(images, ctx), images, owner)
     output = Path(output) if output else default_output(Path(home), record.run_id)

@@ -49,7 +49,7 @@ from ..results.provenance import device_description, environment
 from ..results.resampling import collect as collect_evidence
 from ..results.store import Store
 from ..results.store.store import DiskFull
-from . import profiles
+from . import gpu, profiles
 from .devices import resolve_device
 
 PROFILES = ("quick", "paper")
@@ -166,7 +166,8 @@ def execute(job: Job, reporter: Reporter | None = None) -> Outcome:
     t0 = time.perf_counter()
     restore = thread_settings()
     try:
-        results, evidence = _execute(job, reporter, provenance, phase)
+        with gpu.nondeterministic_ops(provenance):
+            results, evidence = _execute(job, reporter, provenance, phase)
     except KeyboardInterrupt as exc:
         how = signal_name(exc)
         provenance["interrupted_by"] = how
@@ -234,6 +235,8 @@ def _execute(
     )
     owner = f"method '{spec.method}'"
     generator = seed_everything(spec.seed)
+    # TF32 only for precision=tf32, cuda:N current, the card's versions recorded
+    provenance.update(gpu.configure(device, precision.name if declares else None))
     ctx = RunContext(
         device=device,
         seed=spec.seed,
@@ -404,6 +407,7 @@ class Runner:
         provenance: Mapping[str, Any] | None = None,
     ) -> Job:
         """Check the plugins and register the run as ``running`` (or restart the one resumed)."""
+        gpu.deterministic_mode()  # a bad ANOBENCH_DETERMINISTIC fails before anything is stored
         dataset_cls = _plugin_class("dataset", spec.dataset, Dataset)
         method_cls = _plugin_class("method", spec.method, Method)
         metric_classes = metric_plugins(metrics)

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from anobench import RunContext
+from anobench import RunContext, to_device
 
 
 def init_seed(ctx: RunContext) -> int:
@@ -32,7 +32,7 @@ def build_seeded(seed: int, factory: Callable[[], nn.Module]) -> nn.Module:
 
 def to_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
     """A float32 copy of (a slice of) an image array, which may be a read-only memory map."""
-    return torch.from_numpy(np.array(images, dtype=np.float32, order="C")).to(device)
+    return to_device(torch.from_numpy(np.array(images, dtype=np.float32, order="C")), device)
 
 
 def rand(ctx: RunContext, *shape: int, normal: bool = False) -> torch.Tensor:

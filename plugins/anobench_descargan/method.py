@@ -20,6 +20,7 @@ from anobench import (
     gaussian_blur,
     option_set,
     precision_option,
+    to_device,
 )
 
 from .weights import Weights
@@ -123,7 +124,7 @@ OPTIONS = option_set(
     precision_option(
         help="training precision: auto (bf16 where the CPU or GPU computes it natively, fp16 on"
         " GPUs older than compute capability 8.0, else fp32; the official code: fp32), fp32,"
-        " bf16 or fp16"
+        " bf16, fp16 or tf32 (CUDA 8.0+: fp32 with TF32 tensor cores; fp32 elsewhere)"
     ),
     channels_last_option(
         help="channels-last memory format for training and inference: auto (on CPUs, and on"
@@ -222,10 +223,14 @@ class DeScarGAN(Method):
 
         device = ctx.device
         _, channels, size, _ = train.images.shape
-        self._build(channels, size, device)
+        # initialised on the CPU, then moved: a seed gives the same initial weights on every
+        # device (CUDA's generator draws other numbers than the CPU's)
+        self._build(channels, size, torch.device("cpu"))
         g, d = self.generator_, self.discriminator_
         gen = ctx.generator
         init_generator_seeded(g, d, gen, self.d_init)
+        g.to(device)
+        d.to(device)
         # the runner resolves auto; a method built by hand resolves it for its device here
         amp = Precision.resolve(self.precision, self.channels_last, device)
         self.channels_last_ = amp.channels_last
@@ -318,8 +323,8 @@ class DeScarGAN(Method):
         from .training import gan_iteration
 
         g, d = self.generator_, self.discriminator_
-        noise = self.noise * torch.rand(x.shape, generator=gen).to(x.device)
-        alpha = torch.rand(len(x), 1, 1, 1, generator=gen).to(x.device)
+        noise = self.noise * to_device(torch.rand(x.shape, generator=gen), x.device)
+        alpha = to_device(torch.rand(len(x), 1, 1, 1, generator=gen), x.device)
         if self.channels_last_:
             noise = noise.contiguous(memory_format=torch.channels_last)
         g_step = (it + 1) % self.n_critic == 0
@@ -350,11 +355,11 @@ class DeScarGAN(Method):
             x[h] = x[h].flip(-1)
             x[v] = x[v].flip(-2)
         x = x + self.noise * torch.rand(x.shape, generator=gen)
-        x = x.to(device)
+        x = to_device(x, device)
         # the layout fit resolved (a batch drawn outside fit stays contiguous)
         if getattr(self, "channels_last_", False):
             x = x.contiguous(memory_format=torch.channels_last)
-        return x, y.to(device)
+        return x, to_device(y, device)
 
     # -- inference -------------------------------------------------------------------------------
 
@@ -367,6 +372,13 @@ class DeScarGAN(Method):
         from .networks import DISEASED, HEALTHY
 
         g, d = self.generator_, self.discriminator_
+        amp = Precision.resolve(self.predict_precision, self.channels_last, ctx.device)
+        fmt = amp.memory_format
+        # a model loaded by ``anobench predict`` is on the CPU; moved outside inference mode so
+        # its weights stay ordinary tensors
+        with torch.inference_mode(False):
+            g.to(ctx.device, memory_format=fmt)
+            d.to(ctx.device, memory_format=fmt)
         g.eval()
         d.eval()
         g.set_per_image_norm(self.per_image_norm)
@@ -375,15 +387,11 @@ class DeScarGAN(Method):
         scores = np.empty(n, dtype=np.float64)
         healthy = np.empty(images.shape, dtype=np.float32)
         diseased = np.empty(images.shape, dtype=np.float32)
-        amp = Precision.resolve(self.predict_precision, self.channels_last, ctx.device)
-        fmt = amp.memory_format
-        g.to(memory_format=fmt)
-        d.to(memory_format=fmt)
         with torch.no_grad(), amp.autocast():
             for start in range(0, n, self.predict_batch_size):
                 stop = min(n, start + self.predict_batch_size)
                 x = torch.from_numpy(np.array(images[start:stop], dtype=np.float32))
-                x = x.to(ctx.device).contiguous(memory_format=fmt)
+                x = to_device(x, ctx.device).contiguous(memory_format=fmt)
                 to_healthy = self.translate(x, HEALTHY).float()
                 to_diseased = self.translate(x, DISEASED).float()
                 diff = (minmax(x) - minmax(to_healthy)).abs().mean(dim=1)
@@ -397,8 +405,9 @@ class DeScarGAN(Method):
                 scores[start:stop] = score.cpu().numpy()
                 healthy[start:stop] = to_healthy.cpu().numpy()
                 diseased[start:stop] = to_diseased.cpu().numpy()
-        g.to(memory_format=torch.contiguous_format)
-        d.to(memory_format=torch.contiguous_format)
+        with torch.inference_mode(False):
+            g.to(memory_format=torch.contiguous_format)
+            d.to(memory_format=torch.contiguous_format)
         g.set_per_image_norm(False)
         extras = {"healthy_translation": healthy, "diseased_translation": diseased}
         return Predictions(scores=scores, maps=maps, extras=extras)
@@ -408,9 +417,10 @@ class DeScarGAN(Method):
     def state_dict(self) -> dict[str, Any]:
         import torch
 
+        # CPU tensors: model.pt loads the same on a machine without the training's GPU
         return {
-            "generator": self.generator_.state_dict(),
-            "discriminator": self.discriminator_.state_dict(),
+            "generator": _cpu(self.generator_.state_dict()),
+            "discriminator": _cpu(self.discriminator_.state_dict()),
             "shape": torch.tensor([self.channels_, self.image_size_]),
         }
 
@@ -418,14 +428,19 @@ class DeScarGAN(Method):
         import torch
 
         channels, size = (int(v) for v in state["shape"])
-        self._build(channels, size, torch.device("cpu"))
-        self.generator_.load_state_dict(state["generator"])
-        self.discriminator_.load_state_dict(state["discriminator"])
+        with torch.inference_mode(False):  # predict moves it to its device
+            self._build(channels, size, torch.device("cpu"))
+            self.generator_.load_state_dict(state["generator"])
+            self.discriminator_.load_state_dict(state["discriminator"])
 
     def num_parameters(self) -> int:
         from .networks import count_parameters
 
         return count_parameters(self.generator_) + count_parameters(self.discriminator_)
+
+
+def _cpu(state: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.detach().cpu() for k, v in state.items()}
 
 
 def _floats(losses: dict[str, Any]) -> dict[str, float]:

@@ -28,7 +28,7 @@ _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 def autocast(device: torch.device, precision: str) -> AbstractContextManager:
     """bf16 (no loss scaling needed) or fp16 autocast (pair it with a GradScaler), or nothing."""
-    if precision == "fp32":
+    if precision in ("fp32", "tf32"):  # tf32: fp32 data, the TF32 switch is the run's
         return nullcontext()
     return torch.autocast(device_type=device.type, dtype=_DTYPES[precision])
 
@@ -94,9 +94,9 @@ def discriminator_backward(
         mixed = mixed.detach().requires_grad_(True)
         hm = d.features(mixed)
         out = sum(d.critic(hm[i * n : (i + 1) * n], c).float().sum() for i, c in enumerate(CLASSES))
-        (grad,) = torch.autograd.grad(_scaled(out, scaler), mixed, create_graph=True)
-        if scaler is not None:
-            grad = grad / scaler.get_scale()
+        # from the unscaled critic: at GradScaler's scale (2**16 at first) these input gradients
+        # overflow fp16 and the penalty is NaN; the total below is scaled as a whole
+        (grad,) = torch.autograd.grad(out, mixed, create_graph=True)
         per_image = (grad.flatten(1).norm(dim=1) - 1) ** 2
         gp = per_image.view(len(CLASSES), n).mean(dim=1).sum()
     total = w.real * real_loss + w.cls_d * cls_loss + w.fake * fake_loss + w.gp * gp

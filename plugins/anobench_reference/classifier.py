@@ -28,6 +28,7 @@ from anobench import (
     Values,
     option_set,
     resolve_backbone_weights,
+    to_device,
 )
 
 if TYPE_CHECKING:  # imported where used: importing this module stays fast
@@ -38,7 +39,7 @@ def _tensor(images: Any, device: torch.device) -> torch.Tensor:
     """A float32 copy of (a slice of) an image array, which may be a read-only memory map."""
     import torch
 
-    return torch.from_numpy(np.array(images, dtype=np.float32, order="C")).to(device)
+    return to_device(torch.from_numpy(np.array(images, dtype=np.float32, order="C")), device)
 
 
 def _auroc(scores: np.ndarray, labels: np.ndarray) -> float | None:
@@ -268,7 +269,10 @@ class Classifier(Method):
 
         from .gradcam import gradcam, logits
 
-        net = self.net_.to(ctx.device).eval()
+        # moved outside inference mode (``anobench predict`` loads it on the CPU): weights made
+        # in inference mode cannot take part in Grad-CAM's backward pass
+        with torch.inference_mode(False):
+            net = self.net_.to(ctx.device).eval()
         n = len(images)
         scores = np.empty(n, dtype=np.float64)
         maps = np.empty((n, *images.shape[2:]), dtype=np.float32) if self.cam != "none" else None

@@ -23,6 +23,7 @@ class _PopulationReference(Method):
     """Shared fitting and batching; subclasses define the per-pixel map."""
 
     supervision = "unsupervised"
+    uses_gpu = False  # numpy only
     profiles = {"quick": {}, "paper": {}}
 
     def fit(self, train: Split, val: Split, ctx: RunContext) -> _PopulationReference:

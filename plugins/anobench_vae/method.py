@@ -26,6 +26,7 @@ from anobench import (
     gaussian_blur,
     option_set,
     steps_for_epochs,
+    to_device,
 )
 
 if TYPE_CHECKING:  # imported where used: importing this module stays fast
@@ -78,7 +79,7 @@ def _to_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
     """A float32 copy of (a slice of) an image array, which may be a read-only memory map."""
     import torch
 
-    return torch.from_numpy(np.array(images, dtype=np.float32, order="C")).to(device)
+    return to_device(torch.from_numpy(np.array(images, dtype=np.float32, order="C")), device)
 
 
 class _Autoencoder(Method):

@@ -13,11 +13,27 @@ import queue as queue_module
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import replace
 
 from ...api.jobs import Job, Outcome
 from ...api.records import RunStatus
 from . import Event, cpu_count, worker_failed
 from .worker import THREAD_VARIABLES, init_local, run_local
+
+
+def slot_device(job: Job, slot: int) -> Job:
+    """Spread the CUDA runs of N slots over the visible GPUs: slot i on ``cuda:(i mod GPUs)``.
+
+    Only runs that would take the default GPU (``cuda`` or ``auto``) move; ``cuda:N`` stays.
+    Counting GPUs creates no CUDA context in this (driver) process.
+    """
+    import torch
+
+    device = job.device or job.spec.device
+    if device not in ("cuda", "auto") or not torch.cuda.is_available():
+        return job
+    count = torch.cuda.device_count()
+    return job if count < 2 else replace(job, device=f"cuda:{slot % count}")
 
 
 class LocalExecutor:
@@ -51,6 +67,7 @@ class LocalExecutor:
     def submit(self, job: Job) -> None:
         taken = {slot for slot, _ in self._busy.values()}
         slot = next(s for s in range(self.slots) if s not in taken)
+        job = slot_device(job, slot)
         self._busy[self._pool(slot).submit(run_local, job)] = (slot, job)
 
     def wait(self, timeout: float) -> list[tuple[Job, Outcome]]:
@@ -84,6 +101,11 @@ class LocalExecutor:
                 outcome = worker_failed(
                     job, f"could not run in a worker process: {type(exc).__name__}: {exc}"
                 )
+            else:
+                if str(outcome.provenance.get("device", "")).startswith("cuda"):
+                    # the next run of this slot starts in a fresh process: no CUDA context,
+                    # cached memory or sticky CUDA error of this one
+                    self._discard(slot, kill=False)
             out.append((job, outcome))
         return out
 

@@ -52,6 +52,27 @@ def _run_task(
     return outcome, files
 
 
+def remote_tasks(ray: Any) -> dict[bool, Any]:
+    """The remote task of a CPU run (``False``) and of a GPU run (``True``).
+
+    A GPU run's worker process exits after it (``max_calls=1``, which Ray takes only here, not
+    in ``.options()``): a reused one would carry the last run's CUDA context, cached memory,
+    ``CUDA_VISIBLE_DEVICES`` and any sticky CUDA error. CPU workers are reused (no such state,
+    and a process start costs seconds of imports).
+    """
+    return {False: ray.remote(_run_task), True: ray.remote(max_calls=1)(_run_task)}
+
+
+def _uses_gpu(method: str) -> bool:
+    """Whether a method computes on a GPU when it has one (numpy-only methods do not)."""
+    from ...api import registry
+
+    try:
+        return bool(getattr(registry.get_method(method), "uses_gpu", True))
+    except Exception:  # the run itself reports a plugin that cannot load
+        return True
+
+
 class RayExecutor:
     def __init__(
         self,
@@ -90,7 +111,11 @@ class RayExecutor:
                 ' "auto" or "cpu", or start Ray workers with GPUs'
             )
         gpu_runs = self.gpus > 0 and any(d.startswith("cuda") or d == "auto" for d in devices)
-        self.threads = threads or (max(1, self.cpus // jobs) if jobs else 1)
+        if threads or jobs:
+            self.threads = threads or max(1, self.cpus // jobs)
+        else:
+            # a GPU run's data loading and host work share the CPUs of its GPU, not one core
+            self.threads = max(1, self.cpus // self.gpus) if gpu_runs else 1
         self.slots = jobs or max(1, self.gpus if gpu_runs else self.cpus // self.threads)
         self._home = Path(home)
         self._home.mkdir(parents=True, exist_ok=True)
@@ -99,7 +124,7 @@ class RayExecutor:
         from ray.util.queue import Queue
 
         self._queue = Queue(actor_options={"num_cpus": 0})
-        self._task = ray.remote(_run_task)
+        self._tasks = remote_tasks(ray)
         self._refs: dict[Any, Job] = {}
 
     def describe(self) -> str:
@@ -111,15 +136,16 @@ class RayExecutor:
 
     def _wants_gpu(self, job: Job) -> bool:
         device = job.spec.device
+        if not _uses_gpu(job.spec.method):
+            return False
         return device.startswith("cuda") or (device == "auto" and self.gpus > 0)
 
     def submit(self, job: Job) -> None:
         gpu = self._wants_gpu(job)
         # inside the task Ray makes the granted GPU the only visible one
         job = replace(job, device="cuda" if gpu else "cpu")
-        ref = self._task.options(num_cpus=self.threads, num_gpus=1 if gpu else 0).remote(
-            job, self.threads, self._queue, str(self._marker)
-        )
+        task = self._tasks[gpu].options(num_cpus=self.threads, num_gpus=1 if gpu else 0)
+        ref = task.remote(job, self.threads, self._queue, str(self._marker))
         self._refs[ref] = job
 
     def wait(self, timeout: float) -> list[tuple[Job, Outcome]]:
