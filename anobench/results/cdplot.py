@@ -35,10 +35,12 @@ def cd_diagram(test: RankTest | None) -> Plot | None:
     k = test.k
     low, high = 1, max(k, 2)
     half = (k + 1) // 2
-    fig, ax = plt.subplots(figsize=(8, 1.6 + 0.3 * half), layout="constrained")
+    fig, ax = plt.subplots(
+        figsize=(8, 1.4 + 0.25 * half + 0.15 * len(test.cliques)), layout="constrained"
+    )
     ax.set_xlim(low - 0.6, high + 0.6)
     top = 1.0
-    ax.set_ylim(-(half + 1.2), 2.2)
+    ax.set_ylim(-0.5 - 0.45 * half - 0.3 * len(test.cliques), 2.3)
     ax.axis("off")
     # the rank axis
     ax.hlines(top, low, high, color="k", lw=1)
@@ -54,7 +56,7 @@ def cd_diagram(test: RankTest | None) -> Plot | None:
     for i, (name, rank) in enumerate(zip(test.labels, test.avg_ranks, strict=True)):
         left = i < half
         row = i if left else k - 1 - i
-        y = -0.4 - 0.45 * row
+        y = -0.2 - 0.3 * len(test.cliques) - 0.45 * row
         edge = low - 0.5 if left else high + 0.5
         ax.plot([rank, rank, edge], [top, y, y], color="0.25", lw=0.8, gid="method")
         ax.text(
@@ -68,7 +70,7 @@ def cd_diagram(test: RankTest | None) -> Plot | None:
     # cliques: thick lines just under the axis
     for n, members in enumerate(test.cliques):
         a, b = test.avg_ranks[members[0]], test.avg_ranks[members[-1]]
-        y = top - 0.18 - 0.14 * n
+        y = top - 0.3 - 0.3 * n
         ax.hlines(y, a - 0.03, b + 0.03, color="tab:red", lw=3, gid="clique")
     friedman = "" if test.p is None else f"; Friedman p = {test.p:.3g}"
     fig.suptitle(

@@ -194,7 +194,8 @@ def notes(table: Table, shown: list[str] | None = None) -> list[str]:
                 f"p vs best: two-sided DeLong test (Sun & Xu's fast algorithm) of the difference"
                 f" in {primary} to {best}: the mean over each method's seeds, every run scored on"
                 f" the same test images (DeLong's covariance of all their AUROCs); {corrected}."
-                f" Δ best − row: that difference and its 95% DeLong interval."
+                " Δ best − row (markdown, HTML; diff_vs_best_* in CSV/JSON): that difference and"
+                " its 95% DeLong interval."
             )
         elif test == stats.PAIRED_BOOTSTRAP:
             out.append(
