@@ -341,7 +341,11 @@ def _paired_tests(
                 note[i] = f"{primary} is undefined"
             elif by_delong and not isinstance(scores[1][i], str):
                 labels, runs = scores
-                result = delong.paired(runs[best], runs[i], labels)
+                try:
+                    result = delong.paired(runs[best], runs[i], labels)
+                except ValueError as exc:  # too few images of a class
+                    test[i], note[i] = delong.DELONG, str(exc)
+                    continue
                 p[i], test[i], note[i] = result.p, delong.DELONG, result.reason
                 diff[i] = (result.diff, result.low, result.high)
             elif reps[best] is not None and reps[i] is not None:

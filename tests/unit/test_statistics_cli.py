@@ -98,6 +98,10 @@ def test_delong_p_vs_best_corrected_in_csv_json_markdown_and_html(tmp_path):
     assert [r["p_vs_best_corrected"] for r in others] == pytest.approx(expected)
     assert any(r["p_vs_best_corrected"] > r["p_vs_best"] for r in others)
 
+    # DeLong needs no bootstrap: the same p-values with the intervals off
+    off = json.loads(_invoke(home, "leaderboard", "--format", "json", "--bootstrap", "0").stdout)
+    assert [r["p_vs_best"] for r in off] == [r["p_vs_best"] for r in records]
+
     from anobench.results.render import fmt_p
 
     md = _invoke(home, "leaderboard", "--format", "markdown").stdout
