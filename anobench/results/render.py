@@ -313,17 +313,18 @@ def records(board: Leaderboard) -> list[dict[str, Any]]:
                 "p_vs_best": row.vs_best.p,
                 "p_test": row.vs_best.test,
                 "p_note": row.vs_best.note,
+                "ci_resamples": table.resamples,
+                "ci_seed": table.seed,
+                "fractional_rank": row.fractional_rank,
+                "avg_rank": avg,
+                "datasets_ranked": ranked_on,
+                # after the columns older versions wrote (readers by position keep working)
                 "p_vs_best_corrected": row.vs_best.p_corrected,
                 "p_correction": table.correction,
                 "p_comparisons": table.comparisons,
                 "diff_vs_best": row.vs_best.diff,
                 "diff_vs_best_ci_low": row.vs_best.diff_low,
                 "diff_vs_best_ci_high": row.vs_best.diff_high,
-                "ci_resamples": table.resamples,
-                "ci_seed": table.seed,
-                "fractional_rank": row.fractional_rank,
-                "avg_rank": avg,
-                "datasets_ranked": ranked_on,
             }
             cells = {**row.metrics, **row.costs}
             for m in [*table.metrics, *COST]:
