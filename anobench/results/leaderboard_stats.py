@@ -40,6 +40,10 @@ from .store import Store
 NO_EVIDENCE = "stored before store schema 2, or see the run's provenance 'evidence_error'"
 #: relative tolerance for "the value is the mean of its per-image values"
 MEAN_TOLERANCE = 1e-6
+#: the recipe whose paired test is DeLong's rather than the bootstrap
+DELONG_RECIPE = "image_auroc"
+#: how far the AUROC recomputed from the evidence may be from the stored value
+DELONG_TOLERANCE = 1e-6
 
 
 @dataclass(frozen=True)
@@ -202,12 +206,6 @@ def annotate(store: Store, part: pd.DataFrame, groups: list[Group], request: Req
     scores = _delong_scores(evidence, rows, primary) if use_delong else None
     _paired_tests(out, groups, request, primary_reps, primary_images, scores)
     return out
-
-
-#: the recipe whose paired test is DeLong's rather than the bootstrap
-DELONG_RECIPE = "image_auroc"
-#: how far the AUROC recomputed from the evidence may be from the stored value
-DELONG_TOLERANCE = 1e-6
 
 
 def _delong_scores(
