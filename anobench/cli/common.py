@@ -50,6 +50,16 @@ bootstrap_option = click.option(
     help="Bootstrap resamples of the test images for 95% intervals and paired tests (0: off).",
 )
 
+#: ``--correction``: the choices are listed here so that ``--help`` needs no import of results/
+correction_option = click.option(
+    "--correction",
+    type=click.Choice(["holm", "bonferroni", "none"]),
+    default="holm",
+    show_default=True,
+    help="Correction of each table's 'p vs best' for multiple comparisons (every method against"
+    " the best): Holm's step-down, Bonferroni, or none.",
+)
+
 #: ``--format text|json`` of the commands that print one result
 text_or_json = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 

@@ -13,7 +13,7 @@ from ..results.render import FORMATS
 if TYPE_CHECKING:
     from ..results.leaderboard import Leaderboard
     from ..results.store import Store
-from .common import State, bootstrap_option, console
+from .common import State, bootstrap_option, console, correction_option
 
 
 @click.command("leaderboard")
@@ -41,13 +41,14 @@ from .common import State, bootstrap_option, console
     " other formats every metric.",
 )
 @bootstrap_option
+@correction_option
 @click.option(
     "--plot",
     "plot_dir",
     type=click.Path(path_type=Path),
     default=None,
-    help="Also write each dataset's comparison plots (forest, ROC/PR, score histograms) to"
-    " this folder, as PNG and SVG.",
+    help="Also write each dataset's comparison plots (forest, ROC/PR, score histograms) and,"
+    " across datasets, the critical-difference diagram to this folder, as PNG and SVG.",
 )
 @click.pass_obj
 def command(
@@ -58,6 +59,7 @@ def command(
     method: str | None,
     columns: tuple[str, ...],
     resamples: int,
+    correction: str,
     plot_dir: Path | None,
 ) -> None:
     """Finished runs aggregated over seeds: mean ± std, 95% bootstrap interval, paired test
@@ -85,6 +87,7 @@ def command(
             all_intervals=chosen.every_interval,
             backfill=backfill,
             declared=declared(),
+            correction=correction,
         )
         if plot_dir is not None and board.tables:
             _plots(store, board, plot_dir)
@@ -120,6 +123,17 @@ def _plots(store: Store, board: Leaderboard, folder: Path) -> None:
         raise ConfigError(f"--plot {folder} is a file; give a folder for the plots")
     try:
         written = plots.write(store, board.tables, folder)
+        written += _cd_diagram(board, folder)
     except OSError as exc:
         raise ConfigError(f"--plot {folder}: cannot write ({exc.strerror})") from None
     click.echo(f"wrote {len(written)} plot files to {folder}", err=True)
+
+
+def _cd_diagram(board: Leaderboard, folder: Path) -> list[Path]:
+    from ..results import cdplot
+
+    plot = cdplot.cd_diagram(board.rank_test)
+    if plot is None:
+        click.echo(f"no critical-difference diagram: {cdplot.why_none(board.rank_test)}", err=True)
+        return []
+    return cdplot.write(plot, folder)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from .common import State, bootstrap_option
+from .common import State, bootstrap_option, correction_option
 
 
 @click.command("report")
@@ -23,6 +23,7 @@ from .common import State, bootstrap_option
 @click.option("--dataset", default=None, help="Only this dataset.")
 @click.option("--method", default=None, help="Only this method.")
 @bootstrap_option
+@correction_option
 @click.option(
     "--embed",
     is_flag=True,
@@ -35,6 +36,7 @@ def command(
     dataset: str | None,
     method: str | None,
     resamples: int,
+    correction: str,
     embed: bool,
 ) -> None:
     """A static HTML report: leaderboards with statistics, figure panels, training curves and
@@ -59,6 +61,7 @@ def command(
             resamples=resamples,
             embed=embed,
             backfill=backfill,
+            correction=correction,
         )
     if result.empty:
         click.echo(EMPTY, err=True)

@@ -57,9 +57,16 @@ class PairedTest:
     """The primary metric of a row against the best row: ``note`` is "best" for the best row
     itself, or why no p-value was computed."""
 
+    #: the raw (uncorrected) p-value
     p: float | None = None
     test: str | None = None
     note: str | None = None
+    #: ``p`` corrected over the table's comparisons (see ``Table.correction``)
+    p_corrected: float | None = None
+    #: DeLong only: the difference best - this row and its 95% interval
+    diff: float | None = None
+    diff_low: float | None = None
+    diff_high: float | None = None
 
 
 @dataclass(frozen=True)
@@ -128,6 +135,10 @@ class Table:
     key_metrics: list[str] = field(default_factory=list)
     #: metric -> its short header (``pAP``); a legend maps it back
     short_names: dict[str, str] = field(default_factory=dict)
+    #: the multiple-comparison correction of ``p vs best`` (``holm``, ``bonferroni``, ``none``)
+    correction: str = "holm"
+    #: how many p-values the correction is over (the rows with a p vs best)
+    comparisons: int = 0
 
     @property
     def title(self) -> str:
@@ -162,10 +173,36 @@ class RankRow:
 
 
 @dataclass(frozen=True)
+class RankTest:
+    """Friedman's test and Nemenyi's critical difference over the dataset configurations (Demšar
+    2006), on the method configurations ranked on all of them; ``note`` says why there is none."""
+
+    #: the method configurations tested, best average rank first, and their average ranks
+    labels: list[str] = field(default_factory=list)
+    avg_ranks: list[float] = field(default_factory=list)
+    #: datasets (blocks) and methods
+    n: int = 0
+    k: int = 0
+    #: Friedman's chi-square and its p-value (``None`` with fewer than 3 methods)
+    statistic: float | None = None
+    p: float | None = None
+    alpha: float = 0.05
+    q_alpha: float | None = None
+    cd: float | None = None
+    #: runs of methods (indices into ``labels``) whose average ranks differ by less than ``cd``
+    cliques: list[tuple[int, ...]] = field(default_factory=list)
+    #: method configurations left out because they are not ranked on every dataset
+    dropped: list[str] = field(default_factory=list)
+    note: str | None = None
+
+
+@dataclass(frozen=True)
 class Leaderboard:
     tables: list[Table]
     #: best average rank first; empty when nothing is ranked
     summary: list[RankRow] = field(default_factory=list)
+    #: the test across datasets (``None``: not computed)
+    rank_test: RankTest | None = None
 
     def __bool__(self) -> bool:
         return bool(self.tables)

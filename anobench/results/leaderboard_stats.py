@@ -12,9 +12,12 @@ For every row (a method configuration, aggregated over its seeds) and metric:
   - metrics whose value is the mean of their per-image values are resampled over the images
     that have a value, after averaging each image's value over seeds;
   - any other metric gets no interval, and the reason says why.
-* for the primary metric, a two-sided paired test of each row against the best row: a paired
-  bootstrap of the difference (recipe metrics, same resamples) or, when only per-image values
-  exist, Wilcoxon's signed-rank test on per-image values averaged over seeds, paired by image id.
+* for the primary metric, a two-sided paired test of each row against the best row: DeLong's
+  test for image AUROC (:mod:`anobench.results.delong`; the difference of the means over seeds,
+  every run's scores on the same test images), a paired bootstrap of the difference (other
+  recipe metrics, same resamples) or, when only per-image values exist, Wilcoxon's signed-rank
+  test on per-image values averaged over seeds, paired by image id. The p-values of a table are
+  then corrected for multiple comparisons (:mod:`anobench.results.multiplicity`).
 """
 
 from __future__ import annotations
@@ -28,14 +31,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import stats
+from . import delong, stats
 from .leaderboard import Interval, PairedTest
+from .multiplicity import adjust
 from .resampling import RECIPES, Evidence, Resampled, replicate
 from .store import Store
 
 NO_EVIDENCE = "stored before store schema 2, or see the run's provenance 'evidence_error'"
 #: relative tolerance for "the value is the mean of its per-image values"
 MEAN_TOLERANCE = 1e-6
+#: the recipe whose paired test is DeLong's rather than the bootstrap
+DELONG_RECIPE = "image_auroc"
+#: how far the AUROC recomputed from the evidence may be from the stored value
+DELONG_TOLERANCE = 1e-6
 
 
 @dataclass(frozen=True)
@@ -53,6 +61,8 @@ class Request:
     key: str
     #: False: the primary metric's interval only (what the rendered tables show)
     all_metrics: bool = True
+    #: the correction of the p-values vs best (:data:`anobench.results.multiplicity.CORRECTIONS`)
+    correction: str = "holm"
 
 
 @dataclass(frozen=True)
@@ -75,6 +85,8 @@ class TableStats:
     #: names of the paired tests used for the primary metric (one, normally)
     tests: list[str] = field(default_factory=list)
     n_images: int = 0
+    #: how many p-values the correction is over
+    comparisons: int = 0
 
 
 @dataclass
@@ -134,9 +146,11 @@ def annotate(store: Store, part: pd.DataFrame, groups: list[Group], request: Req
     all_runs = [r for row in rows for r in row.run_ids]
     recipes = {m: _recipe(part, m) for m in metrics}
     per_image = _per_image(store, all_runs)
-    evidence = _Evidence(store, all_runs) if resamples and any(recipes.values()) else None
+    use_delong = recipes.get(primary) == DELONG_RECIPE
+    wanted = (resamples and any(recipes.values())) or use_delong
+    evidence = _Evidence(store, all_runs) if wanted else None
     index = weights = None
-    if evidence is not None and evidence.ids:
+    if resamples and evidence is not None and evidence.ids:
         out.n_images = len(evidence.ids)
         rng = stats.generator(seed, table_key, "test images")
         index = stats.resample_indices(len(evidence.ids), resamples, rng, strata=evidence.labels)
@@ -189,8 +203,35 @@ def annotate(store: Store, part: pd.DataFrame, groups: list[Group], request: Req
                 for m in shown
             }
         )
-    _paired_tests(out, groups, request, primary_reps, primary_images)
+    scores = _delong_scores(evidence, rows, primary) if use_delong else None
+    _paired_tests(out, groups, request, primary_reps, primary_images, scores)
     return out
+
+
+def _delong_scores(
+    evidence: _Evidence | None, rows: list[_Row], metric: str
+) -> tuple[np.ndarray, list[np.ndarray | str]] | None:
+    """The test labels and, per row, its runs' scores ``[seeds, images]`` (or why not)."""
+    if evidence is None or not evidence.ids:
+        return None
+    out: list[np.ndarray | str] = []
+    for row in rows:
+        found: list[np.ndarray] | str = []
+        for run_id, value in zip(row.run_ids, row.values[metric], strict=True):
+            ev, reason = evidence.aligned(run_id)
+            if ev is None:
+                found = reason or f"run {run_id} has no evidence"
+                break
+            if math.isnan(value):
+                found = f"run {run_id}: {metric} is undefined"
+                break
+            auc = float(stats.auroc_rows(ev.scores[None], ev.labels[None] == 1)[0])
+            if not abs(auc - value) <= DELONG_TOLERANCE:
+                found = f"run {run_id}: its evidence gives {metric} {auc:.6f}, stored {value:.6f}"
+                break
+            found.append(ev.scores)
+        out.append(found if isinstance(found, str) else np.vstack(found))
+    return evidence.labels == 1, out
 
 
 def _number(value: float) -> float | None:
@@ -277,12 +318,14 @@ def _paired_tests(
     request: Request,
     reps: list[np.ndarray | None],
     images: list[pd.Series | None],
+    scores: tuple[np.ndarray, list[np.ndarray | str]] | None = None,
 ) -> None:
     primary = request.primary
     n = len(groups)
     p: list[float] = [math.nan] * n
     test: list[str | None] = [None] * n
     note: list[str | None] = [None] * n
+    diff: list[tuple[float, float, float] | None] = [None] * n
     ranked = np.array([group.ranked for group in groups], dtype=bool)
     if n and ranked.any():
         best = int(np.flatnonzero(ranked)[0])
@@ -291,8 +334,18 @@ def _paired_tests(
         for i in range(n):
             if i == best:
                 continue
+            by_delong = scores is not None and not isinstance(scores[1][best], str)
             if not ranked[i]:
                 note[i] = f"{primary} is undefined"
+            elif by_delong and not isinstance(scores[1][i], str):
+                labels, runs = scores
+                try:
+                    result = delong.paired(runs[best], runs[i], labels)
+                except ValueError as exc:  # too few images of a class
+                    test[i], note[i] = delong.DELONG, str(exc)
+                    continue
+                p[i], test[i], note[i] = result.p, delong.DELONG, result.reason
+                diff[i] = (result.diff, result.low, result.high)
             elif reps[best] is not None and reps[i] is not None:
                 result = stats.paired_bootstrap(reps[best], reps[i], hib)
                 p[i], test[i], note[i] = result.p, result.test, result.reason
@@ -304,5 +357,16 @@ def _paired_tests(
                 note[i] = f"no per-image {primary} values and the bootstrap is off"
             else:
                 note[i] = f"no per-image {primary} values or evidence to pair on"
-    out.paired = [PairedTest(_number(p[i]), test[i], note[i]) for i in range(n)]
+    corrected = adjust([_number(v) for v in p], request.correction)
+    out.comparisons = sum(v is not None for v in corrected)
+    out.paired = [
+        PairedTest(
+            _number(p[i]),
+            test[i],
+            note[i],
+            corrected[i],
+            *((None, None, None) if diff[i] is None else (_number(v) for v in diff[i])),
+        )
+        for i in range(n)
+    ]
     out.tests = sorted({t for t in test if t})

@@ -18,9 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import stats
+from . import delong, stats
 from .labels import fmt_overrides
-from .leaderboard import COST, Cell, Leaderboard, Table
+from .leaderboard import COST, Cell, Leaderboard, PairedTest, Table
+from .multiplicity import NAMES as CORRECTION_NAMES
 
 #: the fields of :func:`records` that hold a mapping of differences from the profile
 OVERRIDE_FIELDS = ("dataset_overrides", "overrides")
@@ -85,7 +86,40 @@ def few_seeds(n: int) -> bool:
 
 
 def p_header(table: Table) -> str:
-    return f"p vs best ({table.tests[0]})" if len(table.tests) == 1 else "p vs best"
+    what = [table.tests[0]] if len(table.tests) == 1 else []
+    if table.correction != "none":
+        what.append(CORRECTION_NAMES[table.correction])
+    return f"p vs best ({', '.join(what)})" if what else "p vs best"
+
+
+def p_cell(test: PairedTest) -> str:
+    """The corrected p-value vs best (what the tables show), or ``best``."""
+    if test.note == "best":
+        return "best"
+    return fmt_p(test.p if test.p_corrected is None else test.p_corrected)
+
+
+def has_diff(table: Table) -> bool:
+    return any(row.vs_best.diff is not None for row in table.rows)
+
+
+def diff_cell(test: PairedTest) -> str:
+    if test.diff is None:
+        return "-"
+    return f"{test.diff:+.3f} {fmt_ci(test.diff_low, test.diff_high)}"
+
+
+def correction_note(table: Table) -> str:
+    """How the p-values vs best of a table are corrected (the legend's words)."""
+    m = table.comparisons
+    if table.correction == "none":
+        return "not corrected for multiple comparisons (--correction none)"
+    how = "step-down" if table.correction == "holm" else "single-step"
+    return (
+        f"{CORRECTION_NAMES[table.correction]}-corrected ({how}, family-wise error) over the"
+        f" {m} comparison{'' if m == 1 else 's'} with the best in this table; the raw p in"
+        " CSV/JSON"
+    )
 
 
 def _metric_header(table: Table, metric: str) -> str:
@@ -105,6 +139,8 @@ def display_rows(table: Table) -> tuple[list[str], list[list[str]]]:
         header.append(f"{primary} 95% CI")
     if shown:
         header.append(p_header(table))
+        if has_diff(table):
+            header.append("Δ best − row [95% CI]")
     header += [_metric_header(table, m) for m in others]
     header += list(COST.values())
     rows = []
@@ -120,8 +156,9 @@ def display_rows(table: Table) -> tuple[list[str], list[list[str]]]:
             cells.append(fmt_cell(cell, n))
             if table.resamples:
                 cells.append(fmt_ci(cell.interval.low, cell.interval.high))
-            test = row.vs_best
-            cells.append("best" if test.note == "best" else fmt_p(test.p))
+            cells.append(p_cell(row.vs_best))
+            if has_diff(table):
+                cells.append(diff_cell(row.vs_best))
         cells += [fmt_cell(row.metrics[m], n) for m in others]
         cells += [fmt_cost(c, row.costs[c].mean) for c in COST]
         rows.append(cells)
@@ -150,18 +187,26 @@ def notes(table: Table, shown: list[str] | None = None) -> list[str]:
         )
     elif primary in table.metrics:
         out.append("intervals off (--bootstrap 0).")
+    corrected = correction_note(table)
     for test in table.tests:
-        if test == stats.PAIRED_BOOTSTRAP:
+        if test == delong.DELONG:
+            out.append(
+                f"p vs best: two-sided DeLong test (Sun & Xu's fast algorithm) of the difference"
+                f" in {primary} to {best}: the mean over each method's seeds, every run scored on"
+                f" the same test images (DeLong's covariance of all their AUROCs); {corrected}."
+                " Δ best − row (markdown, HTML; diff_vs_best_* in CSV/JSON): that difference and"
+                " its 95% DeLong interval."
+            )
+        elif test == stats.PAIRED_BOOTSTRAP:
             out.append(
                 f"p vs best: two-sided paired bootstrap test of the difference in {primary} to"
-                f" {best}, on the same resampled test images; not corrected for multiple"
-                " comparisons."
+                f" {best}, on the same resampled test images; {corrected}."
             )
         elif test == stats.WILCOXON:
             out.append(
                 f"p vs best: two-sided Wilcoxon signed-rank test (scipy) against {best} on"
                 f" per-image {primary}, averaged over seeds and paired by image id (zero"
-                " differences dropped); not corrected for multiple comparisons."
+                f" differences dropped); {corrected}."
             )
     if any(table.oracle.get(m) for m in shown):
         out.append(
@@ -184,6 +229,37 @@ def _reasons(
         if isinstance(reason, str) and reason not in skip:
             grouped.setdefault(reason, []).append(label)
     return [f"{what} for {', '.join(who)}: {reason}." for reason, who in grouped.items()]
+
+
+def summary_notes(board: Leaderboard) -> list[str]:
+    """The legend under the average-rank table: what the ranks are, Friedman and Nemenyi."""
+    out = [SUMMARY_NOTE]
+    test = board.rank_test
+    if test is None:
+        return out
+    if test.dropped:
+        out.append(
+            f"Friedman and Nemenyi need every method on every dataset (scipy takes complete"
+            f" blocks only): left out, not ranked on every dataset configuration:"
+            f" {', '.join(test.dropped)}; the others are ranked again among themselves."
+        )
+    if test.statistic is not None:
+        out.append(
+            f"Friedman test (scipy, ties corrected) over N = {test.n} dataset configurations"
+            f" and k = {test.k} method configurations: chi2 = {test.statistic:.3f},"
+            f" p = {fmt_p(test.p)}."
+        )
+    elif test.note:
+        out.append(f"no Friedman test: {test.note}.")
+    if test.cd is not None:
+        groups = "; ".join(", ".join(test.labels[i] for i in c) for c in test.cliques) or "none"
+        out.append(
+            f"Nemenyi critical difference (alpha = {test.alpha:g}): CD = {test.cd:.3f} ="
+            f" q_alpha {test.q_alpha:.3f} × sqrt(k(k+1)/(6N)); average ranks closer than CD are"
+            f" not significantly different: {groups}. Use it where Friedman's p is below alpha,"
+            f" and with N small (Demšar 2006 recommends N ≥ 10) as a sketch only."
+        )
+    return out
 
 
 def summary_rows(board: Leaderboard) -> tuple[list[str], list[list[str]]]:
@@ -242,6 +318,13 @@ def records(board: Leaderboard) -> list[dict[str, Any]]:
                 "fractional_rank": row.fractional_rank,
                 "avg_rank": avg,
                 "datasets_ranked": ranked_on,
+                # after the columns older versions wrote (readers by position keep working)
+                "p_vs_best_corrected": row.vs_best.p_corrected,
+                "p_correction": table.correction,
+                "p_comparisons": table.comparisons,
+                "diff_vs_best": row.vs_best.diff,
+                "diff_vs_best_ci_low": row.vs_best.diff_low,
+                "diff_vs_best_ci_high": row.vs_best.diff_high,
             }
             cells = {**row.metrics, **row.costs}
             for m in [*table.metrics, *COST]:
@@ -278,7 +361,7 @@ def markdown(board: Leaderboard) -> str:
     header, rows = summary_rows(board)
     if header:
         lines = ["### Average rank across datasets", "", *_md_table(header, rows), ""]
-        parts.append("\n".join([*lines, f"- {SUMMARY_NOTE}"]))
+        parts.append("\n".join([*lines, *(f"- {n}" for n in summary_notes(board))]))
     return "\n\n".join(parts) + "\n"
 
 
@@ -338,7 +421,7 @@ def html_fragment(board: Leaderboard, level: int = 2) -> str:
     if header:
         body.append(f"<h{level}>Average rank across datasets</h{level}>")
         body += html_table(header, rows)
-        body.append(html_notes([SUMMARY_NOTE]))
+        body.append(html_notes(summary_notes(board)))
     return "\n".join(body)
 
 

@@ -24,7 +24,7 @@ from ..api.errors import ConfigError
 from ..api.home import runs_dir
 from ..api.records import RunRecord, RunStatus
 from ..api.version import __version__
-from . import environments, plots, render, tabulate
+from . import cdplot, environments, plots, render, tabulate
 from .history import History, histories
 from .leaderboard import Leaderboard, run_precision
 from .store import Store
@@ -292,6 +292,25 @@ def _comparison(store: Store, board: Leaderboard, figures: _Figures) -> str:
     return "\n".join(parts)
 
 
+def _cd_section(board: Leaderboard, figures: _Figures) -> str:
+    """The critical-difference diagram across datasets, or why there is none."""
+    parts = ["<h3>Across datasets: critical-difference diagram</h3>"]
+    plot = cdplot.cd_diagram(board.rank_test)
+    if plot is None:
+        why = f"no critical-difference diagram: {cdplot.why_none(board.rank_test)}."
+        parts.append(f'<p class="missing">{_esc(why)}</p>')
+        return "\n".join(parts)
+    try:
+        svg = "" if figures.embed else f' (<a href="figures/{cdplot.STEM}.svg">SVG</a>)'
+        parts.append(
+            f'<div class="figs plots"><figure>{figures.plot_tag(plot, cdplot.STEM)}'
+            f"<figcaption>{_esc(plot.caption)}{svg}</figcaption></figure></div>"
+        )
+    finally:
+        plot.close()
+    return "\n".join(parts)
+
+
 def _where(records: list[RunRecord]) -> str:
     """What ran where, from the finished runs' provenance."""
     rows = environments.summary(records)
@@ -319,6 +338,7 @@ def build_report(
     resamples: int = 1000,
     embed: bool = False,
     backfill: tabulate.Backfill | None = None,
+    correction: str = "holm",
 ) -> ReportResult:
     """Write ``output/index.html`` (and ``output/figures/`` unless ``embed``); ``backfill`` as
     in :func:`anobench.results.tabulate.build`."""
@@ -329,7 +349,12 @@ def build_report(
     except OSError as exc:
         raise ConfigError(f"--output {output}: cannot create the folder ({exc.strerror})") from None
     board = tabulate.build(
-        store, dataset=dataset, method=method, resamples=resamples, backfill=backfill
+        store,
+        dataset=dataset,
+        method=method,
+        resamples=resamples,
+        backfill=backfill,
+        correction=correction,
     )
     records = [
         r
@@ -353,6 +378,7 @@ def build_report(
             body.append(_intervals(board))
         toc.append(("comparison", "Comparison"))
         body.append(_comparison(store, board, figures))
+        body.append(_cd_section(board, figures))
         groups = _groups(finished)
         for number, table in enumerate(board.tables):
             anchor = f"dataset-{number}"

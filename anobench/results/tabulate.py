@@ -21,7 +21,7 @@ from ..api import overrides as ov
 from ..api.errors import ConfigError
 from ..api.records import RunSpec
 from . import columns as cols
-from . import stats
+from . import ranktest, stats
 from .labels import label, what_ran
 from .leaderboard import COST, Cell, Leaderboard, RankRow, Row, Table, run_precision
 from .leaderboard_stats import Group, Request, annotate
@@ -47,6 +47,7 @@ def build(
     all_intervals: bool = True,
     backfill: Backfill | None = None,
     declared: cols.Declared | None = None,
+    correction: str = "holm",
 ) -> Leaderboard:
     """Tables ranked by each dataset's primary metric (mean over seeds), and the average ranks.
 
@@ -56,6 +57,7 @@ def build(
     computes the primary metric's interval only (all the rendered tables show), which is faster.
     ``backfill`` works out the differences from the profile of runs stored without them.
     ``declared`` looks up the datasets' key metrics and the metrics' short names.
+    ``correction`` adjusts each table's p-values vs best (``holm``, ``bonferroni``, ``none``).
     """
     if resamples < 0:
         raise ValueError("resamples must be >= 0")
@@ -70,10 +72,21 @@ def build(
     if columns:
         columns = _check_metrics(columns, sorted(set(df["name"])), declared)
     tables = [
-        _table(store, str(dataset_hash), part, columns, resamples, seed, all_intervals, declared)
+        _table(
+            store,
+            str(dataset_hash),
+            part,
+            columns,
+            resamples,
+            seed,
+            all_intervals,
+            declared,
+            correction,
+        )
         for dataset_hash, part in df.groupby("dataset_hash", sort=False)
     ]
-    return Leaderboard(tables, _rank_summary(tables))
+    summary = _rank_summary(tables)
+    return Leaderboard(tables, summary, ranktest.analyse(summary))
 
 
 def _only(df: pd.DataFrame, key: str, name: str) -> pd.DataFrame:
@@ -155,6 +168,7 @@ def _table(
     seed: int,
     all_intervals: bool,
     declared: cols.Declared | None = None,
+    correction: str = "holm",
 ) -> Table:
     primary = (
         str(part["primary_metric"].dropna().iloc[0]) if part["primary_metric"].notna().any() else ""
@@ -198,7 +212,9 @@ def _table(
         Group(list(ids), not math.isnan(rank))
         for ids, rank in zip(agg["run_ids"], agg["rank"], strict=True)
     ]
-    request = Request(metrics, primary, hib, resamples, seed, dataset_hash, all_intervals)
+    request = Request(
+        metrics, primary, hib, resamples, seed, dataset_hash, all_intervals, correction
+    )
     found = annotate(store, part, groups, request)
     stored = _latest_overrides(part, agg["run_ids"])
     agg["overrides"] = [ov.method_part(o) for o in stored]
@@ -243,6 +259,8 @@ def _table(
         seed=seed,
         ci_over=found.ci_over,
         tests=found.tests,
+        correction=correction,
+        comparisons=found.comparisons,
         label=dataset_label,
         dataset_overrides=dataset_overrides,
         key_metrics=cols.key_metrics(declared.key_metrics(name), metrics, primary),

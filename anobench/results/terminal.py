@@ -49,7 +49,9 @@ def rich_tables(
     header, rows = render.summary_rows(board)
     if header:
         columns = [(h, [row[i] for row in rows]) for i, h in enumerate(header)]
-        out.append(_rich("average rank across datasets", [render.SUMMARY_NOTE], columns, None))
+        out.append(
+            _rich("average rank across datasets", render.summary_notes(board), columns, None)
+        )
     return out
 
 
@@ -87,8 +89,7 @@ def _lead(table: Table, with_primary: bool) -> list[Column]:
     ]
     if with_primary:
         out.append((_header(table, table.primary_metric), [_primary_cell(table, r) for r in rows]))
-        p = ["best" if r.vs_best.note == "best" else render.fmt_p(r.vs_best.p) for r in rows]
-        out.append(("p vs best", p))
+        out.append(("p vs best", [render.p_cell(r.vs_best) for r in rows]))
     return out
 
 

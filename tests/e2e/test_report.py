@@ -65,7 +65,7 @@ def test_leaderboard_statistics_from_stored_evidence(home):
         assert rec["pixel_aupro_ci_low"] is None and rec["pixel_aupro_ci_note"]
     assert synthetic["meandiff"]["few_seeds"] and not synthetic["zscore"]["few_seeds"]
     md = _invoke(home, "leaderboard", "--format", "markdown").stdout
-    assert "p vs best (paired bootstrap)" in md and "pixel_ap 95% CI" in md
+    assert "p vs best (paired bootstrap, Holm)" in md and "pixel_ap 95% CI" in md
     assert "pixel_dice_oracle (oracle) ↑" in md and "| 2 † |" in md
     # synthetic and toy are two dataset configurations: each method is ranked on one of them
     assert "### Average rank across datasets" in md and "| zscore (quick) | 1/2 |" in md
@@ -147,7 +147,7 @@ def test_report_renders_in_headless_chromium(home, tmp_path, embed):
     dom = _headless(browser, tmp_path, "--dump-dom", (out / "index.html").as_uri()).stdout
     assert 'data-ready="true"' in dom, dom[:500]  # the page's load handler ran
     assert dom.count('<table class="leaderboard">') >= 3
-    assert "p vs best (paired bootstrap)" in dom
+    assert "p vs best (paired bootstrap, Holm)" in dom
     images = re.findall(r"<img [^>]*>", dom)
     assert len(images) == 7 + 2 * 4
     # every figure decoded to a real image (naturalWidth > 0) from file://

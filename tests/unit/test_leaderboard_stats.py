@@ -68,7 +68,7 @@ def test_wilcoxon_against_the_best_on_seed_averaged_per_image_values(store):
         assert rec["hit_ci_low"] < rec["hit_mean"] < rec["hit_ci_high"]
     assert "per-image value" in good["hit_ci_over"]
     header, rows = render.display_rows(table)
-    assert "p vs best (Wilcoxon signed-rank)" in header and "hit 95% CI" in header
+    assert "p vs best (Wilcoxon signed-rank, Holm)" in header and "hit 95% CI" in header
     assert rows[0][5] == "best" and rows[1][5] == "<0.001"
     assert any("Wilcoxon signed-rank test" in n for n in render.notes(table))
 
