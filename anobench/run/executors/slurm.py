@@ -211,8 +211,12 @@ class SlurmExecutor:
         for run_id, (job, job_id) in list(self._tracked.items()):
             folder = slurm_dir(job.home, run_id)
             outcome = read_outcome(folder)
+            state = self._states.get(job_id, "GONE")
+            if outcome is not None and outcome.status == RunStatus.INTERRUPTED and state in LIVE:
+                # stopped while Slurm ends the job: wait for Slurm's word, since a preemption
+                # that requeues it starts the run again (and that start removes this outcome)
+                continue
             if outcome is None:
-                state = self._states.get(job_id, "GONE")
                 if state in LIVE or state == "UNKNOWN":
                     continue
                 first = self._ended.setdefault(run_id, time.monotonic())

@@ -103,14 +103,28 @@ class LogReporter(Reporter):
         self.log(f"{description} ...")
 
 
-def _requeue(job_id: str) -> bool:
+def _slurm(*args: str) -> subprocess.CompletedProcess[str] | None:
     try:
-        done = subprocess.run(
-            ["scontrol", "requeue", job_id], capture_output=True, text=True, timeout=60
-        )
+        return subprocess.run(args, capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired):
-        return False
-    return done.returncode == 0
+        return None
+
+
+def _requeue(job_id: str) -> str | None:
+    """Requeue this job; ``None`` when done, else why not.
+
+    Only a job Slurm still has ``RUNNING`` is requeued: one that is ``COMPLETING`` was cancelled
+    (``scancel``), reached its time limit or is being preempted, and Slurm decides what follows
+    (a preemption with requeue restarts it; a cancel must stay a cancel).
+    """
+    state = _slurm("squeue", "--noheader", "--format=%T", f"--jobs={job_id}")
+    now = state.stdout.strip() if state is not None and state.returncode == 0 else "UNKNOWN"
+    if now != "RUNNING":
+        return f"the job is {now or 'gone'}, not running (cancelled, or ended by Slurm)"
+    done = _slurm("scontrol", "requeue", job_id)
+    if done is None or done.returncode != 0:
+        return f"scontrol requeue failed: {done.stderr.strip() if done else 'not found'}"
+    return None
 
 
 def run_job(job: Job, max_requeues: int) -> str:
@@ -128,6 +142,8 @@ def run_job(job: Job, max_requeues: int) -> str:
     job_id = os.environ.get("SLURM_JOB_ID", "?")
     restarts = int(os.environ.get("SLURM_RESTART_COUNT", "0") or 0)
     workdir = runs_dir(Path(job.home)) / job.run_id
+    # an outcome left by this job's previous start (Slurm requeued it) is moot now
+    (slurm_dir(job.home, job.run_id) / OUTCOME).unlink(missing_ok=True)
     step = checkpoint_step(workdir)
     where = f"Slurm job {job_id} on {socket.gethostname()}, start {restarts + 1}"
     if step is not None:
@@ -148,15 +164,17 @@ def run_job(job: Job, max_requeues: int) -> str:
         step = checkpoint_step(workdir)
         at = f"at step {step}" if step is not None else "before its first checkpoint"
         name = signal.Signals(stopped_by).name
-        if restarts >= max_requeues:
-            reporter.log(f"stopped by {name} {at}; requeued {restarts} times already: not again")
-        elif _requeue(job_id):
+        why = (
+            f"requeued {restarts} times already (max_requeues)"
+            if restarts >= max_requeues
+            else _requeue(job_id)
+        )
+        if why is None:
             reporter.log(f"stopped by {name} {at}: checkpoint written, job requeued")
             with contextlib.suppress(Exception):
                 sys.stdout.flush()
             sys.exit(REQUEUED_EXIT)  # not an Exception: submitit writes no result for it
-        else:
-            reporter.log(f"stopped by {name} {at}; Slurm did not requeue the job (cancelled?)")
+        reporter.log(f"stopped by {name} {at}; not requeued: {why}")
     write_outcome(slurm_dir(job.home, job.run_id), outcome)
     reporter.log(f"{outcome.status.value}; outcome written for the driver to collect")
     return outcome.status.value
