@@ -47,7 +47,7 @@ class Cluster:
                 proc.terminate()
         for proc in reversed(self.processes):
             try:
-                proc.wait(timeout=15)
+                proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()

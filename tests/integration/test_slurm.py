@@ -137,7 +137,10 @@ def test_sigterm_requeues_the_job_and_the_run_resumes_to_the_local_metrics(clust
     assert stopped_run["provenance"]["slurm"]["job_id"] == job_id
     assert stopped_run["provenance"]["slurm"]["restarts"] == 1
     assert len(_jobs(home)) == 2
-    shown = subprocess.run(_cmd(home, "show", workdir.name), capture_output=True, text=True)
+    wide = {**env, "COLUMNS": "500"}
+    shown = subprocess.run(
+        _cmd(home, "show", workdir.name), capture_output=True, text=True, env=wide
+    )
     assert f"slurm job {job_id}, log: {workdir / 'slurm' / f'{job_id}_0_log.out'}" in shown.stdout
     # per-run options reached sbatch through submitit
     script = (workdir / "slurm" / f"{job_id}_submission.sh").read_text()
