@@ -42,6 +42,16 @@ class Cluster:
         return path.read_text(errors="replace") if path.exists() else ""
 
     def stop(self) -> None:
+        """Cancel every job, let Slurm end them (their step daemons outlive slurmd if it goes
+        first), then stop the daemons."""
+        if self.processes and self.processes[-1].poll() is None:
+            self.run("scancel", "--full", "--user=root", check=False)
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                left = self.run("squeue", "--noheader", "--states=PD,R,CG,S,CF", check=False)
+                if not left.strip():
+                    break
+                time.sleep(0.5)
         for proc in reversed(self.processes):
             if proc.poll() is None:
                 proc.terminate()

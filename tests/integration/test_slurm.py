@@ -56,7 +56,6 @@ def cluster(tmp_path_factory):
     except slurm_cluster.Unavailable as exc:
         pytest.skip(f"Slurm could not be started: {exc}")
     yield found
-    found.run("scancel", "--full", "--user=root", check=False)
     found.stop()
 
 
