@@ -10,6 +10,7 @@ import click
 from ..api.errors import ConfigError
 from ..api.records import RunStatus
 from .common import State, console
+from .slurm_options import slurm_from, slurm_options
 
 
 def _seeds(text: str | None) -> list[int] | None:
@@ -30,17 +31,19 @@ def _seeds(text: str | None) -> list[int] | None:
 @click.argument("suite_file", metavar="SUITE.toml", type=click.Path(path_type=Path))
 @click.option(
     "--executor",
-    type=click.Choice(["local", "ray"]),
+    type=click.Choice(["local", "ray", "slurm"]),
     default="local",
     show_default=True,
-    help="local: worker processes on this machine; ray: tasks on a Ray cluster.",
+    help="local: worker processes on this machine; ray: tasks on a Ray cluster; slurm: one"
+    " Slurm job per run (submitit).",
 )
 @click.option(
     "--jobs",
     "-j",
     type=click.IntRange(min=1),
     default=None,
-    help="Runs at once (local default 1; ray default: what the cluster's CPUs or GPUs allow).",
+    help="Runs at once (local default 1; ray default: what the cluster's CPUs or GPUs allow;"
+    " slurm: jobs in flight, default 16).",
 )
 @click.option(
     "--threads",
@@ -52,6 +55,12 @@ def _seeds(text: str | None) -> list[int] | None:
     "--address",
     default=None,
     help="Ray cluster to join (default: $RAY_ADDRESS, else a local cluster for this suite).",
+)
+@slurm_options
+@click.option(
+    "--collect",
+    is_flag=True,
+    help="Slurm: store the outcomes that finished jobs left, submit nothing.",
 )
 @click.option("--seeds", default=None, metavar="0,1,2", help="Replace the suite's seeds.")
 @click.option("--device", default=None, help="Replace the suite's device (auto, cpu, cuda[:N]).")
@@ -71,6 +80,8 @@ def command(
     device: str | None,
     dry_run: bool,
     fmt: str,
+    collect: bool = False,
+    **slurm_flags: object,
 ) -> None:
     """Run every dataset x method x seed of a suite; skip what already finished.
 
@@ -88,6 +99,10 @@ def command(
     if address and executor != "ray":
         raise ConfigError("--address names a Ray cluster; use it with --executor ray")
     suite = load_suite(suite_file)
+    slurm = slurm_from(suite, executor, slurm_flags)
+    if collect:
+        _collect(state, fmt)
+        return
     specs = suite.expand(seeds=_seeds(seeds), device=device)
     if dry_run:
         if store_path(state.home).exists():
@@ -111,6 +126,7 @@ def command(
         threads=threads,
         address=address,
         devices=devices,
+        slurm=slurm,
     )
     view = make_view(state.quiet)  # progress goes to stderr: it never mixes with --format json
     report = driver.run_suite(suite, items, runner, pool, view)
@@ -121,6 +137,21 @@ def command(
         _print_summary(report)
     if report.failed or report.count(RunStatus.INTERRUPTED):
         raise SystemExit(1)  # the suite is not complete: running it again retries or resumes
+
+
+def _collect(state: State, fmt: str) -> None:
+    from ..run.executors.slurm import collect
+    from ..run.runner import Runner
+
+    with state.store() as store:
+        done = collect(Runner(state.home, store=store))
+    if fmt == "json":
+        click.echo(json.dumps([{"run_id": r, "status": s} for r, s in done], indent=2))
+        return
+    for run_id, status in done:
+        click.echo(f"collected {run_id}: {status}")
+    if not done:
+        click.echo("no outcomes waiting to be collected", err=True)
 
 
 def _print_grid(name: str, items: list, fmt: str) -> None:

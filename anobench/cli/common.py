@@ -99,6 +99,9 @@ def print_record(record: RunRecord, brief: bool) -> None:
         figure = Path(record.artifacts) / "panel.png"
         if figure.exists():
             out.print(f"figure: {figure}", highlight=False)
+    slurm = _slurm_job(record)
+    if slurm:
+        out.print(f"slurm job {slurm.get('job_id')}, log: {slurm.get('log')}", highlight=False)
     if not brief:
         out.print_json(json.dumps({"spec": spec.to_dict(), "config_hash": spec.config_hash()}))
         shown = {k: v for k, v in prov.items() if k != "traceback"}
@@ -107,6 +110,20 @@ def print_record(record: RunRecord, brief: bool) -> None:
             out.print("artifacts:")
             for path in sorted(Path(record.artifacts).iterdir()):
                 out.print(f"  {path}", highlight=False)
+
+
+def _slurm_job(record: RunRecord) -> dict[str, Any] | None:
+    """The Slurm job of a run: from its outcome, or (still running) the driver's job.json."""
+    if isinstance(record.provenance.get("slurm"), dict):
+        return record.provenance["slurm"]
+    path = Path(record.artifacts or "") / "slurm" / "job.json"
+    if record.artifacts and path.is_file():
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+    return None
 
 
 def print_json(data: Any) -> None:

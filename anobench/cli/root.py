@@ -14,7 +14,7 @@ import click
 
 from ..api.errors import AnobenchError
 from ..api.home import resolve_home
-from . import bench, doctor, leaderboard, predict, report, rm, run, show
+from . import bench, doctor, export, leaderboard, predict, report, rm, run, show
 from . import list as listing
 from .common import State
 
@@ -80,7 +80,7 @@ def cli(ctx: click.Context, home: Path | None, debug: bool, quiet: bool) -> None
     ctx.with_resource(handled())
 
 
-for _module in (listing, run, show, rm, leaderboard, bench, report, predict, doctor):
+for _module in (listing, run, show, rm, leaderboard, bench, report, predict, doctor, export):
     cli.add_command(_module.command)
 
 

@@ -174,9 +174,14 @@ def run_suite(
     interrupted (the next invocation resumes them) and the exception propagates.
     """
     view = view or BenchView()
+    # runs whose jobs an earlier driver left queued or running (Slurm): followed, not resubmitted
+    adopt = getattr(executor, "adopt", None)
+    adopted = adopt(items, runner) if adopt else []
     todo = deque(item for item in items if item.status == TODO)
     view.start(suite.name, len(todo), len(items) - len(todo), executor.describe())
-    inflight: dict[str, Item] = {}
+    inflight: dict[str, Item] = {item.run_id: item for item in adopted if item.run_id}
+    for item in adopted:
+        view.started(item)
     gate = _DataGate()
     t0 = time.perf_counter()
     try:
@@ -224,9 +229,12 @@ def run_suite(
                 view.finished(item)
             executor.close(kill=True)
         finally:
+            # jobs that outlive the driver stay running: the next bench adopts them
+            detached = getattr(executor, "outlives_driver", False)
             for run_id, item in inflight.items():
-                runner.store.interrupt_if_running(run_id, "the suite was stopped while it ran")
-                item.status = INTERRUPTED
+                if not detached:
+                    runner.store.interrupt_if_running(run_id, "the suite was stopped while it ran")
+                    item.status = INTERRUPTED
             view.stop()
         raise
     executor.close()

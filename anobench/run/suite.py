@@ -43,6 +43,7 @@ SUITE_KEYS = {
     "time_budget": "training wall-clock budget of every method, in seconds",
     "datasets": "[[datasets]] tables",
     "methods": "[[methods]] tables",
+    "slurm": "[slurm] table: partition, account, time, cpus, mem, gpus, sbatch (--executor slurm)",
 }
 DATASET_KEYS = {
     "name": "dataset name (see 'anobench list --kind dataset')",
@@ -90,6 +91,8 @@ class Suite:
     metrics: tuple[str, ...] | None = None
     max_steps: int | None = None
     time_budget: float | None = None
+    #: the [slurm] table (``executors.slurm_options.SlurmOptions``), used by --executor slurm
+    slurm: Any = None
 
     def error(self, where: str, problem: str) -> ConfigError:
         return ConfigError(f"suite {self.path}: {where}: {problem}")
@@ -232,11 +235,18 @@ def load_suite(path: str | os.PathLike[str]) -> Suite:
         metrics=metrics,
         max_steps=check.budget(data, "max_steps", "top level"),
         time_budget=check.budget(data, "time_budget", "top level"),
+        slurm=_slurm(data, path),
     )
     suite._check_metrics()
     for entry in (*suite.datasets, *suite.methods):
         suite._check_plugin(entry)
     return suite
+
+
+def _slurm(data: Mapping[str, Any], path: Path) -> Any:
+    from .executors.slurm_options import parse
+
+    return parse(data["slurm"], f"suite {path}: [slurm]") if "slurm" in data else None
 
 
 class _Checker:

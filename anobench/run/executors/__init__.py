@@ -1,4 +1,5 @@
-"""Executors run prepared jobs somewhere (local processes, a Ray cluster) and hand back outcomes.
+"""Executors run prepared jobs somewhere (local processes, Ray tasks, Slurm jobs) and hand back
+outcomes.
 
 The driver alone writes the store: it registers each run (``Runner.prepare``), submits the
 job, and commits the outcome an executor returns (``Runner.commit``). Workers write only the
@@ -54,6 +55,7 @@ def make_executor(
     threads: int | None = None,
     address: str | None = None,
     devices: tuple[str, ...] = (),
+    slurm: Any = None,
 ) -> Executor:
     from ...api.errors import ConfigError
 
@@ -67,4 +69,8 @@ def make_executor(
         from .ray import RayExecutor
 
         return RayExecutor(home=home, jobs=jobs, threads=threads, address=address, devices=devices)
-    raise ConfigError(f"--executor {kind!r}: use local or ray")
+    if kind == "slurm":
+        from .slurm import SlurmExecutor
+
+        return SlurmExecutor(home=home, options=slurm, jobs=jobs, threads=threads)
+    raise ConfigError(f"--executor {kind!r}: use local, ray or slurm")
