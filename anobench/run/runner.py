@@ -51,6 +51,7 @@ from ..results.store import Store
 from ..results.store.store import DiskFull
 from . import profiles
 from .devices import resolve_device
+from .hints import resume_command
 
 PROFILES = ("quick", "paper")
 #: the progress task (and failure phase) of loading a run's data
@@ -391,7 +392,7 @@ class Runner:
         if outcome.status == RunStatus.INTERRUPTED:
             signum = getattr(outcome.cause, "signum", signals.signal.SIGINT)
             has_checkpoint = (runs_dir(self.home) / job.run_id / CHECKPOINT).exists()
-            raise RunInterrupted(job.run_id, signum, has_checkpoint)
+            raise RunInterrupted(job.run_id, signum, has_checkpoint, self.home)
         if outcome.status == RunStatus.FAILED:
             raise outcome.exception() from outcome.cause
         return self.store.get_run(job.run_id)
@@ -483,16 +484,19 @@ class Runner:
 class RunInterrupted(signals.Interrupted):
     """A run stored as interrupted; says how to resume it."""
 
-    def __init__(self, run_id: str, signum: int, checkpoint: bool) -> None:
+    def __init__(
+        self, run_id: str, signum: int, checkpoint: bool, home: Path | None = None
+    ) -> None:
         super().__init__(signum)
         self.run_id = run_id
         self.checkpoint = checkpoint
+        self.home = home
 
     def advice(self) -> str:
         where = "from its checkpoint" if self.checkpoint else "from step 0 (no checkpoint yet)"
         return (
             f"run {self.run_id} interrupted ({signal_name(self)}); resume it {where} with:"
-            f" anobench run --resume {self.run_id}"
+            f" {resume_command(self.run_id, self.home)}"
         )
 
 
