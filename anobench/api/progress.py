@@ -231,7 +231,9 @@ def _budgeted(base: type) -> type:
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
             if left is None or (task.time_remaining is not None and task.time_remaining <= left):
                 return super().render(task)
-            return Text(duration(left), style="progress.remaining")
+            minutes, seconds = divmod(int(left), 60)
+            hours, minutes = divmod(minutes, 60)
+            return Text(f"{hours:d}:{minutes:02d}:{seconds:02d}", style="progress.remaining")
 
     return BudgetedRemaining
 
