@@ -79,12 +79,18 @@ class Dataset(Configurable):
     #: the runs have them
     key_metrics: ClassVar[tuple[str, ...]] = ()
     has_masks: ClassVar[bool] = False
+    #: options that say where the data are, not what they are (``root``, a list's path): a
+    #: run is identified by ``fingerprint()`` instead, so the same data under another path (or
+    #: named by an environment variable) are the same data. Kept in the run's spec to read.
+    location_options: ClassVar[tuple[str, ...]] = ()
 
     def load(self, split: SplitName, ctx: RunContext) -> Split:
         raise NotImplementedError
 
     def fingerprint(self) -> str:
-        """A string that changes whenever the data this configuration yields changes."""
+        """A string that changes whenever the data this configuration yields changes, and only
+        then: where the data are (``location_options``) must not change it. Called before every
+        run (to find a finished one), so keep it cheap after its first call."""
         raise NotImplementedError
 
     def check(self) -> None:

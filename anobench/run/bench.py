@@ -23,6 +23,7 @@ from ..api.records import RunSpec, RunStatus
 from ..results.store import Store
 from .bench_view import BenchView
 from .executors import Executor
+from .identity import identify, planned_precision
 from .runner import Runner
 from .suite import Suite
 
@@ -97,7 +98,11 @@ class Report:
 def _check(item: Item, store: Store) -> None:
     """Skip the item if its configuration and seed finished, or if a live process runs it."""
     spec = item.spec
-    finished = store.find_finished(spec.config_hash(), spec.seed)
+    try:
+        precision: str | None = planned_precision(spec)
+    except AnobenchError:
+        precision = None  # the run itself will say what is wrong
+    finished = store.find_finished(spec.config_hash(), spec.seed, precision)
     if finished:
         item.status, item.run_id = SKIPPED, finished
         record = store.get_run(finished)
@@ -115,9 +120,18 @@ def _check(item: Item, store: Store) -> None:
     item.status = TODO
 
 
+def _identified(spec: RunSpec) -> RunSpec:
+    """The spec with its data fingerprint; as it is when its data cannot be found (the run then
+    fails with the reason, as before)."""
+    try:
+        return identify(spec)
+    except AnobenchError:
+        return spec
+
+
 def plan(specs: list[RunSpec], store: Store) -> list[Item]:
     """The grid with what the store already holds; reads only."""
-    items = [Item(spec) for spec in specs]
+    items = [Item(_identified(spec)) for spec in specs]
     for item in items:
         _check(item, store)
     return items

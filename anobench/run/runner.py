@@ -10,6 +10,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,7 @@ from ..results.store.store import DiskFull
 from . import profiles
 from .devices import resolve_device
 from .hints import resume_command
+from .identity import identify, planned_precision
 
 PROFILES = ("quick", "paper")
 #: the progress task (and failure phase) of loading a run's data
@@ -370,11 +372,14 @@ class Runner:
         record = self.store.get_run(run_id)
         if record.status == RunStatus.FINISHED:
             raise ConfigError(f"run {record.run_id} already finished; nothing to resume")
+        check_same_data(record)
         return self.run(record.spec, metrics, resume=record.run_id)
 
     def finished(self, spec: RunSpec) -> RunRecord | None:
-        """The latest finished run of the spec's configuration and seed, if there is one."""
-        run_id = self.store.find_finished(spec.config_hash(), spec.seed)
+        """The latest finished run of the spec's configuration and seed (its data fingerprint
+        included) in the precision it would compute in here, if there is one."""
+        spec = identify(spec)
+        run_id = self.store.find_finished(spec.config_hash(), spec.seed, planned_precision(spec))
         return None if run_id is None else self.store.get_run(run_id)
 
     def run(
@@ -408,7 +413,7 @@ class Runner:
         dataset_cls = _plugin_class("dataset", spec.dataset, Dataset)
         method_cls = _plugin_class("method", spec.method, Method)
         metric_classes = metric_plugins(metrics)
-        dataset_cls(**spec.dataset_options).check()
+        spec = identify(spec)  # checks that the data can be found
         if resume is None:
             self.reclaim(spec)
             resume = self._interrupted_with_checkpoint(spec)
@@ -475,10 +480,25 @@ class Runner:
         return live
 
     def _interrupted_with_checkpoint(self, spec: RunSpec) -> str | None:
-        for run_id in self.store.find_interrupted(spec.config_hash(), spec.seed):
+        precision = planned_precision(spec)
+        for run_id in self.store.find_interrupted(spec.config_hash(), spec.seed, precision):
             if (runs_dir(self.home) / run_id / CHECKPOINT).exists():
                 return run_id
         return None
+
+
+def check_same_data(record: RunRecord) -> None:
+    """A run resumes only on the data it started with (the fingerprint it was stored with)."""
+    stored = record.spec.data_fingerprint
+    if stored is None:
+        return
+    now = identify(replace(record.spec, data_fingerprint=None)).data_fingerprint
+    if now != stored:
+        raise ConfigError(
+            f"run {record.run_id} cannot be resumed: the data of dataset"
+            f" '{record.spec.dataset}' changed since it started (fingerprint {stored[:12]}, now"
+            f" {str(now)[:12]}); start a new run instead"
+        )
 
 
 class RunInterrupted(signals.Interrupted):

@@ -178,6 +178,9 @@ class CheXpertDataset(Dataset):
     def check(self) -> None:
         self.root_path()
 
+    #: the fingerprint covers the CSVs, not the folder's path
+    location_options = ("root",)
+
     def root_path(self) -> Path:
         """The release folder (the one holding train.csv); one message with the fix otherwise."""
         root = root_folder(self.params["root"], ENV_ROOT, "CheXpert folder", HOW_TO)

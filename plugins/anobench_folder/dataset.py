@@ -68,6 +68,8 @@ class FolderDataset(FileDataset):
     )
     primary_metric = "image_auroc"
     data_options = _DATA_OPTIONS
+    #: the fingerprint covers the manifest's rows and the images' bytes, so neither path counts
+    location_options = ("root", "manifest")
     workers_env = "ANOBENCH_FOLDER_WORKERS"
     #: masks are optional: a root without them gives ``masks=None`` (pixel metrics skipped)
     has_masks = True

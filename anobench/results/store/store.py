@@ -77,6 +77,19 @@ def _num(value: float) -> float | None:
     return None if value is None or math.isnan(value) else float(value)
 
 
+def _in_precision(provenance_json: str, precision: str | None, unknown: bool = False) -> bool:
+    """Whether a run computed in ``precision`` (always, for ``None``); ``unknown``: the answer
+    for a run that ended before resolving it."""
+    if precision is None:
+        return True
+    from ..leaderboard import run_precision
+
+    provenance = json.loads(provenance_json)
+    if not provenance.get("resolved"):
+        return unknown
+    return run_precision(provenance) == precision
+
+
 class Store:
     """One SQLite file; open one ``Store`` per process (connections are not shared)."""
 
@@ -480,23 +493,29 @@ class Store:
         rows = self._db.execute(query + " ORDER BY created, rowid", args).fetchall()
         return [self._record(r) for r in rows]
 
-    def find_finished(self, config_hash: str, seed: int) -> str | None:
-        """The latest finished run of one configuration and seed (by ``finished``, then id)."""
-        row = self._db.execute(
-            "SELECT run_id FROM runs WHERE config_hash = ? AND seed = ? AND status = ?"
-            " ORDER BY finished DESC, run_id DESC LIMIT 1",
-            (config_hash, seed, RunStatus.FINISHED.value),
-        ).fetchone()
-        return row[0] if row else None
-
-    def find_interrupted(self, config_hash: str, seed: int) -> list[str]:
-        """Interrupted runs of one configuration and seed, newest first."""
+    def find_finished(
+        self, config_hash: str, seed: int, precision: str | None = None
+    ) -> str | None:
+        """The latest finished run of one configuration and seed (by ``finished``, then id);
+        with ``precision``, only one that computed in it (as the leaderboard's rows split)."""
         rows = self._db.execute(
-            "SELECT run_id FROM runs WHERE config_hash = ? AND seed = ?"
+            "SELECT run_id, provenance_json FROM runs WHERE config_hash = ? AND seed = ?"
+            " AND status = ? ORDER BY finished DESC, run_id DESC",
+            (config_hash, seed, RunStatus.FINISHED.value),
+        )
+        return next((r[0] for r in rows if _in_precision(r[1], precision)), None)
+
+    def find_interrupted(
+        self, config_hash: str, seed: int, precision: str | None = None
+    ) -> list[str]:
+        """Interrupted runs of one configuration and seed (in ``precision``, when given and
+        known), newest first."""
+        rows = self._db.execute(
+            "SELECT run_id, provenance_json FROM runs WHERE config_hash = ? AND seed = ?"
             " AND status = ? ORDER BY created DESC",
             (config_hash, seed, RunStatus.INTERRUPTED.value),
         )
-        return [r[0] for r in rows]
+        return [r[0] for r in rows if _in_precision(r[1], precision, unknown=True)]
 
     def find_running(self, config_hash: str, seed: int) -> list[tuple[str, dict[str, Any]]]:
         """``running`` runs of one configuration and seed with their provenance, newest first."""
