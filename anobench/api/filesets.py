@@ -37,6 +37,7 @@ from .imageio import read_image
 from .interfaces import SPLITS, Dataset
 from .options import Option
 from .records import Split
+from .space import reserved_memmap
 from .squares import square_image, square_mask, unit_to_gray
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".dcm", ".dicom", ".nii", ".nii.gz")
@@ -321,14 +322,10 @@ class FileDataset(Dataset):
         entries = [listing.entries[i] for i in chosen]
         size = int(self.image_size)
         with build_folder(final) as tmp:
-            raw = np.lib.format.open_memmap(
-                tmp / "images.npy", mode="w+", dtype=np.uint8, shape=(len(entries), 1, size, size)
-            )
+            raw = reserved_memmap(tmp / "images.npy", np.uint8, (len(entries), 1, size, size))
             masks = None
             if listing.has_masks:
-                masks = np.lib.format.open_memmap(
-                    tmp / "masks.npy", mode="w+", dtype=np.uint8, shape=(len(entries), size, size)
-                )
+                masks = reserved_memmap(tmp / "masks.npy", np.uint8, (len(entries), size, size))
 
             def store(i: int, path: Path) -> None:
                 pixels = read_image(path)
