@@ -23,7 +23,7 @@ from ..api.records import RunSpec, RunStatus
 from ..results.store import Store
 from .bench_view import BenchView
 from .executors import Executor
-from .identity import identify, planned_precision
+from .identity import identified, planned_precision
 from .runner import Runner
 from .suite import Suite
 
@@ -120,18 +120,9 @@ def _check(item: Item, store: Store) -> None:
     item.status = TODO
 
 
-def _identified(spec: RunSpec) -> RunSpec:
-    """The spec with its data fingerprint; as it is when its data cannot be found (the run then
-    fails with the reason, as before)."""
-    try:
-        return identify(spec)
-    except AnobenchError:
-        return spec
-
-
 def plan(specs: list[RunSpec], store: Store) -> list[Item]:
     """The grid with what the store already holds; reads only."""
-    items = [Item(_identified(spec)) for spec in specs]
+    items = [Item(identified(spec)) for spec in specs]
     for item in items:
         _check(item, store)
     return items

@@ -43,6 +43,15 @@ def identify(spec: RunSpec) -> RunSpec:
     return replace(spec, data_fingerprint=fingerprint, location_options=tuple(cls.location_options))
 
 
+def identified(spec: RunSpec) -> RunSpec:
+    """``identify``, or the spec as it is when its data cannot be found (a suite's plan: the
+    run then fails with the reason)."""
+    try:
+        return identify(spec)
+    except AnobenchError:
+        return spec
+
+
 def planned_precision(spec: RunSpec, device: str | None = None) -> str:
     """The precision the run will compute in on ``device`` (default: the spec's): what the
     leaderboard labels its row with; ``""`` for a method without a precision option."""
