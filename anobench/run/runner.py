@@ -6,6 +6,7 @@ import contextlib
 import errno
 import math
 import os
+import sys
 import time
 import traceback
 import uuid
@@ -169,7 +170,9 @@ def execute(job: Job, reporter: Reporter | None = None) -> Outcome:
     t0 = time.perf_counter()
     restore = thread_settings()
     try:
-        results, evidence = _execute(job, reporter, provenance, phase)
+        # stdout carries the result (--format json): what plugins print goes to stderr
+        with contextlib.redirect_stdout(sys.stderr):
+            results, evidence = _execute(job, reporter, provenance, phase)
     except KeyboardInterrupt as exc:
         how = signal_name(exc)
         provenance["interrupted_by"] = how
@@ -415,7 +418,7 @@ class Runner:
         metric_classes = metric_plugins(metrics)
         spec = identify(spec)  # checks that the data can be found
         if resume is None:
-            self.reclaim(spec)
+            refuse_duplicate(self.reclaim(spec), self.store)
             resume = self._interrupted_with_checkpoint(spec)
             if resume:
                 self.reporter.log(f"resuming interrupted run {resume} of the same configuration")
@@ -485,6 +488,18 @@ class Runner:
             if (runs_dir(self.home) / run_id / CHECKPOINT).exists():
                 return run_id
         return None
+
+
+def refuse_duplicate(live: Sequence[str], store: Store) -> None:
+    """A configuration and seed training in another live process is not started twice."""
+    if not live:
+        return
+    owner = store.get_run(live[0]).provenance.get("owner") or {}
+    raise ConfigError(
+        f"run {live[0]} of this configuration and seed is running in process"
+        f" {owner.get('pid')} on {owner.get('host')}: wait for it ('anobench show {live[0]}'),"
+        " or stop it first; --seed gives another seed"
+    )
 
 
 def check_same_data(record: RunRecord) -> None:
