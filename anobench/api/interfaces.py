@@ -87,6 +87,14 @@ class Dataset(Configurable):
     def load(self, split: SplitName, ctx: RunContext) -> Split:
         raise NotImplementedError
 
+    @classmethod
+    def for_method(cls, options: dict[str, Any], supervision: str) -> dict[str, Any]:
+        """The resolved options with what depends on the method decided: e.g. whether its
+        training split holds abnormal images (``supervision``: ``unsupervised`` or ``weak``).
+        Called once when a run is specified, so the stored spec (and the label) says what ran.
+        Default: the options as they are."""
+        return options
+
     def fingerprint(self) -> str:
         """A string that changes whenever the data this configuration yields changes, and only
         then: where the data are (``location_options``) must not change it. Called before every

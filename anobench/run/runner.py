@@ -85,10 +85,11 @@ def build_spec(
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         # the rule of suites (run.suite) and of bench --seeds: an integer >= 0
         raise ConfigError(f"--seed must be an integer >= 0, got {seed!r}")
+    resolved = dataset_cls.resolve(profile, dataset_options or {})
     return RunSpec(
         dataset=dataset,
         method=method,
-        dataset_options=dataset_cls.resolve(profile, dataset_options or {}),
+        dataset_options=dataset_cls.for_method(resolved, method_cls.supervision),
         method_options=method_cls.resolve(profile, method_options or {}),
         profile=profile,
         seed=seed,
@@ -271,6 +272,7 @@ def _execute(
     method = method_cls(**method_options)
     train = training_split(splits["train"], method_cls.supervision, owner)
     fit_val = training_split(splits["val"], method_cls.supervision, owner)
+    provenance["trained_on"] = len(train)
     phase[0] = "fit"
     ctx.budget.start()
     t0 = time.perf_counter()
