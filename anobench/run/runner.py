@@ -360,6 +360,10 @@ class Runner:
     executors call the three steps themselves so that only the driver writes the store.
     """
 
+    #: whether runs execute on this machine: only then does the precision ``auto`` resolves to
+    #: here say which stored runs are the same (a remote executor's machines may differ)
+    local = True
+
     def __init__(
         self,
         home: Path,
@@ -485,7 +489,7 @@ class Runner:
         return live
 
     def _interrupted_with_checkpoint(self, spec: RunSpec) -> str | None:
-        precision = planned_precision(spec)
+        precision = planned_precision(spec) if self.local else None
         for run_id in self.store.find_interrupted(spec.config_hash(), spec.seed, precision):
             if (runs_dir(self.home) / run_id / CHECKPOINT).exists():
                 return run_id

@@ -56,3 +56,22 @@ def test_methods_without_a_precision_option_keep_their_label(invoke, testplugins
     assert run["provenance"]["resolved"]["precision"] is None
     markdown = invoke("leaderboard", "--format", "markdown", "--bootstrap", "0").stdout
     assert "brightness (quick) |" in markdown
+
+
+def test_bench_plans_a_run_in_another_precision_only_where_it_runs_here(
+    invoke, testplugins, cpu, home
+):
+    from anobench.results.store import Store
+    from anobench.run import bench
+    from anobench.run.runner import build_spec
+
+    cpu(AMX)
+    assert invoke("run", "-m", "precise", "-d", "toy").exit_code == 0
+    spec = build_spec(dataset="toy", method="precise")
+    with Store(home / "store.sqlite") as store:
+        assert bench.plan([spec], store)[0].status == bench.SKIPPED
+        cpu(AVX2)
+        # a local executor would compute in fp32 here: not done yet
+        assert bench.plan([spec], store)[0].status == bench.TODO
+        # a remote executor's machines are not this one: the finished run counts
+        assert bench.plan([spec], store, local=False)[0].status == bench.SKIPPED
