@@ -256,7 +256,8 @@ def _execute(
         ctx.governor = ThreadGovernor(threads)
     phase[0] = LOAD_DATA
     dataset = dataset_cls(**spec.dataset_options)
-    provenance["dataset_fingerprint"] = dataset.fingerprint()
+    # worked out when the run was identified (a worker need not read every file again)
+    provenance["dataset_fingerprint"] = spec.data_fingerprint or dataset.fingerprint()
     splits = {}
     with reporter.task(LOAD_DATA, total=3) as task:
         for name in ("train", "val", "test"):
