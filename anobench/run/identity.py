@@ -12,11 +12,13 @@ fingerprint from the dataset's listing (file contents hashed once per process, s
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
 from ..api import hardware, registry
-from ..api.errors import AnobenchError, PluginError
-from ..api.records import RunSpec
+from ..api.errors import AnobenchError, ConfigError, PluginError
+from ..api.records import RunRecord, RunSpec
 from .devices import resolve_device
 
 
@@ -64,3 +66,29 @@ def planned_precision(spec: RunSpec, device: str | None = None) -> str:
         cls.options, dict(spec.method_options), resolve_device(device or spec.device)
     )
     return str(values.get(name) or "")
+
+
+def refuse_duplicate(live: Sequence[str], store: Any) -> None:
+    """A configuration and seed training in another live process is not started twice."""
+    if not live:
+        return
+    owner = store.get_run(live[0]).provenance.get("owner") or {}
+    raise ConfigError(
+        f"run {live[0]} of this configuration and seed is running in process"
+        f" {owner.get('pid')} on {owner.get('host')}: wait for it ('anobench show {live[0]}'),"
+        " or stop it first; --seed gives another seed"
+    )
+
+
+def check_same_data(record: RunRecord) -> None:
+    """A run resumes only on the data it started with (the fingerprint it was stored with)."""
+    stored = record.spec.data_fingerprint
+    if stored is None:
+        return
+    now = identify(replace(record.spec, data_fingerprint=None)).data_fingerprint
+    if now != stored:
+        raise ConfigError(
+            f"run {record.run_id} cannot be resumed: the data of dataset"
+            f" '{record.spec.dataset}' changed since it started (fingerprint {stored[:12]}, now"
+            f" {str(now)[:12]}); start a new run instead"
+        )

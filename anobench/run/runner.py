@@ -11,7 +11,6 @@ import time
 import traceback
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +53,7 @@ from ..results.store.store import DiskFull
 from . import profiles
 from .devices import resolve_device
 from .hints import resume_command
-from .identity import identify, planned_precision
+from .identity import check_same_data, identify, planned_precision, refuse_duplicate
 
 PROFILES = ("quick", "paper")
 #: the progress task (and failure phase) of loading a run's data
@@ -495,32 +494,6 @@ class Runner:
             if (runs_dir(self.home) / run_id / CHECKPOINT).exists():
                 return run_id
         return None
-
-
-def refuse_duplicate(live: Sequence[str], store: Store) -> None:
-    """A configuration and seed training in another live process is not started twice."""
-    if not live:
-        return
-    owner = store.get_run(live[0]).provenance.get("owner") or {}
-    raise ConfigError(
-        f"run {live[0]} of this configuration and seed is running in process"
-        f" {owner.get('pid')} on {owner.get('host')}: wait for it ('anobench show {live[0]}'),"
-        " or stop it first; --seed gives another seed"
-    )
-
-
-def check_same_data(record: RunRecord) -> None:
-    """A run resumes only on the data it started with (the fingerprint it was stored with)."""
-    stored = record.spec.data_fingerprint
-    if stored is None:
-        return
-    now = identify(replace(record.spec, data_fingerprint=None)).data_fingerprint
-    if now != stored:
-        raise ConfigError(
-            f"run {record.run_id} cannot be resumed: the data of dataset"
-            f" '{record.spec.dataset}' changed since it started (fingerprint {stored[:12]}, now"
-            f" {str(now)[:12]}); start a new run instead"
-        )
 
 
 class RunInterrupted(signals.Interrupted):

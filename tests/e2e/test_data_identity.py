@@ -60,3 +60,19 @@ def test_the_variable_pointing_at_other_images_is_another_result(
     # two data sets, two tables: the seed-1 run is not averaged with the first folder's run
     assert sorted(row["n"] for row in rows) == [1, 2]
     assert len({row["dataset_hash"] for row in rows}) == 2
+
+
+def test_a_resume_refuses_data_that_changed_since_the_run_started(
+    invoke, testplugins, own_datasets, tmp_path, monkeypatch
+):
+    from .conftest import one_line_error
+
+    first, _, _ = _roots(tmp_path)
+    monkeypatch.setenv("TESTPLUGINS_INTERRUPT_AT", "1")
+    assert invoke("-q", "run", *TINY, "--dataset-opt", f"root={first}").exit_code == 130
+    monkeypatch.delenv("TESTPLUGINS_INTERRUPT_AT")
+    (run,) = json.loads(invoke("show", "--format", "json").stdout)
+    image = next(first.rglob("*.png"))
+    Image.fromarray(255 - np.asarray(Image.open(image))).save(image)
+    result = invoke("run", "--resume", run["run_id"])
+    one_line_error(result, run["run_id"], "changed since it started", "start a new run")
