@@ -114,3 +114,12 @@ def test_a_locked_store_names_the_process_that_holds_it(invoke, testplugins, hom
         holder.close()
     one_line_error(result, "locked", f"pid {os.getpid()}", "run busy", "retry")
     assert "writable folder" not in result.stderr
+
+
+def test_no_space_for_generated_synthetic_data_fails_the_run_in_one_line(invoke, home, monkeypatch):
+    def no_space(fd, offset, length):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "posix_fallocate", no_space)
+    result = invoke("-q", "run", "-m", "meandiff", "-d", "synthetic", *TINY)
+    one_line_error(result, "no space left", ".npy", "free space")
