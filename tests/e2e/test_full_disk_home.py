@@ -123,3 +123,17 @@ def test_no_space_for_generated_synthetic_data_fails_the_run_in_one_line(invoke,
     monkeypatch.setattr(os, "posix_fallocate", no_space)
     result = invoke("-q", "run", "-m", "meandiff", "-d", "synthetic", *TINY)
     one_line_error(result, "no space left", ".npy", "free space")
+
+
+def test_a_store_locked_while_it_is_opened_is_not_called_unusable(
+    invoke, testplugins, home, monkeypatch
+):
+    assert invoke("-q", "run", "-m", "brightness", "-d", "toy").exit_code == 0
+
+    def locked(self):
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(Store, "_migrate", locked)
+    result = invoke("run", "-m", "brightness", "-d", "toy", "--seed", "1")
+    one_line_error(result, "locked", "retry")
+    assert "move it aside" not in result.stderr

@@ -172,6 +172,8 @@ class Store:
                 self._db.close()
             if is_damage(exc):
                 raise damaged(self.path, str(exc)) from None
+            if "locked" in str(exc).lower():
+                raise StoreError(locked(self.path, [])) from None
             if is_full(exc, self.path):
                 # a healthy store on a full disk: commands that only look read it as it is
                 if readonly:
