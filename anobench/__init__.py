@@ -53,6 +53,7 @@ from .api.records import (
     Scored,
     Split,
 )
+from .api.space import reserved_memmap
 from .api.squares import RESIZES, square_image, square_mask, to_gray, unit_to_gray
 from .api.version import __version__
 from .api.weights import (
@@ -159,6 +160,7 @@ __all__ = [
     "read_state_dict",
     "rejected_rows",
     "require_extra",
+    "reserved_memmap",
     "resolve_backbone_weights",
     "root_folder",
     "seed_everything",

@@ -45,6 +45,12 @@ class Budget:
     def elapsed(self) -> float:
         return time.monotonic() - self._start
 
+    def deadline(self, seconds: float | None = None) -> float | None:
+        """The ``time.monotonic()`` at which the wall-clock cap (or ``seconds`` after the start,
+        whichever is first) ends training; ``None`` without one."""
+        caps = [c for c in (self.seconds, seconds) if c is not None]
+        return self._start + min(caps) if caps else None
+
     def expired(self, step: int | None = None) -> bool:
         if step is not None and self.max_steps is not None and step >= self.max_steps:
             return True

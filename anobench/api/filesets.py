@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .context import RunContext
+from .digests import content_fingerprint, file_digest
 from .errors import DataError
 from .imagecache import (
     ScaledImages,
@@ -36,6 +37,7 @@ from .imageio import read_image
 from .interfaces import SPLITS, Dataset
 from .options import Option
 from .records import Split
+from .space import reserved_memmap
 from .squares import square_image, square_mask, unit_to_gray
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".dcm", ".dicom", ".nii", ".nii.gz")
@@ -149,6 +151,7 @@ class FileDataset(Dataset):
     workers_env: ClassVar[str] = "ANOBENCH_DECODE_WORKERS"
     #: bump when decoding, selection or the cache layout changes: old caches are then ignored
     loader_version: ClassVar[int] = 1
+    location_options: ClassVar[tuple[str, ...]] = ("root",)
 
     def root_path(self) -> Path:
         raise NotImplementedError
@@ -186,7 +189,26 @@ class FileDataset(Dataset):
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
     def fingerprint(self) -> str:
-        return self.cache_key()
+        """The listing and the bytes of every listed image and mask, not where they are: the
+        same images under another root (or a manifest elsewhere) are the same data."""
+        cached = getattr(self, "_fingerprint", None)
+        if cached is None:
+            root = self.root_path()
+            rows = (
+                [
+                    e.rel,
+                    e.label,
+                    e.split,
+                    e.patient,
+                    e.mask,
+                    file_digest(root / e.rel),
+                    None if e.mask is None else file_digest(root / e.mask),
+                ]
+                for e in self.listing().entries
+            )
+            header = {"dataset": self.name, "loader": self.loader_version}
+            cached = self._fingerprint = content_fingerprint(header, rows)
+        return cached
 
     def cache_dir(self, ctx: RunContext) -> Path:
         return Path(ctx.cache_dir) / self.name / self.cache_key()
@@ -300,14 +322,10 @@ class FileDataset(Dataset):
         entries = [listing.entries[i] for i in chosen]
         size = int(self.image_size)
         with build_folder(final) as tmp:
-            raw = np.lib.format.open_memmap(
-                tmp / "images.npy", mode="w+", dtype=np.uint8, shape=(len(entries), 1, size, size)
-            )
+            raw = reserved_memmap(tmp / "images.npy", np.uint8, (len(entries), 1, size, size))
             masks = None
             if listing.has_masks:
-                masks = np.lib.format.open_memmap(
-                    tmp / "masks.npy", mode="w+", dtype=np.uint8, shape=(len(entries), size, size)
-                )
+                masks = reserved_memmap(tmp / "masks.npy", np.uint8, (len(entries), size, size))
 
             def store(i: int, path: Path) -> None:
                 pixels = read_image(path)

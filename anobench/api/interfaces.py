@@ -79,12 +79,26 @@ class Dataset(Configurable):
     #: the runs have them
     key_metrics: ClassVar[tuple[str, ...]] = ()
     has_masks: ClassVar[bool] = False
+    #: options that say where the data are, not what they are (``root``, a list's path): a
+    #: run is identified by ``fingerprint()`` instead, so the same data under another path (or
+    #: named by an environment variable) are the same data. Kept in the run's spec to read.
+    location_options: ClassVar[tuple[str, ...]] = ()
 
     def load(self, split: SplitName, ctx: RunContext) -> Split:
         raise NotImplementedError
 
+    @classmethod
+    def for_method(cls, options: dict[str, Any], supervision: str) -> dict[str, Any]:
+        """The resolved options with what depends on the method decided: e.g. whether its
+        training split holds abnormal images (``supervision``: ``unsupervised`` or ``weak``).
+        Called once when a run is specified, so the stored spec (and the label) says what ran.
+        Default: the options as they are."""
+        return options
+
     def fingerprint(self) -> str:
-        """A string that changes whenever the data this configuration yields changes."""
+        """A string that changes whenever the data this configuration yields changes, and only
+        then: where the data are (``location_options``) must not change it. Called before every
+        run (to find a finished one), so keep it cheap after its first call."""
         raise NotImplementedError
 
     def check(self) -> None:

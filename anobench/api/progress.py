@@ -13,12 +13,19 @@ DATA_READY = "data ready"
 
 
 class Task:
-    """A handle on one progress bar: ``advance`` it and attach live fields (e.g. losses)."""
+    """A handle on one progress bar: ``advance`` it and attach live fields (e.g. losses).
 
-    def __init__(self, reporter: Reporter, key: Any, total: float | None) -> None:
+    ``deadline``: the ``time.monotonic()`` at which a time budget ends the task whatever its
+    total; the ETA shown is never later than it.
+    """
+
+    def __init__(
+        self, reporter: Reporter, key: Any, total: float | None, deadline: float | None = None
+    ) -> None:
         self._reporter = reporter
         self._key = key
         self.total = total
+        self.deadline = deadline
         self.completed = 0.0
 
     def advance(self, amount: float = 1, **fields: Any) -> None:
@@ -30,8 +37,10 @@ class Reporter:
     """Silent reporter: the default under tests and remote executors."""
 
     @contextmanager
-    def task(self, description: str, total: float | None = None) -> Iterator[Task]:
-        handle = Task(self, description, total)
+    def task(
+        self, description: str, total: float | None = None, deadline: float | None = None
+    ) -> Iterator[Task]:
+        handle = Task(self, description, total, deadline)
         self._start(handle, description)
         try:
             yield handle
@@ -89,14 +98,22 @@ class Pace:
         if self._base is None and completed > 0:
             self._base = (now, completed)
 
-    def line(self, name: str, completed: float, total: float | None, now: float, info: str) -> str:
+    def line(
+        self,
+        name: str,
+        completed: float,
+        total: float | None,
+        now: float,
+        info: str,
+        deadline: float | None = None,
+    ) -> str:
         """``name: 400/1850 (22%) 3m12s elapsed, ETA 11m30s info``."""
         self.seen(completed, now)
         parts = [f"{name}: {completed:g}"]
         if total:
             parts[0] += f"/{total:g} ({100 * completed / total:.0f}%)"
         timing = f"{duration(now - self.started)} elapsed"
-        eta = self.eta(completed, total, now)
+        eta = self.eta(completed, total, now, deadline)
         if eta is not None:
             timing += f", ETA {duration(eta)}"
         parts.append(timing)
@@ -104,13 +121,18 @@ class Pace:
             parts.append(info)
         return " ".join(parts)
 
-    def eta(self, completed: float, total: float | None, now: float) -> float | None:
+    def eta(
+        self, completed: float, total: float | None, now: float, deadline: float | None = None
+    ) -> float | None:
+        """The remaining steps at the speed so far, but no later than ``deadline``."""
+        left = None if deadline is None else max(0.0, deadline - now)
         if not total or self._base is None:
-            return None
+            return left
         since, done = now - self._base[0], completed - self._base[1]
         if done <= 0 or since <= 0:
-            return None
-        return max(0.0, total - completed) * since / done
+            return left
+        eta = max(0.0, total - completed) * since / done
+        return eta if left is None else min(eta, left)
 
 
 class Throttle:
@@ -166,7 +188,8 @@ class PlainReporter(Reporter):
         now = self.clock()
         pace.seen(task.completed, now)
         if throttle.due(task.completed, task.total, now):
-            self.log(pace.line(name, task.completed, task.total, now, _fmt_fields(fields)))
+            info = _fmt_fields(fields)
+            self.log(pace.line(name, task.completed, task.total, now, info, task.deadline))
 
     def _stop(self, task: Task) -> None:
         name, pace, _ = self._tasks.pop(id(task), ("", Pace(self.clock()), None))
@@ -191,11 +214,28 @@ def rich_progress(console: Any, transient: bool) -> Any:
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         TextColumn("eta"),
-        TimeRemainingColumn(),
+        _budgeted(TimeRemainingColumn)(),
         TextColumn("{task.fields[info]}"),
         console=console,
         transient=transient,
     )
+
+
+def _budgeted(base: type) -> type:
+    """rich's time-remaining column, capped by a task's ``deadline`` field (a time budget)."""
+    from rich.text import Text
+
+    class BudgetedRemaining(base):  # type: ignore[misc, valid-type]
+        def render(self, task: Any) -> Any:
+            deadline = task.fields.get("deadline")
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if left is None or (task.time_remaining is not None and task.time_remaining <= left):
+                return super().render(task)
+            minutes, seconds = divmod(int(left), 60)
+            hours, minutes = divmod(minutes, 60)
+            return Text(f"{hours:d}:{minutes:02d}:{seconds:02d}", style="progress.remaining")
+
+    return BudgetedRemaining
 
 
 class RichReporter(Reporter):
@@ -216,7 +256,9 @@ class RichReporter(Reporter):
         if self._open == 0:
             self.progress.start()
         self._open += 1
-        self._ids[id(task)] = self.progress.add_task(description, total=task.total, info="")
+        self._ids[id(task)] = self.progress.add_task(
+            description, total=task.total, info="", deadline=task.deadline
+        )
 
     def _advance(self, task: Task, amount: float, fields: dict[str, Any]) -> None:
         self.progress.update(self._ids[id(task)], advance=amount, info=_fmt_fields(fields))

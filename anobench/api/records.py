@@ -162,6 +162,11 @@ class RunSpec:
     Options are stored fully resolved (defaults + profile + overrides), so the hash identifies the
     configuration. Seed and device are not part of the configuration: runs differing only in seed
     aggregate into one leaderboard row, and the device is provenance.
+
+    ``data_fingerprint`` (set by ``anobench.run.identity`` before a run is looked up or stored)
+    is the dataset's ``fingerprint()``: once known, it stands in the identity for the
+    ``location_options`` (where the data are: ``root``, a manifest's path), which stay in the
+    spec to load the data and for people to read, but identify nothing.
     """
 
     dataset: str
@@ -173,16 +178,29 @@ class RunSpec:
     device: str = "auto"
     max_steps: int | None = None
     time_budget: float | None = None
+    data_fingerprint: str | None = None
+    location_options: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "dataset_options", dict(sorted(self.dataset_options.items())))
         object.__setattr__(self, "method_options", dict(sorted(self.method_options.items())))
+        object.__setattr__(self, "location_options", tuple(sorted(self.location_options)))
+
+    def data_identity(self) -> dict[str, Any]:
+        """What identifies the data: the options, the fingerprint in place of the options that
+        only locate them (without a fingerprint, as before: every option)."""
+        options = dict(self.dataset_options)
+        if self.data_fingerprint is None:
+            return {"dataset_options": options}
+        for name in self.location_options:
+            options.pop(name, None)
+        return {"dataset_options": options, "data_fingerprint": self.data_fingerprint}
 
     def config(self) -> dict[str, Any]:
         """The seed-free, device-free configuration that leaderboard rows group by."""
         return {
             "dataset": self.dataset,
-            "dataset_options": dict(self.dataset_options),
+            **self.data_identity(),
             "method": self.method,
             "method_options": dict(self.method_options),
             "profile": self.profile,
@@ -194,7 +212,10 @@ class RunSpec:
         return short_hash(self.config())
 
     def dataset_hash(self) -> str:
-        return short_hash({"dataset": self.dataset, "options": dict(self.dataset_options)})
+        identity = self.data_identity()
+        if self.data_fingerprint is None:  # the hash of runs stored before fingerprints
+            return short_hash({"dataset": self.dataset, "options": dict(self.dataset_options)})
+        return short_hash({"dataset": self.dataset, **identity})
 
     def method_hash(self) -> str:
         return short_hash(

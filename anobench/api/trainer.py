@@ -313,7 +313,11 @@ class Trainer:
         ctx.begin_stage(stage.name, self.stage_start)
         every = stage.validate_every or self.every
         total = max(0, ctx.budget.steps(stop) - self.stage_start)
-        with ctx.progress.task(f"{self.name}: {stage.name}", total=total) as task:
+        # the time budget (or the stage's own cap) may end the stage before its steps do
+        deadline = ctx.budget.deadline(stage.seconds)
+        with ctx.progress.task(
+            f"{self.name}: {stage.name}", total=total, deadline=deadline
+        ) as task:
             if self.step > self.stage_start:
                 task.advance(self.step - self.stage_start)
             while True:

@@ -117,8 +117,9 @@ def command(
         for name in devices:  # a missing GPU is a config error before anything is stored
             resolve_device(name)
     store = state.store()
-    items = driver.plan(specs, store)
+    items = driver.plan(specs, store, local=executor == "local")
     runner = Runner(state.home, store=store)
+    runner.local = executor == "local"
     pool = make_executor(
         executor,
         home=str(state.home),

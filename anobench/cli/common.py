@@ -95,6 +95,10 @@ def print_record(record: RunRecord, brief: bool) -> None:
         )
     if prov.get("resolved"):
         out.print(f"resolved: {_resolved_text(prov['resolved'])}", highlight=False)
+    from .datasummary import data_line
+
+    if data_line(prov):
+        out.print(data_line(prov), highlight=False)
     if record.artifacts:
         figure = Path(record.artifacts) / "panel.png"
         if figure.exists():

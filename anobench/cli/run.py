@@ -16,6 +16,7 @@ from ..api.interfaces import Dataset, Method
 from ..api.progress import make_reporter
 from ..api.records import RunRecord
 from .common import State, print_json, print_record, text_or_json
+from .resume import refuse_mixed
 
 
 def _typed(kind: str, name: str, pairs: tuple[str, ...], flag: str) -> dict[str, Any]:
@@ -85,6 +86,7 @@ def command(
     # progress goes to stderr in every format: --format json keeps stdout for the result
     runner = Runner(state.home, make_reporter(state.quiet), state.store(), threads=threads)
     if resume_id:
+        refuse_mixed(click.get_current_context(), resume_id)
         record = runner.resume(resume_id, metrics=list(metrics) or None)
         _report(record, fmt)
         return

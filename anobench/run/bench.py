@@ -23,6 +23,7 @@ from ..api.records import RunSpec, RunStatus
 from ..results.store import Store
 from .bench_view import BenchView
 from .executors import Executor
+from .identity import identified, planned_precision
 from .runner import Runner
 from .suite import Suite
 
@@ -94,10 +95,15 @@ class Report:
         }
 
 
-def _check(item: Item, store: Store) -> None:
-    """Skip the item if its configuration and seed finished, or if a live process runs it."""
+def _check(item: Item, store: Store, local: bool = True) -> None:
+    """Skip the item if its configuration and seed finished (in the precision it would compute
+    in here, for a ``local`` executor), or if a live process runs it."""
     spec = item.spec
-    finished = store.find_finished(spec.config_hash(), spec.seed)
+    try:
+        precision: str | None = planned_precision(spec) if local else None
+    except AnobenchError:
+        precision = None  # the run itself will say what is wrong
+    finished = store.find_finished(spec.config_hash(), spec.seed, precision)
     if finished:
         item.status, item.run_id = SKIPPED, finished
         record = store.get_run(finished)
@@ -115,11 +121,12 @@ def _check(item: Item, store: Store) -> None:
     item.status = TODO
 
 
-def plan(specs: list[RunSpec], store: Store) -> list[Item]:
-    """The grid with what the store already holds; reads only."""
-    items = [Item(spec) for spec in specs]
+def plan(specs: list[RunSpec], store: Store, local: bool = True) -> list[Item]:
+    """The grid with what the store already holds; reads only. ``local``: the runs execute on
+    this machine (a remote executor's precision is not known here: any finished one counts)."""
+    items = [Item(identified(spec)) for spec in specs]
     for item in items:
-        _check(item, store)
+        _check(item, store, local)
     return items
 
 

@@ -55,7 +55,8 @@ def default_output(home: Path, run_id: str) -> Path:
 def load_trained(home: Path, run_id: str) -> tuple[RunRecord, Method, Dataset, Threshold]:
     """A stored run's method with its learned state, its dataset (for ``preprocess``) and its
     validation image threshold."""
-    with Store(store_path(Path(home))) as store:
+    # only reads: a read-only (or full) home can still predict into --output elsewhere
+    with Store(store_path(Path(home)), readonly=True) as store:
         record = store.get_run(run_id)
         threshold = stored_threshold(store, record.run_id)
     spec = record.spec

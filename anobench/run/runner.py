@@ -6,6 +6,7 @@ import contextlib
 import errno
 import math
 import os
+import sys
 import time
 import traceback
 import uuid
@@ -51,6 +52,8 @@ from ..results.store import Store
 from ..results.store.store import DiskFull
 from . import gpu, profiles
 from .devices import resolve_device
+from .hints import resume_command
+from .identity import check_same_data, identify, planned_precision, refuse_duplicate
 
 PROFILES = ("quick", "paper")
 #: the progress task (and failure phase) of loading a run's data
@@ -81,10 +84,11 @@ def build_spec(
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         # the rule of suites (run.suite) and of bench --seeds: an integer >= 0
         raise ConfigError(f"--seed must be an integer >= 0, got {seed!r}")
+    resolved = dataset_cls.resolve(profile, dataset_options or {})
     return RunSpec(
         dataset=dataset,
         method=method,
-        dataset_options=dataset_cls.resolve(profile, dataset_options or {}),
+        dataset_options=dataset_cls.for_method(resolved, method_cls.supervision),
         method_options=method_cls.resolve(profile, method_options or {}),
         profile=profile,
         seed=seed,
@@ -166,7 +170,8 @@ def execute(job: Job, reporter: Reporter | None = None) -> Outcome:
     t0 = time.perf_counter()
     restore = thread_settings()
     try:
-        with gpu.nondeterministic_ops(provenance):
+        # stdout carries the result (--format json): what plugins print goes to stderr
+        with gpu.nondeterministic_ops(provenance), contextlib.redirect_stdout(sys.stderr):
             results, evidence = _execute(job, reporter, provenance, phase)
     except KeyboardInterrupt as exc:
         how = signal_name(exc)
@@ -252,7 +257,8 @@ def _execute(
         ctx.governor = ThreadGovernor(threads)
     phase[0] = LOAD_DATA
     dataset = dataset_cls(**spec.dataset_options)
-    provenance["dataset_fingerprint"] = dataset.fingerprint()
+    # worked out when the run was identified (a worker need not read every file again)
+    provenance["dataset_fingerprint"] = spec.data_fingerprint or dataset.fingerprint()
     splits = {}
     with reporter.task(LOAD_DATA, total=3) as task:
         for name in ("train", "val", "test"):
@@ -268,6 +274,7 @@ def _execute(
     method = method_cls(**method_options)
     train = training_split(splits["train"], method_cls.supervision, owner)
     fit_val = training_split(splits["val"], method_cls.supervision, owner)
+    provenance["trained_on"] = len(train)
     phase[0] = "fit"
     ctx.budget.start()
     t0 = time.perf_counter()
@@ -355,6 +362,10 @@ class Runner:
     executors call the three steps themselves so that only the driver writes the store.
     """
 
+    #: whether runs execute on this machine: only then does the precision ``auto`` resolves to
+    #: here say which stored runs are the same (a remote executor's machines may differ)
+    local = True
+
     def __init__(
         self,
         home: Path,
@@ -372,11 +383,14 @@ class Runner:
         record = self.store.get_run(run_id)
         if record.status == RunStatus.FINISHED:
             raise ConfigError(f"run {record.run_id} already finished; nothing to resume")
+        check_same_data(record)
         return self.run(record.spec, metrics, resume=record.run_id)
 
     def finished(self, spec: RunSpec) -> RunRecord | None:
-        """The latest finished run of the spec's configuration and seed, if there is one."""
-        run_id = self.store.find_finished(spec.config_hash(), spec.seed)
+        """The latest finished run of the spec's configuration and seed (its data fingerprint
+        included) in the precision it would compute in here, if there is one."""
+        spec = identify(spec)
+        run_id = self.store.find_finished(spec.config_hash(), spec.seed, planned_precision(spec))
         return None if run_id is None else self.store.get_run(run_id)
 
     def run(
@@ -394,7 +408,7 @@ class Runner:
         if outcome.status == RunStatus.INTERRUPTED:
             signum = getattr(outcome.cause, "signum", signals.signal.SIGINT)
             has_checkpoint = (runs_dir(self.home) / job.run_id / CHECKPOINT).exists()
-            raise RunInterrupted(job.run_id, signum, has_checkpoint)
+            raise RunInterrupted(job.run_id, signum, has_checkpoint, self.home)
         if outcome.status == RunStatus.FAILED:
             raise outcome.exception() from outcome.cause
         return self.store.get_run(job.run_id)
@@ -411,9 +425,9 @@ class Runner:
         dataset_cls = _plugin_class("dataset", spec.dataset, Dataset)
         method_cls = _plugin_class("method", spec.method, Method)
         metric_classes = metric_plugins(metrics)
-        dataset_cls(**spec.dataset_options).check()
+        spec = identify(spec)  # checks that the data can be found
         if resume is None:
-            self.reclaim(spec)
+            refuse_duplicate(self.reclaim(spec), self.store)
             resume = self._interrupted_with_checkpoint(spec)
             if resume:
                 self.reporter.log(f"resuming interrupted run {resume} of the same configuration")
@@ -478,7 +492,8 @@ class Runner:
         return live
 
     def _interrupted_with_checkpoint(self, spec: RunSpec) -> str | None:
-        for run_id in self.store.find_interrupted(spec.config_hash(), spec.seed):
+        precision = planned_precision(spec) if self.local else None
+        for run_id in self.store.find_interrupted(spec.config_hash(), spec.seed, precision):
             if (runs_dir(self.home) / run_id / CHECKPOINT).exists():
                 return run_id
         return None
@@ -487,16 +502,19 @@ class Runner:
 class RunInterrupted(signals.Interrupted):
     """A run stored as interrupted; says how to resume it."""
 
-    def __init__(self, run_id: str, signum: int, checkpoint: bool) -> None:
+    def __init__(
+        self, run_id: str, signum: int, checkpoint: bool, home: Path | None = None
+    ) -> None:
         super().__init__(signum)
         self.run_id = run_id
         self.checkpoint = checkpoint
+        self.home = home
 
     def advice(self) -> str:
         where = "from its checkpoint" if self.checkpoint else "from step 0 (no checkpoint yet)"
         return (
             f"run {self.run_id} interrupted ({signal_name(self)}); resume it {where} with:"
-            f" anobench run --resume {self.run_id}"
+            f" {resume_command(self.run_id, self.home)}"
         )
 
 

@@ -20,6 +20,7 @@ import torch
 import anobench
 from anobench.api.home import store_path
 from anobench.results.provenance import git_revision
+from anobench.run.identity import identified
 from anobench.run.suite import load_suite
 
 
@@ -66,7 +67,8 @@ def main() -> None:
     args = parser.parse_args()
 
     suite = load_suite(args.suite)
-    grid = {(s.config_hash(), s.seed): s for s in suite.expand()}
+    # runs are stored under their data fingerprint: the grid's specs get theirs
+    grid = {(s.config_hash(), s.seed): s for s in map(identified, suite.expand())}
     with sqlite3.connect(store_path(args.home.resolve())) as db:
         rows = db.execute(
             "SELECT config_hash, seed, provenance_json, created, finished FROM runs"

@@ -32,6 +32,7 @@ from anobench import (
     option_set,
     publish_folder,
     rejected_rows,
+    reserved_memmap,
     root_folder,
     skipped_files,
     workers_from_env,
@@ -177,6 +178,9 @@ class CheXpertDataset(Dataset):
 
     def check(self) -> None:
         self.root_path()
+
+    #: the fingerprint covers the CSVs, not the folder's path
+    location_options = ("root",)
 
     def root_path(self) -> Path:
         """The release folder (the one holding train.csv); one message with the fix otherwise."""
@@ -360,9 +364,7 @@ class CheXpertDataset(Dataset):
             )
         size = int(self.image_size)
         with build_folder(final) as tmp:
-            raw = np.lib.format.open_memmap(
-                tmp / "images.npy", mode="w+", dtype=np.uint8, shape=(len(rels), 1, size, size)
-            )
+            raw = reserved_memmap(tmp / "images.npy", np.uint8, (len(rels), 1, size, size))
 
             def store(i: int, path: Path) -> None:
                 raw[i, 0] = decode(path, size, self.resize, self.equalize)

@@ -24,7 +24,7 @@ from anobench import (
 )
 
 from .listing import from_folders, from_manifest
-from .splits import make_splits
+from .splits import ABNORMAL_SPLITS, make_splits
 
 ENV_ROOT = "ANOBENCH_FOLDER_ROOT"
 HOW_TO = (
@@ -35,6 +35,7 @@ HOW_TO = (
 )
 _DATA_OPTIONS = (
     "manifest",
+    "abnormal_split",
     "image_size",
     "resize",
     "equalize",
@@ -68,6 +69,8 @@ class FolderDataset(FileDataset):
     )
     primary_metric = "image_auroc"
     data_options = _DATA_OPTIONS
+    #: the fingerprint covers the manifest's rows and the images' bytes, so neither path counts
+    location_options = ("root", "manifest")
     workers_env = "ANOBENCH_FOLDER_WORKERS"
     #: masks are optional: a root without them gives ``masks=None`` (pixel metrics skipped)
     has_masks = True
@@ -113,6 +116,17 @@ class FolderDataset(FileDataset):
             minimum=0.0,
         ),
         Option("data_seed", int, 0, "seed of the made splits and of the caps", minimum=0),
+        Option(
+            "abnormal_split",
+            str,
+            "auto",
+            "where abnormal images go when the splits are made (the protocol, shown in the"
+            " label): test (none in train: val's share to val, the rest to test; for methods"
+            " trained on normal images only, which would ignore them), stratified (drawn like"
+            " the normal ones: both classes in every split, for weakly supervised methods);"
+            " auto: test for unsupervised methods, stratified for weakly supervised ones",
+            choices=ABNORMAL_SPLITS,
+        ),
         *cap_options(),
         Option(
             "strict",
@@ -134,6 +148,13 @@ class FolderDataset(FileDataset):
         return {"root": str(directory)}
 
     # -- where the data is --------------------------------------------------------------------
+
+    @classmethod
+    def for_method(cls, options: dict[str, Any], supervision: str) -> dict[str, Any]:
+        if options.get("abnormal_split") == "auto":
+            chosen = "stratified" if supervision == "weak" else "test"
+            return {**options, "abnormal_split": chosen}
+        return options
 
     def root_path(self) -> Path:
         root = root_folder(self.params["root"], ENV_ROOT, "image folder", HOW_TO)
@@ -166,15 +187,23 @@ class FolderDataset(FileDataset):
             [e.patient if e.patient is not None else f"image:{e.rel}" for e in listing.entries],
             dtype=object,
         )
+        # outside a run (which resolves auto from the method) auto is the one-class protocol
+        protocol = "test" if self.abnormal_split == "auto" else self.abnormal_split
         made = make_splits(
             labels,
             groups,
             val_fraction=self.val_fraction,
             test_fraction=self.test_fraction,
             seed=self.data_seed,
+            abnormal_split=protocol,
         )
         how = "by patient" if listing.has_patients else "by image"
+        where = (
+            "abnormal images in val and test only"
+            if protocol == "test"
+            else "abnormal images drawn into every split like the normal ones"
+        )
         return made, (
             f"made {how} with data_seed={self.data_seed}, val_fraction={self.val_fraction},"
-            f" test_fraction={self.test_fraction}, stratified by class"
+            f" test_fraction={self.test_fraction}; {where} (abnormal_split={protocol})"
         )

@@ -2,12 +2,19 @@
 
 Images are grouped by patient when the manifest names patients (else each image is its own
 group), and groups are drawn into test, val and train with ``data_seed``, separately for groups
-with and without an abnormal image, so both classes reach every split and no patient is in two.
+with and without an abnormal image, so no patient is in two splits. Where the abnormal groups go
+is the protocol (``abnormal_split``): ``stratified`` draws them like the normal ones (both
+classes in every split, for weakly supervised methods); ``test`` keeps them out of training
+(val's share to val, for thresholds chosen there, every other one to test), since a method
+trained on normal images only would never see them.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+#: where abnormal images go when the splits are made
+ABNORMAL_SPLITS = ("auto", "test", "stratified")
 
 
 def _share(n: int, fraction: float) -> int:
@@ -26,6 +33,7 @@ def make_splits(
     val_fraction: float,
     test_fraction: float,
     seed: int,
+    abnormal_split: str = "stratified",
 ) -> np.ndarray:
     """The split name of every image (object array), patient-disjoint and stratified."""
     labels = np.asarray(labels)
@@ -40,6 +48,9 @@ def make_splits(
         order = [members[i] for i in rng.permutation(len(members))]
         n_test = _share(len(order), test_fraction)
         n_val = _share(len(order) - n_test, val_fraction / max(1e-12, 1 - test_fraction))
+        if stratum == 1 and abnormal_split == "test":
+            n_val = _share(len(order), val_fraction)
+            n_test = len(order) - n_val  # none left for train
         assigned = {g: "test" for g in order[:n_test]}
         assigned.update({g: "val" for g in order[n_test : n_test + n_val]})
         assigned.update({g: "train" for g in order[n_test + n_val :]})

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from anobench import DataError, Dataset, Option, RunContext, Split, option_set
+from anobench import DataError, Dataset, Option, RunContext, Split, option_set, reserved_memmap
 
 #: one independent random stream per split, derived from ``data_seed``
 _STREAMS = {"train": 0, "val": 1, "test": 2}
@@ -160,7 +160,8 @@ class SyntheticDataset(Dataset):
         size = int(self.params["image_size"])
         specs = _generator.array_specs(2 * n, size)
         arrays = {
-            key: np.lib.format.open_memmap(directory / f"{key}.npy", mode="w+", dtype=dt, shape=sh)
+            # blocks reserved first: a full disk is an error naming the file, not a bus error
+            key: reserved_memmap(directory / f"{key}.npy", dt, sh)
             for key, (sh, dt) in specs.items()
         }
         started = time.perf_counter()

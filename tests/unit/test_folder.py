@@ -246,7 +246,8 @@ def test_the_cache_is_reused_and_keyed_by_listing_manifest_and_options(tmp_path,
 
 def test_caps_per_class_and_stated_sizes(tmp_path):
     made = make_fixture(tmp_path / "root", normal=40, abnormal=20, corrupt=False)
-    split = _dataset(made.root, max_train=5).load("train", make_context(tmp_path))
+    options = {"max_train": 5, "abnormal_split": "stratified"}
+    split = _dataset(made.root, **options).load("train", make_context(tmp_path))
     assert split.meta["healthy"] == split.meta["diseased"] == 5
     assert split.meta["before_caps"] > 10
 

@@ -51,7 +51,7 @@ def test_schema_1_store_migrates_and_old_runs_stay_readable(tmp_path):
     path = tmp_path / "store.sqlite"
     spec = _schema_1_store(path)
     with Store(path) as store:
-        assert store.schema_version == SCHEMA_VERSION == 3
+        assert store.schema_version == SCHEMA_VERSION == 4
         old = store.get_run("old")
         assert old.status == "finished" and old.metrics == {"image_accuracy": 0.5, "pixel_ap": 0.4}
         assert store.evidence("old") is None

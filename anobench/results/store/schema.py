@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from collections.abc import Callable
@@ -33,6 +34,44 @@ def _relative_artifacts(db: sqlite3.Connection, home: Path) -> None:
                 continue
             relative = own
         db.execute("UPDATE runs SET artifacts = ? WHERE run_id = ?", (relative.as_posix(), run_id))
+
+
+def _data_identity(db: sqlite3.Connection, home: Path) -> None:
+    """4: a run is identified by its data fingerprint, not by the options alone.
+
+    Each run's spec takes the fingerprint its provenance recorded (a run that ended before
+    recording one takes the fingerprint of its configuration's other runs, when they agree on
+    one), and its configuration and dataset hashes are worked out again with it. Runs of one
+    configuration stay one row unless they recorded different data: runs that named their
+    folder by an environment variable (``root`` unset) and read different folders become
+    separate rows, as they always should have been. Which options only locate the data is
+    the plugin's to say and is not known here: old runs keep their paths in their identity.
+    """
+    from ...api.records import RunSpec
+
+    rows = db.execute("SELECT run_id, config_hash, spec_json, provenance_json FROM runs").fetchall()
+    seen: dict[str, set[str]] = {}
+    for _, config, _, provenance in rows:
+        found = json.loads(provenance).get("dataset_fingerprint")
+        if isinstance(found, str) and found:
+            seen.setdefault(config, set()).add(found)
+    for run_id, config, spec_json, provenance in rows:
+        found = json.loads(provenance).get("dataset_fingerprint")
+        if not (isinstance(found, str) and found):
+            found = next(iter(seen[config])) if len(seen.get(config, ())) == 1 else None
+        data = json.loads(spec_json)
+        if found is None or data.get("data_fingerprint"):
+            continue
+        spec = RunSpec.from_dict({**data, "data_fingerprint": found, "location_options": ()})
+        db.execute(
+            "UPDATE runs SET spec_json = ?, config_hash = ?, dataset_hash = ? WHERE run_id = ?",
+            (
+                json.dumps(spec.to_dict(), default=str),
+                spec.config_hash(),
+                spec.dataset_hash(),
+                run_id,
+            ),
+        )
 
 
 MIGRATIONS: list[Migration] = [
@@ -87,6 +126,7 @@ MIGRATIONS: list[Migration] = [
     );
     """,
     _relative_artifacts,
+    _data_identity,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -10,6 +10,7 @@ import errno
 import json
 import math
 import os
+import shutil
 import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -24,6 +25,9 @@ from .schema import MIGRATIONS, SCHEMA_VERSION
 
 #: layout of the evidence blobs this version writes and reads (see anobench.results.resampling)
 EVIDENCE_FORMAT = 1
+
+#: how long a writer waits for another one to finish before it gives up
+BUSY_SECONDS = 60.0
 
 _FIX = "pass --home (or ANOBENCH_HOME) pointing at a writable folder"
 
@@ -49,17 +53,44 @@ class DiskFull(StoreError):
     """The store (or the disk under it) is full: nothing of the transaction was written."""
 
 
-def is_full(exc: BaseException) -> bool:
-    """``SQLITE_FULL`` ("database or disk is full") or ``ENOSPC``."""
+def is_full(exc: BaseException, path: Path | None = None) -> bool:
+    """``SQLITE_FULL`` ("database or disk is full") or ``ENOSPC``; with the store's ``path``,
+    also an I/O error of SQLite on a disk with (almost) no space left, which is how a full disk
+    shows while SQLite maps its shared-memory file."""
     if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
         return True
-    return isinstance(exc, sqlite3.OperationalError) and "full" in str(exc).lower()
+    if not isinstance(exc, sqlite3.OperationalError):
+        return False
+    text = str(exc).lower()
+    if "full" in text:
+        return True
+    return path is not None and "i/o error" in text and _nearly_full(path)
+
+
+def _nearly_full(path: Path) -> bool:
+    try:
+        return shutil.disk_usage(Path(path).parent).free < 1 << 20
+    except OSError:
+        return False
 
 
 def disk_full(path: Path, detail: str) -> DiskFull:
     return DiskFull(
         f"the disk holding the store {path} is full ({detail}); nothing of this write was"
         " stored: free space (or pass --home on a larger disk) and rerun"
+    )
+
+
+def locked(path: Path, writers: list[str]) -> str:
+    """The one line for a store another process kept locked for the whole busy timeout."""
+    held = (
+        f"processes running anobench runs here: {', '.join(writers[:3])}"
+        if writers
+        else "another anobench process (or a program reading it) is writing it"
+    )
+    return (
+        f"the store {path} stayed locked for {BUSY_SECONDS:g} s: {held}; retry when it is"
+        " done (nothing was written, the store is fine)"
     )
 
 
@@ -75,6 +106,19 @@ def now() -> str:
 
 def _num(value: float) -> float | None:
     return None if value is None or math.isnan(value) else float(value)
+
+
+def _in_precision(provenance_json: str, precision: str | None, unknown: bool = False) -> bool:
+    """Whether a run computed in ``precision`` (always, for ``None``); ``unknown``: the answer
+    for a run that ended before resolving it."""
+    if precision is None:
+        return True
+    from ..leaderboard import run_precision
+
+    provenance = json.loads(provenance_json)
+    if not provenance.get("resolved"):
+        return unknown
+    return run_precision(provenance) == precision
 
 
 class Store:
@@ -107,19 +151,35 @@ class Store:
         if not self.path.exists() and not os.access(self.path.parent, os.W_OK):
             raise StoreError(f"store folder {self.path.parent} is not writable; {_FIX}")
         try:
-            self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+            self._db = sqlite3.connect(self.path, timeout=BUSY_SECONDS, isolation_level=None)
             self._db.row_factory = sqlite3.Row
-            self._db.execute("PRAGMA busy_timeout = 60000")
+            self._db.execute(f"PRAGMA busy_timeout = {int(BUSY_SECONDS * 1000)}")
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA foreign_keys = ON")
             self._check_integrity()
             self._migrate()
+        except DiskFull:
+            self._db.close()
+            if readonly:  # a migration could not be written: read the store as it is
+                self._open_readonly()
+                return
+            raise
         except StoreError:
             self._db.close()
             raise
         except sqlite3.DatabaseError as exc:
+            if getattr(self, "_db", None) is not None:
+                self._db.close()
             if is_damage(exc):
                 raise damaged(self.path, str(exc)) from None
+            if "locked" in str(exc).lower():
+                raise StoreError(locked(self.path, [])) from None
+            if is_full(exc, self.path):
+                # a healthy store on a full disk: commands that only look read it as it is
+                if readonly:
+                    self._open_readonly()
+                    return
+                raise disk_full(self.path, str(exc)) from None
             raise StoreError(
                 f"store file {self.path} is not a usable anobench store ({exc}); it was left"
                 f" untouched: move it aside to start a new store, or {_FIX}"
@@ -210,6 +270,10 @@ class Store:
         try:
             self._db.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
+            if "locked" in str(exc).lower():
+                raise StoreError(locked(self.path, self._writers())) from None
+            if is_full(exc, self.path):
+                raise disk_full(self.path, str(exc)) from None
             raise StoreError(f"store file {self.path} cannot be written ({exc}); {_FIX}") from None
         try:
             yield self._db
@@ -217,9 +281,25 @@ class Store:
         except BaseException as exc:
             if self._db.in_transaction:  # SQLite may have rolled back already (SQLITE_FULL)
                 self._db.execute("ROLLBACK")
-            if isinstance(exc, sqlite3.OperationalError) and is_full(exc):
+            if isinstance(exc, sqlite3.OperationalError) and is_full(exc, self.path):
                 raise disk_full(self.path, str(exc)) from None
             raise
+
+    def _writers(self) -> list[str]:
+        """``pid P on H (run R)`` of the live processes with a run in progress in this store."""
+        try:
+            rows = self._db.execute(
+                "SELECT run_id, provenance_json FROM runs WHERE status = ?",
+                (RunStatus.RUNNING.value,),
+            ).fetchall()
+        except sqlite3.Error:
+            return []
+        out = []
+        for run_id, provenance in rows:
+            owner = json.loads(provenance).get("owner")
+            if isinstance(owner, dict) and alive(owner):
+                out.append(f"pid {owner.get('pid')} on {owner.get('host')} (run {run_id})")
+        return out
 
     def _check_integrity(self) -> None:
         """``PRAGMA quick_check`` once per process and file, before anything reads or writes it."""
@@ -480,23 +560,29 @@ class Store:
         rows = self._db.execute(query + " ORDER BY created, rowid", args).fetchall()
         return [self._record(r) for r in rows]
 
-    def find_finished(self, config_hash: str, seed: int) -> str | None:
-        """The latest finished run of one configuration and seed (by ``finished``, then id)."""
-        row = self._db.execute(
-            "SELECT run_id FROM runs WHERE config_hash = ? AND seed = ? AND status = ?"
-            " ORDER BY finished DESC, run_id DESC LIMIT 1",
-            (config_hash, seed, RunStatus.FINISHED.value),
-        ).fetchone()
-        return row[0] if row else None
-
-    def find_interrupted(self, config_hash: str, seed: int) -> list[str]:
-        """Interrupted runs of one configuration and seed, newest first."""
+    def find_finished(
+        self, config_hash: str, seed: int, precision: str | None = None
+    ) -> str | None:
+        """The latest finished run of one configuration and seed (by ``finished``, then id);
+        with ``precision``, only one that computed in it (as the leaderboard's rows split)."""
         rows = self._db.execute(
-            "SELECT run_id FROM runs WHERE config_hash = ? AND seed = ?"
+            "SELECT run_id, provenance_json FROM runs WHERE config_hash = ? AND seed = ?"
+            " AND status = ? ORDER BY finished DESC, run_id DESC",
+            (config_hash, seed, RunStatus.FINISHED.value),
+        )
+        return next((r[0] for r in rows if _in_precision(r[1], precision)), None)
+
+    def find_interrupted(
+        self, config_hash: str, seed: int, precision: str | None = None
+    ) -> list[str]:
+        """Interrupted runs of one configuration and seed (in ``precision``, when given and
+        known), newest first."""
+        rows = self._db.execute(
+            "SELECT run_id, provenance_json FROM runs WHERE config_hash = ? AND seed = ?"
             " AND status = ? ORDER BY created DESC",
             (config_hash, seed, RunStatus.INTERRUPTED.value),
         )
-        return [r[0] for r in rows]
+        return [r[0] for r in rows if _in_precision(r[1], precision, unknown=True)]
 
     def find_running(self, config_hash: str, seed: int) -> list[tuple[str, dict[str, Any]]]:
         """``running`` runs of one configuration and seed with their provenance, newest first."""
