@@ -94,6 +94,12 @@ class Dataset(Configurable):
         registers a run, so such a mistake leaves no failed run in the store. Default: nothing.
         """
 
+    def unused_options(self) -> tuple[str, ...]:
+        """Options whose value changes nothing for this data (e.g. split fractions where the
+        data gives its own splits); called after ``check``, labels leave them out. Default:
+        none."""
+        return ()
+
     def preprocess(self, image: np.ndarray) -> np.ndarray:
         """One user image prepared like this dataset's own: ``[C, H, W]`` float32 in ``[-1, 1]``.
 
@@ -133,6 +139,14 @@ class Method(Configurable):
 
     #: ``unsupervised``: trained on healthy images only; ``weak``: image labels of both classes.
     supervision: ClassVar[Literal["unsupervised", "weak"]] = "unsupervised"
+
+    def check(self) -> None:
+        """Raise an ``AnobenchError`` naming the fix if these option values cannot work.
+
+        Checks that need no data (a weights file that is missing, a backbone that does not
+        exist, two options that exclude each other): the runner calls it before it registers a
+        run, so such a mistake costs no data loading and leaves no failed run. Default: nothing.
+        """
 
     def fit(self, train: Split, val: Split, ctx: RunContext) -> Method:
         raise NotImplementedError

@@ -15,10 +15,12 @@ DATA_READY = "data ready"
 class Task:
     """A handle on one progress bar: ``advance`` it and attach live fields (e.g. losses)."""
 
-    def __init__(self, reporter: Reporter, key: Any, total: float | None) -> None:
+    def __init__(self, reporter: Reporter, key: Any, total: float | None, unit: str = "") -> None:
         self._reporter = reporter
         self._key = key
         self.total = total
+        #: what ``completed`` counts (``splits``, ``images``), shown where the count is
+        self.unit = unit
         self.completed = 0.0
 
     def advance(self, amount: float = 1, **fields: Any) -> None:
@@ -30,8 +32,8 @@ class Reporter:
     """Silent reporter: the default under tests and remote executors."""
 
     @contextmanager
-    def task(self, description: str, total: float | None = None) -> Iterator[Task]:
-        handle = Task(self, description, total)
+    def task(self, description: str, total: float | None = None, unit: str = "") -> Iterator[Task]:
+        handle = Task(self, description, total, unit)
         self._start(handle, description)
         try:
             yield handle
@@ -171,7 +173,8 @@ class PlainReporter(Reporter):
     def _stop(self, task: Task) -> None:
         name, pace, _ = self._tasks.pop(id(task), ("", Pace(self.clock()), None))
         took = duration(self.clock() - pace.started)
-        self.log(f"{name} done ({task.completed:g} in {took})")
+        unit = f" {task.unit}" if task.unit else ""
+        self.log(f"{name} done ({task.completed:g}{unit} in {took})")
 
 
 def rich_progress(console: Any, transient: bool) -> Any:

@@ -15,6 +15,8 @@ from typing import Any
 
 import torch
 
+from .limits import MAX_THREADS
+
 #: set by executors (and ``--threads``) to fix the threads of the runs in a process
 THREADS_VARIABLE = "ANOBENCH_THREADS"
 
@@ -109,6 +111,8 @@ def choose_threads(requested: int | None = None, busy: float | None = -1.0) -> i
             raise ValueError(
                 f"{THREADS_VARIABLE}={os.environ[THREADS_VARIABLE]!r}: expected a number of threads"
             ) from None
+    if requested is not None and int(requested) > MAX_THREADS:
+        raise ValueError(f"threads must be from 1 to {MAX_THREADS}, got {requested}")
     if requested is not None:
         return max(1, int(requested))
     if busy is not None and busy < 0:

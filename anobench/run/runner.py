@@ -22,6 +22,7 @@ from ..api.errors import AnobenchError, ConfigError, MethodFailure, PluginError,
 from ..api.home import MODEL_FILE, cache_dir, runs_dir, store_path
 from ..api.interfaces import Dataset, Method, Metric
 from ..api.jobs import Job, MetricInfo, Outcome
+from ..api.limits import MAX_SEED
 from ..api.liveness import alive, this_process
 from ..api.progress import Reporter
 from ..api.records import (
@@ -78,9 +79,9 @@ def build_spec(
         raise ConfigError(f"--time-budget must be a finite number of seconds, got {time_budget}")
     if time_budget is not None and time_budget <= 0:
         raise ConfigError("--time-budget must be > 0 seconds")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
         # the rule of suites (run.suite) and of bench --seeds: an integer >= 0
-        raise ConfigError(f"--seed must be an integer >= 0, got {seed!r}")
+        raise ConfigError(f"--seed must be an integer from 0 to {MAX_SEED}, got {seed!r}")
     return RunSpec(
         dataset=dataset,
         method=method,
@@ -178,7 +179,7 @@ def execute(job: Job, reporter: Reporter | None = None) -> Outcome:
             seconds=time.perf_counter() - t0,
             cause=exc,
         )
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # a plugin's sys.exit() fails its run, not anobench
         provenance["traceback"] = traceback.format_exc()
         return Outcome(
             job.run_id,
@@ -251,7 +252,7 @@ def _execute(
     dataset = dataset_cls(**spec.dataset_options)
     provenance["dataset_fingerprint"] = dataset.fingerprint()
     splits = {}
-    with reporter.task(LOAD_DATA, total=3) as task:
+    with reporter.task(LOAD_DATA, total=3, unit="splits") as task:
         for name in ("train", "val", "test"):
             splits[name] = dataset.load(name, ctx)
             check_split(splits[name], f"dataset '{spec.dataset}'", name)
@@ -407,7 +408,9 @@ class Runner:
         dataset_cls = _plugin_class("dataset", spec.dataset, Dataset)
         method_cls = _plugin_class("method", spec.method, Method)
         metric_classes = metric_plugins(metrics)
-        dataset_cls(**spec.dataset_options).check()
+        dataset = dataset_cls(**spec.dataset_options)
+        dataset.check()
+        method_cls(**spec.method_options).check()
         if resume is None:
             self.reclaim(spec)
             resume = self._interrupted_with_checkpoint(spec)
@@ -423,6 +426,8 @@ class Runner:
             # plugin's profile is redefined later
             overrides.KEY: profiles.differences(spec, dataset_cls, method_cls),
         }
+        for name in dataset.unused_options():  # a label lists what changed the data only
+            recorded[overrides.KEY]["dataset"].pop(name, None)
         if resume:
             recorded["resumed"] = True
             recorded = self.store.restart_run(run_id, recorded)
@@ -533,6 +538,9 @@ def _jsonable(value: Any) -> bool:
 
 def _describe(exc: BaseException, phase: str, spec: RunSpec) -> str:
     if isinstance(exc, AnobenchError):
+        owner = f"method '{spec.method}'"
+        if isinstance(exc, MethodFailure) and owner not in str(exc):
+            return f"{owner}: {exc}"  # e.g. a loss that diverged, raised by the run context
         return str(exc)
     if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
         where = exc.filename or "the run's files"
@@ -541,4 +549,34 @@ def _describe(exc: BaseException, phase: str, spec: RunSpec) -> str:
             " --home on a larger disk) and rerun"
         )
     who = f"dataset '{spec.dataset}'" if phase == LOAD_DATA else f"method '{spec.method}'"
+    if phase == LOAD_DATA and _too_large(exc):
+        return (
+            f"{who} could not allocate its images during {phase} ({type(exc).__name__}: {exc});"
+            f" {_size_options(spec)}: lower them"
+        )
+    if isinstance(exc, SystemExit):
+        return f"{who} called sys.exit({exc.code!r}) during {phase}; a plugin must raise instead"
     return f"{who} raised {type(exc).__name__} during {phase}: {exc}"
+
+
+def _too_large(exc: BaseException) -> bool:
+    """Arrays beyond memory, disk or the file system's file size (a huge size option)."""
+    sizes = (errno.EINVAL, errno.EFBIG, errno.ENOMEM)
+    return isinstance(exc, MemoryError | OverflowError) or (
+        isinstance(exc, OSError) and exc.errno in sizes
+    )
+
+
+def _size_options(spec: RunSpec) -> str:
+    """The dataset's integer options the spec sets apart from its profile: the likely culprit."""
+    try:
+        changed = profiles.differences(
+            spec,
+            _plugin_class("dataset", spec.dataset, Dataset),
+            _plugin_class("method", spec.method, Method),
+        )["dataset"]
+    except AnobenchError:
+        changed = dict(spec.dataset_options)
+    ints = {k: v for k, v in changed.items() if isinstance(v, int) and not isinstance(v, bool)}
+    shown = ", ".join(f"{k}={v}" for k, v in sorted(ints.items(), key=lambda kv: -kv[1]))
+    return f"its size options set here: {shown}" if shown else "its image count and size"
