@@ -79,6 +79,8 @@ class Dataset(Configurable):
     #: the runs have them
     key_metrics: ClassVar[tuple[str, ...]] = ()
     has_masks: ClassVar[bool] = False
+    #: what figures call label 0 and label 1 (a folder of normal/ and abnormal/ images says so)
+    class_names: ClassVar[tuple[str, str]] = ("healthy", "diseased")
 
     def load(self, split: SplitName, ctx: RunContext) -> Split:
         raise NotImplementedError

@@ -24,7 +24,7 @@ def _seeds(text: str | None) -> list[int] | None:
         ) from None
     if not seeds or any(not 0 <= s <= MAX_SEED for s in seeds) or len(set(seeds)) != len(seeds):
         raise ConfigError(
-            f"--seeds {text!r}: expected distinct integers from 0 to {MAX_SEED}, e.g. 0,1,2"
+            f"--seeds {text!r}: expected distinct integers >= 0 and <= {MAX_SEED}, e.g. 0,1,2"
         )
     return seeds
 

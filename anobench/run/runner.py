@@ -81,7 +81,7 @@ def build_spec(
         raise ConfigError("--time-budget must be > 0 seconds")
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
         # the rule of suites (run.suite) and of bench --seeds: an integer >= 0
-        raise ConfigError(f"--seed must be an integer from 0 to {MAX_SEED}, got {seed!r}")
+        raise ConfigError(f"--seed must be an integer >= 0 and <= {MAX_SEED}, got {seed!r}")
     return RunSpec(
         dataset=dataset,
         method=method,
@@ -341,7 +341,8 @@ def _artifacts(
     torch.save(state, workdir / MODEL_FILE)
     torch.load(workdir / MODEL_FILE, map_location="cpu", weights_only=True)
     title = f"{spec.method} on {spec.dataset} (profile {spec.profile}, seed {spec.seed})"
-    panel(test, pred, workdir / "panel.png", title)
+    names = getattr(_plugin_class("dataset", spec.dataset, Dataset), "class_names", None)
+    panel(test, pred, workdir / "panel.png", title, names=names or ("healthy", "diseased"))
     curves(ctx.history, workdir / "curves.png", title, ctx.stages)
 
 
@@ -421,6 +422,8 @@ class Runner:
             **dict(provenance or {}),
             "seed": spec.seed,
             "owner": this_process(),
+            # what figures drawn later from the store call label 0 and 1
+            "class_names": list(getattr(dataset_cls, "class_names", ("healthy", "diseased"))),
             "plugins": _plugin_versions(spec, metric_classes),
             # the profile as it is now: labels then say what this run changed, even if the
             # plugin's profile is redefined later

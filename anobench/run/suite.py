@@ -275,7 +275,7 @@ class _Checker:
         )
         if not ok or not value:
             raise self.error(
-                where, f"expected a non-empty list of seeds from 0 to {MAX_SEED}, got {value!r}"
+                where, f"expected a non-empty list of seeds >= 0 and <= {MAX_SEED}, got {value!r}"
             )
         if len(set(value)) != len(value):
             raise self.error(where, f"repeats a seed: {value!r}")

@@ -71,6 +71,7 @@ class FolderDataset(FileDataset):
     workers_env = "ANOBENCH_FOLDER_WORKERS"
     #: masks are optional: a root without them gives ``masks=None`` (pixel metrics skipped)
     has_masks = True
+    class_names = ("normal", "abnormal")
 
     options = option_set(
         Option(

@@ -61,13 +61,19 @@ def test_a_bad_backbone_weights_value_is_refused_before_a_run_is_stored(invoke):
 
 
 def test_seeds_beyond_the_store_s_integers_name_the_range(invoke, tmp_path):
-    one_line_error(invoke("run", "-m", "meandiff", *SYNTH, "--seed", str(2**63)), "--seed", "0 to")
+    one_line_error(
+        invoke("run", "-m", "meandiff", *SYNTH, "--seed", str(2**63)),
+        "--seed",
+        "<= 9223372036854775807",
+    )
     suite = tmp_path / "suite.toml"
     suite.write_text(
         "[[datasets]]\nname = 'synthetic'\noptions = { image_size = 32 }\n"
         "[[methods]]\nname = 'meandiff'\n"
     )
-    one_line_error(invoke("bench", str(suite), "--seeds", str(2**63)), "--seeds", "0 to")
+    one_line_error(
+        invoke("bench", str(suite), "--seeds", str(2**63)), "--seeds", "<= 9223372036854775807"
+    )
     assert _runs(invoke) == []
 
 
