@@ -409,6 +409,7 @@ class Runner:
         dataset_cls = _plugin_class("dataset", spec.dataset, Dataset)
         method_cls = _plugin_class("method", spec.method, Method)
         metric_classes = metric_plugins(metrics)
+        _use_threads(self.threads, apply=False)  # $ANOBENCH_THREADS out of range: no run stored
         dataset = dataset_cls(**spec.dataset_options)
         dataset.check()
         method_cls(**spec.method_options).check()
@@ -509,14 +510,15 @@ def signal_name(exc: BaseException) -> str:
     return signals.signal.Signals(signum).name if signum else "SIGINT"
 
 
-def _use_threads(requested: int | None) -> int:
+def _use_threads(requested: int | None, apply: bool = True) -> int:
     """Set and return this run's CPU threads: as requested (``--threads``, or the executor's
     share of the cores), else the usable cores that no other process keeps busy."""
     try:
-        threads = choose_threads(requested)
+        threads = choose_threads(requested, busy=-1.0 if apply else None)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    set_threads(threads)
+    if apply:
+        set_threads(threads)
     return threads
 
 

@@ -231,3 +231,11 @@ def test_predict_returning_a_dict_names_the_predictions_contract(invoke, misbeha
 
 def test_a_nan_loss_names_the_method(invoke, testplugins):
     one_line_error(invoke("-q", "run", "-m", "diverging", *TOY), "method 'diverging'", "nan")
+
+
+def test_a_thread_count_out_of_range_in_the_environment_is_named_and_stores_nothing(
+    invoke, monkeypatch
+):
+    monkeypatch.setenv("ANOBENCH_THREADS", "5000")
+    one_line_error(invoke("-q", "run", "-m", "meandiff", *SYNTH), "ANOBENCH_THREADS", "1024")
+    assert _runs(invoke) == []
