@@ -101,10 +101,19 @@ def walk_images(folder: Path, recursive: bool = True) -> tuple[list[str], int, l
             if not is_image(name):
                 ignored += not name.startswith(".")
                 continue
+            try:
+                stat = path.stat()
+            except OSError as exc:  # a link to nothing, or a file that vanished
+                raise DataError(
+                    f"{path}: cannot be read ({exc.strerror}; a broken link?): remove it or fix"
+                    " the link"
+                ) from None
             found.append(rel)
-            stat = path.stat()
             lines.append(f"{rel}\t{stat.st_size}\t{stat.st_mtime_ns}")
     return found, ignored, lines
+
+
+_CLASS = {0: "normal (label 0)", 1: "abnormal (label 1)"}
 
 
 def _where(row: dict[str, Any]) -> str:
@@ -267,6 +276,7 @@ class FileDataset(Dataset):
                 f"{self.name} split '{name}' has no readable image ({len(failed)} skipped);"
                 " check the images"
             )
+        self._check_classes(index, name, start, stop, failed)
         raw = open_cache(directory / "images.npy", self.name)
         masks = None
         if index["has_masks"]:
@@ -297,6 +307,24 @@ class FileDataset(Dataset):
             masks=masks,
             meta=meta,
         )
+
+    def _check_classes(
+        self, index: dict[str, Any], name: str, start: int, stop: int, failed: list[dict]
+    ) -> None:
+        """A class whose every image of the split was skipped: the run would learn or test
+        nothing of it (numpy's warnings about empty means, then a late error), so say why."""
+        labels = np.asarray(index["labels"][start:stop], dtype=np.int8)
+        bad = np.zeros(len(labels), dtype=bool)
+        bad[[f["row"] - start for f in failed]] = True
+        for label in (0, 1):
+            listed = labels == label
+            if listed.any() and bad[listed].all():
+                first = next(f for f in failed if index["labels"][f["row"]] == label)
+                raise DataError(
+                    f"{self.name} split '{name}': all {int(listed.sum())} {_CLASS[label]}"
+                    f" image(s) were skipped, first {first['path']} ({first['reason']}); fix"
+                    " them"
+                )
 
     # -- build --------------------------------------------------------------------------------
 
@@ -344,7 +372,7 @@ class FileDataset(Dataset):
                     )
                 masks[i] = square_mask(mask > 0, size, self.resize)
 
-            workers = workers_from_env(self.workers_env)
+            workers = workers_from_env(self.workers_env, default=ctx.threads)
             desc = f"{self.name}: decoding {len(entries)} images to {size} px ({workers} threads)"
             with ctx.progress.task(desc, total=len(entries)) as task:
                 failures = decode_all(

@@ -54,15 +54,16 @@ def inside_root(value: str) -> str | None:
     return norm
 
 
-def workers_from_env(variable: str) -> int:
-    """Decoding threads: the integer in ``variable`` if set, else every core."""
+def workers_from_env(variable: str, default: int | None = None) -> int:
+    """Decoding threads: the integer in ``variable`` if set, else ``default`` (the run's
+    threads: ``--threads 1`` means one), else every core."""
     text = os.environ.get(variable, "")
     if text.strip():
         try:
             return max(1, int(text))
         except ValueError:
             raise DataError(f"{variable}={text!r}: expected a number of threads") from None
-    return os.cpu_count() or 1
+    return default or os.cpu_count() or 1
 
 
 def decode_all(

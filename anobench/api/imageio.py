@@ -148,7 +148,10 @@ def _pil_to_unit(img) -> np.ndarray:
         top = 255.0 if pixels.max() <= 255 else 65535.0
         return np.clip(pixels / top, 0.0, 1.0).astype(np.float32)
     if img.mode == "F":
-        return _min_max(np.asarray(img, dtype=np.float64))
+        pixels = np.asarray(img, dtype=np.float64)
+        if not np.isfinite(pixels).all():  # read_image names the file
+            raise ValueError(f"{int((~np.isfinite(pixels)).sum())} NaN or infinite pixels")
+        return _min_max(pixels)
     return np.asarray(img.convert("L"), dtype=np.float32) / 255.0
 
 

@@ -83,6 +83,8 @@ class Dataset(Configurable):
     #: run is identified by ``fingerprint()`` instead, so the same data under another path (or
     #: named by an environment variable) are the same data. Kept in the run's spec to read.
     location_options: ClassVar[tuple[str, ...]] = ()
+    #: what figures call label 0 and label 1 (a folder of normal/ and abnormal/ images says so)
+    class_names: ClassVar[tuple[str, str]] = ("healthy", "diseased")
 
     def load(self, split: SplitName, ctx: RunContext) -> Split:
         raise NotImplementedError
@@ -107,6 +109,12 @@ class Dataset(Configurable):
         Cheap checks only (a folder or file that is missing): the runner calls it before it
         registers a run, so such a mistake leaves no failed run in the store. Default: nothing.
         """
+
+    def unused_options(self) -> tuple[str, ...]:
+        """Options whose value changes nothing for this data (e.g. split fractions where the
+        data gives its own splits); called after ``check``, labels leave them out. Default:
+        none."""
+        return ()
 
     def preprocess(self, image: np.ndarray) -> np.ndarray:
         """One user image prepared like this dataset's own: ``[C, H, W]`` float32 in ``[-1, 1]``.
@@ -150,6 +158,14 @@ class Method(Configurable):
     #: ``False`` for a method that computes on the CPU whatever the run's device (numpy): a
     #: cluster then runs it without reserving a GPU for it
     uses_gpu: ClassVar[bool] = True
+
+    def check(self) -> None:
+        """Raise an ``AnobenchError`` naming the fix if these option values cannot work.
+
+        Checks that need no data (a weights file that is missing, a backbone that does not
+        exist, two options that exclude each other): the runner calls it before it registers a
+        run, so such a mistake costs no data loading and leaves no failed run. Default: nothing.
+        """
 
     def fit(self, train: Split, val: Split, ctx: RunContext) -> Method:
         raise NotImplementedError

@@ -16,16 +16,23 @@ class Task:
     """A handle on one progress bar: ``advance`` it and attach live fields (e.g. losses).
 
     ``deadline``: the ``time.monotonic()`` at which a time budget ends the task whatever its
-    total; the ETA shown is never later than it.
+    total; the ETA shown is never later than it. ``unit``: what ``completed`` counts
+    (``splits``, ``images``), shown where the count is.
     """
 
     def __init__(
-        self, reporter: Reporter, key: Any, total: float | None, deadline: float | None = None
+        self,
+        reporter: Reporter,
+        key: Any,
+        total: float | None,
+        deadline: float | None = None,
+        unit: str = "",
     ) -> None:
         self._reporter = reporter
         self._key = key
         self.total = total
         self.deadline = deadline
+        self.unit = unit
         self.completed = 0.0
 
     def advance(self, amount: float = 1, **fields: Any) -> None:
@@ -38,9 +45,13 @@ class Reporter:
 
     @contextmanager
     def task(
-        self, description: str, total: float | None = None, deadline: float | None = None
+        self,
+        description: str,
+        total: float | None = None,
+        deadline: float | None = None,
+        unit: str = "",
     ) -> Iterator[Task]:
-        handle = Task(self, description, total, deadline)
+        handle = Task(self, description, total, deadline, unit)
         self._start(handle, description)
         try:
             yield handle
@@ -194,7 +205,8 @@ class PlainReporter(Reporter):
     def _stop(self, task: Task) -> None:
         name, pace, _ = self._tasks.pop(id(task), ("", Pace(self.clock()), None))
         took = duration(self.clock() - pace.started)
-        self.log(f"{name} done ({task.completed:g} in {took})")
+        unit = f" {task.unit}" if task.unit else ""
+        self.log(f"{name} done ({task.completed:g}{unit} in {took})")
 
 
 def rich_progress(console: Any, transient: bool) -> Any:

@@ -53,6 +53,7 @@ class PluginInfo:
             try:
                 ep = metadata.EntryPoint(name=self.name, value=self.value, group=GROUPS[self.kind])
                 self._obj = ep.load()
+                self._error = _not_a_plugin(self.kind, self.value, self._obj)
             except MissingExtra as exc:
                 self._extra = exc.extra
                 self._error = (
@@ -64,9 +65,9 @@ class PluginInfo:
         if self._extra is not None:
             raise PluginError(f"{self.kind} '{self.name}' {self._error}")
         if self._error is not None:
+            how = "is broken" if self._error.startswith("entry point") else "failed to import"
             raise PluginError(
-                f"{self.kind} '{self.name}' from {self.distribution} failed to import:"
-                f" {self._error}"
+                f"{self.kind} '{self.name}' from {self.distribution} {how}: {self._error}"
             )
         return self._obj
 
@@ -85,6 +86,17 @@ class PluginInfo:
         except PluginError as exc:
             return str(exc)
         return None
+
+
+def _not_a_plugin(kind: str, value: str, obj: Any) -> str | None:
+    """Why an entry point's object is no plugin of its kind (None when it is one)."""
+    from . import interfaces
+
+    base = {"dataset": interfaces.Dataset, "method": interfaces.Method}.get(kind, interfaces.Metric)
+    if isinstance(obj, type) and issubclass(obj, base):
+        return None
+    what = "a class" if isinstance(obj, type) else f"a {type(obj).__name__}"
+    return f"entry point {value} is {what}, not a subclass of anobench.{base.__name__}"
 
 
 def _dist_of(ep: metadata.EntryPoint) -> tuple[str, str]:

@@ -15,6 +15,8 @@ from typing import Any
 
 import torch
 
+from .limits import MAX_THREADS
+
 #: set by executors (and ``--threads``) to fix the threads of the runs in a process
 THREADS_VARIABLE = "ANOBENCH_THREADS"
 
@@ -103,12 +105,15 @@ def choose_threads(requested: int | None = None, busy: float | None = -1.0) -> i
     """
     cores = available_cores()
     if requested is None and os.environ.get(THREADS_VARIABLE, "").strip():
+        text = os.environ[THREADS_VARIABLE]
         try:
-            requested = int(os.environ[THREADS_VARIABLE])
+            requested = int(text)
         except ValueError:
-            raise ValueError(
-                f"{THREADS_VARIABLE}={os.environ[THREADS_VARIABLE]!r}: expected a number of threads"
-            ) from None
+            raise ValueError(f"{THREADS_VARIABLE}={text!r}: expected a number of threads") from None
+        if not 1 <= requested <= MAX_THREADS:
+            raise ValueError(f"{THREADS_VARIABLE}={text!r}: expected 1 to {MAX_THREADS} threads")
+    if requested is not None and int(requested) > MAX_THREADS:
+        raise ValueError(f"threads must be from 1 to {MAX_THREADS}, got {requested}")
     if requested is not None:
         return max(1, int(requested))
     if busy is not None and busy < 0:

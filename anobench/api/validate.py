@@ -30,6 +30,12 @@ def check_split(split: Split, owner: str, name: str) -> None:
 
 def check_predictions(pred: Predictions, images: np.ndarray, owner: str) -> Predictions:
     """Return the predictions as float arrays, or raise naming the plugin and the problem."""
+    if not isinstance(pred, Predictions):
+        raise MethodFailure(
+            f"{owner}: predict() returned a {type(pred).__name__}; it must return"
+            " anobench.Predictions(scores=..., maps=...) (scores: one per image; maps: None or"
+            " one per image)"
+        )
     n, _, h, w = images.shape
     scores = np.asarray(pred.scores, dtype=np.float64)
     if scores.shape != (n,):

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ..api.errors import ConfigError
+from ..api.limits import MAX_JOBS, MAX_SEED, MAX_THREADS
 from ..api.records import RunStatus
 from .common import State, console
 from .slurm_options import slurm_from, slurm_options
@@ -22,8 +23,10 @@ def _seeds(text: str | None) -> list[int] | None:
         raise ConfigError(
             f"--seeds {text!r}: expected comma-separated integers, e.g. 0,1,2"
         ) from None
-    if not seeds or any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
-        raise ConfigError(f"--seeds {text!r}: expected distinct integers >= 0, e.g. 0,1,2")
+    if not seeds or any(not 0 <= s <= MAX_SEED for s in seeds) or len(set(seeds)) != len(seeds):
+        raise ConfigError(
+            f"--seeds {text!r}: expected distinct integers >= 0 and <= {MAX_SEED}, e.g. 0,1,2"
+        )
     return seeds
 
 
@@ -40,14 +43,14 @@ def _seeds(text: str | None) -> list[int] | None:
 @click.option(
     "--jobs",
     "-j",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=MAX_JOBS),
     default=None,
     help="Runs at once (local default 1; ray default: what the cluster's CPUs or GPUs allow;"
     " slurm: jobs in flight, default 16).",
 )
 @click.option(
     "--threads",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=MAX_THREADS),
     default=None,
     help="CPU threads per run (default: cores // jobs, so runs never oversubscribe the CPU).",
 )

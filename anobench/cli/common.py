@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from ..api.home import store_path
+from ..api.limits import MAX_BOOTSTRAP
 from ..api.records import RunRecord
 
 
@@ -44,7 +45,7 @@ def console():
 bootstrap_option = click.option(
     "--bootstrap",
     "resamples",
-    type=click.IntRange(min=0),
+    type=click.IntRange(min=0, max=MAX_BOOTSTRAP),
     default=1000,
     show_default=True,
     help="Bootstrap resamples of the test images for 95% intervals and paired tests (0: off).",

@@ -63,7 +63,7 @@ class _Group(click.Group):
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--home",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(file_okay=False),
     envvar="ANOBENCH_HOME",
     help="Store, caches and run artifacts. Default: ./anobench-home or $ANOBENCH_HOME.",
 )
@@ -71,9 +71,12 @@ class _Group(click.Group):
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 @click.version_option(package_name="anobench")
 @click.pass_context
-def cli(ctx: click.Context, home: Path | None, debug: bool, quiet: bool) -> None:
+def cli(ctx: click.Context, home: str | None, debug: bool, quiet: bool) -> None:
     """anobench: benchmark anomaly detection and localisation methods on medical images."""
-    ctx.obj = State(resolve_home(home), quiet, debug)
+    if home is not None and not home.strip():
+        # Path("") is the current folder: a store would appear wherever the command ran
+        raise click.BadParameter("give a folder, or leave --home out", param_hint="'--home'")
+    ctx.obj = State(resolve_home(None if home is None else Path(home)), quiet, debug)
     # SIGTERM / SIGHUP (Slurm, Kubernetes, systemd, timeout) end a run like Ctrl-C
     from ..api.signals import handled
 

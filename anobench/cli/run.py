@@ -13,6 +13,7 @@ import click
 from ..api import registry
 from ..api.errors import ConfigError
 from ..api.interfaces import Dataset, Method
+from ..api.limits import MAX_THREADS
 from ..api.progress import make_reporter
 from ..api.records import RunRecord
 from .common import State, print_json, print_record, text_or_json
@@ -46,7 +47,7 @@ def _typed(kind: str, name: str, pairs: tuple[str, ...], flag: str) -> dict[str,
 @text_or_json
 @click.option(
     "--threads",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=MAX_THREADS),
     default=None,
     help="CPU threads (default: the usable cores that no other process keeps busy).",
 )
@@ -103,6 +104,9 @@ def command(
         max_steps=max_steps,
         time_budget=time_budget,
     )
+    from ..run.devices import resolve_device
+
+    resolve_device(device)  # a device that is not there is an error, even for a stored result
     stored = None if rerun else runner.finished(spec)
     if stored is not None:
         # json keeps stdout for the result; text prints the note above the stored result

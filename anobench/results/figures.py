@@ -24,13 +24,38 @@ from ..api.records import Predictions, Split
 IMAGE_EXTRAS = ("healthy_translation", "diseased_translation", "reconstruction")
 
 
-def pick_examples(split: Split, per_class: int = 3) -> list[int]:
-    """The first few test images of each class (stable across runs and methods)."""
+#: class names of datasets that do not declare their own
+CLASS_NAMES = ("healthy", "diseased")
+#: the rows ``pick_examples`` chooses per class, easiest first, and how it chooses them
+PICKS = ("easiest", "median", "hardest")
+HOW_PICKED = (
+    "rows: each class's easiest, median and hardest test image by score (label 0: low score"
+    " easy; label 1: high score easy)"
+)
+
+
+def pick_examples(split: Split, scores: np.ndarray | None = None) -> list[int]:
+    """Per class the easiest, median and hardest test image by score (``PICKS``), so a panel
+    shows what the method gets right and where it fails; without scores the first three."""
     labels = np.asarray(split.labels)
     chosen: list[int] = []
     for cls in (0, 1):
-        chosen.extend(np.flatnonzero(labels == cls)[:per_class].tolist())
+        rows = np.flatnonzero(labels == cls)
+        if scores is None or len(rows) == 0:
+            chosen.extend(rows[: len(PICKS)].tolist())
+            continue
+        hard = np.asarray(scores, dtype=np.float64)[rows] * (1 if cls == 0 else -1)
+        order = rows[np.argsort(hard, kind="stable")]
+        picks = [order[0], order[len(order) // 2], order[-1]] if len(order) >= 3 else order
+        chosen.extend(int(i) for i in picks)
     return chosen
+
+
+def _roles(labels: np.ndarray) -> list[str]:
+    """The word of each row ``pick_examples`` chose, from its class's row count."""
+    words = {3: PICKS, 2: (PICKS[0], PICKS[-1]), 1: ("only one",)}
+    counts = {c: int((labels == c).sum()) for c in (0, 1)}
+    return [words[counts[c]][int((labels[:k] == c).sum())] for k, c in enumerate(labels)]
 
 
 def _gray(img: np.ndarray) -> np.ndarray:
@@ -50,8 +75,17 @@ def map_scale(maps: np.ndarray) -> tuple[float, float]:
     return low, high if high > low else low + 1.0
 
 
-def panel_figure(split: Split, pred: Predictions, title: str, index: Sequence[int]) -> Figure:
-    """Rows of images; the anomaly maps share one colour bar and show the ground-truth outline."""
+def panel_figure(
+    split: Split,
+    pred: Predictions,
+    title: str,
+    index: Sequence[int],
+    names: Sequence[str] = CLASS_NAMES,
+    roles: Sequence[str] | None = None,
+) -> Figure:
+    """Rows of images; the anomaly maps share one colour bar and show the ground-truth outline.
+
+    ``names``: what label 0 and 1 are called; ``roles``: a word per row (``easiest``, ...)."""
     extras = [k for k in IMAGE_EXTRAS if k in pred.extras]
     columns: list[tuple[str, Any]] = [("input", lambda i: _gray(split.images[i]))]
     columns += [(k.replace("_", " "), lambda i, k=k: _gray(pred.extras[k][i])) for k in extras]
@@ -70,7 +104,9 @@ def panel_figure(split: Split, pred: Predictions, title: str, index: Sequence[in
     low, high = map_scale(pred.maps[list(index)]) if pred.maps is not None and index else (0, 1)
     shown = None
     for r, i in enumerate(index):
-        label = "diseased" if split.labels[i] == 1 else "healthy"
+        label = names[int(split.labels[i] == 1)]
+        if roles is not None:
+            label = f"{label}, {roles[r]}"
         for c, (name, get) in enumerate(columns):
             ax = axes[r][c]
             if name == "anomaly map":
@@ -104,10 +140,22 @@ def panel_figure(split: Split, pred: Predictions, title: str, index: Sequence[in
 
 
 def panel(
-    split: Split, pred: Predictions, path: Path, title: str, index: Sequence[int] | None = None
+    split: Split,
+    pred: Predictions,
+    path: Path,
+    title: str,
+    index: Sequence[int] | None = None,
+    names: Sequence[str] = CLASS_NAMES,
 ) -> Path:
-    index = list(pick_examples(split) if index is None else index)
-    fig = panel_figure(split, pred, title, index)
+    roles = None
+    if index is None:
+        index = pick_examples(split, pred.scores)
+        roles = _roles(np.asarray(split.labels)[index])
+    fig = panel_figure(split, pred, title, list(index), names, roles)
+    if roles is not None:
+        fig.supxlabel(
+            HOW_PICKED.replace("label 0", names[0]).replace("label 1", names[1]), fontsize=7
+        )
     fig.savefig(path, dpi=80)
     plt.close(fig)
     return path

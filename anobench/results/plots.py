@@ -33,6 +33,10 @@ from .store import Store
 
 FORMATS = ("png", "svg")
 DPI = 100
+#: inches of figure height per legend line of the curve plots
+LEGEND_LINE = 0.19
+#: line styles of the curves after the first ten colours
+STYLES = ("-", "--", ":", "-.")
 
 
 @dataclass
@@ -114,18 +118,27 @@ def _curves(
     pairs = [p for p in pairs if p[1] is not None and p[2] is not None]
     if not pairs:
         return None
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 5), layout="constrained")
-    for s, roc_curve, pr_curve in pairs:
+    # one legend below both axes, a line per method: ten or more never cover the curves
+    columns = 1 if len(pairs) <= 8 else 2
+    height = 5 + LEGEND_LINE * math.ceil(len(pairs) / columns)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, height), layout="constrained")
+    handles, entries = [], []
+    for i, (s, roc_curve, pr_curve) in enumerate(pairs):
         name = f"{s.label}, seed {s.seed}"
+        # ten colours, then the same colours dashed, dotted, ...: no two methods look alike
+        look = {"color": f"C{i % 10}", "ls": STYLES[(i // 10) % len(STYLES)]}
+        auroc, ap = evid.roc_area(roc_curve), evid.pr_area(pr_curve)
         # unclipped: a perfect curve runs along the axes' edges and must stay visible there
-        left.plot(
-            roc_curve.x, roc_curve.y, lw=1.3, clip_on=False, zorder=3,
-            label=f"{name}: AUROC {evid.roc_area(roc_curve):.3f}",
+        (line,) = left.plot(
+            roc_curve.x, roc_curve.y, lw=1.3, clip_on=False, zorder=3, **look,
+            label=f"{name}: AUROC {auroc:.3f}",
         )  # fmt: skip
         right.plot(
             pr_curve.x, pr_curve.y, lw=1.3, drawstyle="steps-pre", clip_on=False, zorder=3,
-            label=f"{name}: AP {evid.pr_area(pr_curve):.3f}",
+            **look, label=f"{name}: AP {ap:.3f}",
         )  # fmt: skip
+        handles.append(line)
+        entries.append(f"{name}: AUROC {auroc:.3f}, AP {ap:.3f}")
     left.plot([0, 1], [0, 1], ls=":", color="0.6", lw=1, gid="chance")
     # a method that ranks at random has the positives' share as its precision
     prevalence = pairs[0][2].y[-1]
@@ -140,7 +153,9 @@ def _curves(
         ax.set_ylabel(yl)
         ax.set_aspect("equal")
         ax.grid(color="0.92")
-        ax.legend(fontsize=8, loc="lower right" if ax is left else "upper right")
+    fig.legend(
+        handles, entries, loc="outside lower center", ncols=columns, fontsize=8, frameon=False
+    )
     left.set_title(f"{level} ROC", fontsize=10)
     right.set_title(f"{level} precision-recall", fontsize=10)
     fig.suptitle(table.short_title, fontsize=10)
@@ -168,8 +183,10 @@ def pixel_curves(table: Table, shown: list[Shown]) -> Plot | None:
     return _curves(table, shown, "pixel", evid.pixel_roc, evid.pixel_pr)
 
 
-def score_histograms(table: Table, shown: list[Shown]) -> Plot | None:
-    """One axis per method (its own score scale), healthy and diseased on shared bins."""
+def score_histograms(
+    table: Table, shown: list[Shown], names: tuple[str, str] = ("healthy", "diseased")
+) -> Plot | None:
+    """One axis per method (its own score scale), the two classes (``names``) on shared bins."""
     found = [s for s in shown if s.evidence is not None]
     if not found:
         return None
@@ -188,8 +205,8 @@ def score_histograms(table: Table, shown: list[Shown]) -> Plot | None:
         finite = scores[np.isfinite(scores)]
         bins = np.histogram_bin_edges(finite, bins=20) if finite.size else 10
         for name, pick, colour in (
-            ("healthy", ~labels, "tab:blue"),
-            ("diseased", labels, "tab:red"),
+            (names[0], ~labels, "tab:blue"),
+            (names[1], labels, "tab:red"),
         ):
             ax.hist(
                 scores[pick], bins=bins, alpha=0.55, color=colour, label=f"{name} ({pick.sum()})"
@@ -204,10 +221,19 @@ def score_histograms(table: Table, shown: list[Shown]) -> Plot | None:
     choice = evid.CHOICE.format(metric=table.primary_metric)
     alt = (
         f"Histograms of the image scores of {_methods(len(found))} on {table.short_title},"
-        " healthy and diseased test images overlaid, one panel per method."
+        f" {names[0]} and {names[1]} test images overlaid, one panel per method."
     )
     caption = f"Image scores per class, one panel per method (its own score scale): its {choice}."
     return Plot("score-histograms", fig, alt, caption)
+
+
+def class_names(store: Store, shown: list[Shown]) -> tuple[str, str]:
+    """The dataset's names of label 0 and 1, as its runs recorded them (older runs: none)."""
+    for s in shown:
+        names = store.get_run(s.run_id).provenance.get("class_names")
+        if isinstance(names, list) and len(names) == 2:
+            return str(names[0]), str(names[1])
+    return ("healthy", "diseased")
 
 
 def table_plots(store: Store, table: Table) -> list[Plot]:
@@ -217,7 +243,7 @@ def table_plots(store: Store, table: Table) -> list[Plot]:
         forest(table),
         image_curves(table, shown),
         pixel_curves(table, shown),
-        score_histograms(table, shown),
+        score_histograms(table, shown, class_names(store, shown)),
     ]
     return [p for p in made if p is not None]
 

@@ -14,7 +14,7 @@ _PATTERN = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 
 def resolve_device(text: str) -> torch.device:
     """``auto`` is CUDA when available, else CPU; asking for absent CUDA is a clear error."""
-    text = (text or "auto").strip().lower()
+    text = "auto" if text is None else text.strip().lower()  # "" is a mistake, not auto
     if not _PATTERN.match(text):
         raise ConfigError(f"--device {text!r}: expected auto, cpu, cuda or cuda:N")
     if text == "auto":

@@ -89,7 +89,10 @@ def load_trained(home: Path, run_id: str) -> tuple[RunRecord, Method, Dataset, T
     try:
         state = torch.load(model_path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise DataError(f"{model_path}: cannot load the saved model ({exc})") from None
+        raise DataError(
+            f"{model_path}: cannot load the saved model ({_load_error(exc)}); the file is damaged"
+            " or was not written by anobench: run the configuration again (anobench run ...)"
+        ) from None
     try:
         method.load_state_dict(state)
     except Exception as exc:
@@ -286,3 +289,12 @@ def figure(
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def _load_error(exc: BaseException) -> str:
+    """torch's refusal in one line: its explanation of ``weights_only`` spans paragraphs."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    for i, line in enumerate(lines):
+        if line.endswith("error:") and i + 1 < len(lines):  # "WeightsUnpickler error:"
+            return f"{line.rsplit(': ', 1)[-1]} {lines[i + 1]}"
+    return lines[0] if lines else type(exc).__name__

@@ -23,6 +23,7 @@ from ..api.errors import AnobenchError, ConfigError, MethodFailure, PluginError,
 from ..api.home import MODEL_FILE, cache_dir, runs_dir, store_path
 from ..api.interfaces import Dataset, Method, Metric
 from ..api.jobs import Job, MetricInfo, Outcome
+from ..api.limits import MAX_SEED
 from ..api.liveness import alive, this_process
 from ..api.progress import Reporter
 from ..api.records import (
@@ -81,9 +82,9 @@ def build_spec(
         raise ConfigError(f"--time-budget must be a finite number of seconds, got {time_budget}")
     if time_budget is not None and time_budget <= 0:
         raise ConfigError("--time-budget must be > 0 seconds")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
         # the rule of suites (run.suite) and of bench --seeds: an integer >= 0
-        raise ConfigError(f"--seed must be an integer >= 0, got {seed!r}")
+        raise ConfigError(f"--seed must be an integer >= 0 and <= {MAX_SEED}, got {seed!r}")
     resolved = dataset_cls.resolve(profile, dataset_options or {})
     return RunSpec(
         dataset=dataset,
@@ -184,7 +185,7 @@ def execute(job: Job, reporter: Reporter | None = None) -> Outcome:
             seconds=time.perf_counter() - t0,
             cause=exc,
         )
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # a plugin's sys.exit() fails its run, not anobench
         provenance["traceback"] = traceback.format_exc()
         return Outcome(
             job.run_id,
@@ -260,7 +261,7 @@ def _execute(
     # worked out when the run was identified (a worker need not read every file again)
     provenance["dataset_fingerprint"] = spec.data_fingerprint or dataset.fingerprint()
     splits = {}
-    with reporter.task(LOAD_DATA, total=3) as task:
+    with reporter.task(LOAD_DATA, total=3, unit="splits") as task:
         for name in ("train", "val", "test"):
             splits[name] = dataset.load(name, ctx)
             check_split(splits[name], f"dataset '{spec.dataset}'", name)
@@ -350,7 +351,8 @@ def _artifacts(
     torch.save(state, workdir / MODEL_FILE)
     torch.load(workdir / MODEL_FILE, map_location="cpu", weights_only=True)
     title = f"{spec.method} on {spec.dataset} (profile {spec.profile}, seed {spec.seed})"
-    panel(test, pred, workdir / "panel.png", title)
+    names = getattr(_plugin_class("dataset", spec.dataset, Dataset), "class_names", None)
+    panel(test, pred, workdir / "panel.png", title, names=names or ("healthy", "diseased"))
     curves(ctx.history, workdir / "curves.png", title, ctx.stages)
 
 
@@ -425,6 +427,8 @@ class Runner:
         dataset_cls = _plugin_class("dataset", spec.dataset, Dataset)
         method_cls = _plugin_class("method", spec.method, Method)
         metric_classes = metric_plugins(metrics)
+        _use_threads(self.threads, apply=False)  # $ANOBENCH_THREADS out of range: no run stored
+        method_cls(**spec.method_options).check()  # before the data are looked for
         spec = identify(spec)  # checks that the data can be found
         if resume is None:
             refuse_duplicate(self.reclaim(spec), self.store)
@@ -436,11 +440,16 @@ class Runner:
             **dict(provenance or {}),
             "seed": spec.seed,
             "owner": this_process(),
+            # what figures drawn later from the store call label 0 and 1
+            "class_names": list(getattr(dataset_cls, "class_names", ("healthy", "diseased"))),
             "plugins": _plugin_versions(spec, metric_classes),
             # the profile as it is now: labels then say what this run changed, even if the
             # plugin's profile is redefined later
             overrides.KEY: profiles.differences(spec, dataset_cls, method_cls),
         }
+        unused = dataset_cls(**spec.dataset_options).unused_options()
+        for name in unused:  # a label lists what changed the data only
+            recorded[overrides.KEY]["dataset"].pop(name, None)
         if resume:
             recorded["resumed"] = True
             recorded = self.store.restart_run(run_id, recorded)
@@ -523,14 +532,15 @@ def signal_name(exc: BaseException) -> str:
     return signals.signal.Signals(signum).name if signum else "SIGINT"
 
 
-def _use_threads(requested: int | None) -> int:
+def _use_threads(requested: int | None, apply: bool = True) -> int:
     """Set and return this run's CPU threads: as requested (``--threads``, or the executor's
     share of the cores), else the usable cores that no other process keeps busy."""
     try:
-        threads = choose_threads(requested)
+        threads = choose_threads(requested, busy=-1.0 if apply else None)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    set_threads(threads)
+    if apply:
+        set_threads(threads)
     return threads
 
 
@@ -555,6 +565,9 @@ def _jsonable(value: Any) -> bool:
 
 def _describe(exc: BaseException, phase: str, spec: RunSpec) -> str:
     if isinstance(exc, AnobenchError):
+        owner = f"method '{spec.method}'"
+        if isinstance(exc, MethodFailure) and owner not in str(exc):
+            return f"{owner}: {exc}"  # e.g. a loss that diverged, raised by the run context
         return str(exc)
     if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
         where = exc.filename or "the run's files"
@@ -563,4 +576,34 @@ def _describe(exc: BaseException, phase: str, spec: RunSpec) -> str:
             " --home on a larger disk) and rerun"
         )
     who = f"dataset '{spec.dataset}'" if phase == LOAD_DATA else f"method '{spec.method}'"
+    if phase == LOAD_DATA and _too_large(exc):
+        return (
+            f"{who} could not allocate its images during {phase} ({type(exc).__name__}: {exc});"
+            f" {_size_options(spec)}: lower them"
+        )
+    if isinstance(exc, SystemExit):
+        return f"{who} called sys.exit({exc.code!r}) during {phase}; a plugin must raise instead"
     return f"{who} raised {type(exc).__name__} during {phase}: {exc}"
+
+
+def _too_large(exc: BaseException) -> bool:
+    """Arrays beyond memory, disk or the file system's file size (a huge size option)."""
+    sizes = (errno.EINVAL, errno.EFBIG, errno.ENOMEM)
+    return isinstance(exc, MemoryError | OverflowError) or (
+        isinstance(exc, OSError) and exc.errno in sizes
+    )
+
+
+def _size_options(spec: RunSpec) -> str:
+    """The dataset's integer options the spec sets apart from its profile: the likely culprit."""
+    try:
+        changed = profiles.differences(
+            spec,
+            _plugin_class("dataset", spec.dataset, Dataset),
+            _plugin_class("method", spec.method, Method),
+        )["dataset"]
+    except AnobenchError:
+        changed = dict(spec.dataset_options)
+    ints = {k: v for k, v in changed.items() if isinstance(v, int) and not isinstance(v, bool)}
+    shown = ", ".join(f"{k}={v}" for k, v in sorted(ints.items(), key=lambda kv: -kv[1]))
+    return f"its size options set here: {shown}" if shown else "its image count and size"

@@ -20,6 +20,7 @@ from typing import Any
 
 from ..api import registry
 from ..api.errors import AnobenchError, ConfigError
+from ..api.limits import MAX_SEED
 from ..api.records import RunSpec
 from .runner import build_spec
 
@@ -280,10 +281,12 @@ class _Checker:
 
     def seeds(self, value: Any, where: str) -> tuple[int, ...]:
         ok = isinstance(value, list) and all(
-            isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in value
+            isinstance(s, int) and not isinstance(s, bool) and 0 <= s <= MAX_SEED for s in value
         )
         if not ok or not value:
-            raise self.error(where, f"expected a non-empty list of seeds >= 0, got {value!r}")
+            raise self.error(
+                where, f"expected a non-empty list of seeds >= 0 and <= {MAX_SEED}, got {value!r}"
+            )
         if len(set(value)) != len(value):
             raise self.error(where, f"repeats a seed: {value!r}")
         return tuple(value)

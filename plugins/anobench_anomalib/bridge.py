@@ -161,6 +161,15 @@ class AnomalibMethod(Method):
                 )
         return resolve_backbone_weights(backbone, choice)
 
+    def check(self) -> None:
+        """Backbone, layers and ``backbone_weights``, before any data loads."""
+        try:
+            self._weights(getattr(self, "backbone_weights", "none"))
+        except ConfigError as exc:
+            if self.owner() in str(exc):
+                raise
+            raise ConfigError(f"{self.owner()}: {exc}") from None
+
     def _build(self, weights: BackboneWeights, seed: int) -> nn.Module:
         """The anomalib model, its random initialisation drawn under ``seed``."""
         import anomalib.models

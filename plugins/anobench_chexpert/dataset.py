@@ -369,7 +369,7 @@ class CheXpertDataset(Dataset):
             def store(i: int, path: Path) -> None:
                 raw[i, 0] = decode(path, size, self.resize, self.equalize)
 
-            workers = workers_from_env(ENV_WORKERS)
+            workers = workers_from_env(ENV_WORKERS, default=ctx.threads)
             desc = f"chexpert: decoding {len(rels)} images to {size} px ({workers} threads)"
             with ctx.progress.task(desc, total=len(rels)) as task:
                 failures = decode_all(

@@ -74,6 +74,7 @@ class FolderDataset(FileDataset):
     workers_env = "ANOBENCH_FOLDER_WORKERS"
     #: masks are optional: a root without them gives ``masks=None`` (pixel metrics skipped)
     has_masks = True
+    class_names = ("normal", "abnormal")
 
     options = option_set(
         Option(
@@ -177,7 +178,30 @@ class FolderDataset(FileDataset):
             )
         root = self.root_path()
         manifest = self.manifest_path(root)
-        return from_folders(root) if manifest is None else from_manifest(root, manifest)
+        listing = from_folders(root) if manifest is None else from_manifest(root, manifest)
+        for label, name in ((0, "normal"), (1, "abnormal")):
+            if not any(e.label == label for e in listing.entries):
+                where = root if manifest is None else manifest
+                raise DataError(
+                    f"{where}: no {name} image (of {len(listing.entries)} listed); anobench"
+                    " trains on normal images and tests how well abnormal ones are found, so"
+                    " it needs both"
+                )
+        return listing
+
+    def unused_options(self) -> tuple[str, ...]:
+        """Given splits make the split options idle; ``data_seed`` still draws the caps."""
+        listing = self.listing()
+        if not listing.given_splits:
+            return ()
+        unused = ["val_fraction", "test_fraction"]
+        counts: dict[tuple[str | None, int], int] = {}
+        for entry in listing.entries:
+            counts[entry.split, entry.label] = counts.get((entry.split, entry.label), 0) + 1
+        limits = {s: self.params.get(f"max_{s}") for s in ("train", "val", "test")}
+        if not any(limits.get(s) is not None and n > limits[s] for (s, _), n in counts.items()):
+            unused.append("data_seed")
+        return tuple(unused)
 
     def assign(self, listing: FileListing) -> tuple[np.ndarray, str]:
         labels = np.array([e.label for e in listing.entries], dtype=np.int8)

@@ -151,6 +151,25 @@ class Classifier(Method):
             seed=seed,
         )
 
+    def check(self) -> None:
+        """The weights options, before any data loads (the files are read again in fit)."""
+        choice = self.backbone_weights
+        if self.weights and choice != "none":
+            raise ConfigError(
+                "method 'classifier': give either weights or backbone_weights, not both"
+                " (backbone_weights=PATH does what weights=PATH does)"
+            )
+        option = "weights" if self.weights else "backbone_weights"
+        path = self.weights or (choice if choice not in ("none", "timm") else None)
+        if path and not Path(path).expanduser().is_file():
+            raise ConfigError(
+                f"method 'classifier': option '{option}': no file {Path(path).expanduser()};"
+                " give none, timm or the path of a local state dict (anobench never downloads"
+                " weights)"
+            )
+        if choice == "timm":
+            resolve_backbone_weights(self.backbone, "timm")
+
     def _initialise(self, ctx: RunContext) -> None:
         """Start the backbone from ``weights`` or ``backbone_weights`` (local files only)."""
         from . import backbones

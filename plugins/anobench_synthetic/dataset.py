@@ -65,7 +65,7 @@ class SyntheticDataset(Dataset):
             int,
             QUICK["n_val"],
             "validation images PER CLASS (quick: 50; paper: 200 of the 2000 per class)",
-            minimum=0,
+            minimum=1,
         ),
         Option(
             "n_test",
