@@ -271,12 +271,12 @@ class FileDataset(Dataset):
         failed = [f for f in index["failures"] if start <= f["row"] < stop]
         bad = {f["row"] for f in failed}
         rows = np.array([i for i in range(start, stop) if i not in bad], dtype=np.int64)
+        self._check_classes(index, name, start, stop, failed)  # names the class and a file
         if len(rows) == 0:
             raise DataError(
                 f"{self.name} split '{name}' has no readable image ({len(failed)} skipped);"
                 " check the images"
             )
-        self._check_classes(index, name, start, stop, failed)
         raw = open_cache(directory / "images.npy", self.name)
         masks = None
         if index["has_masks"]:
