@@ -42,8 +42,10 @@ def test_smoke_suite_through_a_local_ray_cluster(home, tmp_path):
     # a Ray run gives the metrics of the same run made in this process
     spec = load_suite(SMOKE).expand()[0]
     local = Runner(tmp_path / "local").run(spec)
-    (remote,) = (r for r in records if r.spec == spec)
+    # both specs carry the data's fingerprint, found when the run was identified
+    (remote,) = (r for r in records if r.spec == local.spec)
     assert remote.spec.config_hash() == local.spec.config_hash()
+    assert remote.spec.data_fingerprint and remote.spec.seed == spec.seed
     assert remote.metrics == pytest.approx(local.metrics, nan_ok=True)
 
     # everything is done: a second invocation skips all four without starting Ray
