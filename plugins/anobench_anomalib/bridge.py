@@ -14,6 +14,7 @@ import difflib
 import io
 import math
 import tempfile
+import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, redirect_stderr
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -72,6 +73,21 @@ def _no_downloads() -> Iterator[None]:
         yield
     finally:
         timm.create_model = create
+
+
+def anomalib_models() -> Any:
+    """``anomalib.models``, imported without the FutureWarnings anomalib and timm print.
+
+    Importing it warns that ``timm.models.layers`` and anomalib's own DINOv2 package are
+    deprecated: notices for anomalib's developers, not for someone running a benchmark.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        import anomalib.data
+        import anomalib.models
+        import anomalib.pre_processing
+    return anomalib.models
 
 
 def _large_allocations_mapped() -> None:
@@ -161,15 +177,25 @@ class AnomalibMethod(Method):
                 )
         return resolve_backbone_weights(backbone, choice)
 
-    def _build(self, weights: BackboneWeights, seed: int) -> nn.Module:
+    def _creation(self, choice: str) -> Any:
+        """Where anomalib's networks are created: timm never downloads (the bridge loads)."""
+        return _no_downloads()
+
+    def _input_size(self) -> int:
+        return int(getattr(self, "size_", None) or self.image_size or 256)
+
+    def _build(self, weights: BackboneWeights, seed: int, choice: str = "none") -> nn.Module:
         """The anomalib model, its random initialisation drawn under ``seed``."""
-        import anomalib.models
         import torch
+
+        anomalib_models()
         from anomalib.pre_processing import PreProcessor
         from torchvision.transforms.v2 import Compose, Normalize
 
+        import anomalib.models
+
         cls = getattr(anomalib.models, self.model_class)
-        size = (self.image_size, self.image_size)
+        size = (self._input_size(), self._input_size())
         transform = cls.configure_pre_processor(image_size=size).transform
         steps = list(transform.transforms) if isinstance(transform, Compose) else [transform]
         # the normalisation the backbone's weights were trained with (ImageNet's by default)
@@ -182,7 +208,7 @@ class AnomalibMethod(Method):
         kwargs = self.model_kwargs()
         with (
             torch.random.fork_rng(devices=[]),
-            _no_downloads(),
+            self._creation(choice),
             tempfile.TemporaryDirectory() as tmp,
         ):
             torch.manual_seed(seed)
@@ -195,7 +221,7 @@ class AnomalibMethod(Method):
                     evaluator=False,
                     visualizer=False,
                 )
-            except (ValueError, TypeError, KeyError, NotImplementedError) as exc:
+            except (ValueError, TypeError, KeyError, NotImplementedError, AssertionError) as exc:
                 raise ConfigError(
                     f"{self.owner()}: anomalib's {self.model_class} rejected the options"
                     f" {kwargs} ({exc}); see 'anobench list {self.name} --options'"
@@ -213,11 +239,15 @@ class AnomalibMethod(Method):
         import torch
 
         n = len(train.images)
-        weights = self._weights(getattr(self, "backbone_weights", "none"))
+        self.size_ = self._choose_size(int(train.images.shape[-1]), ctx)
+        choice = getattr(self, "backbone_weights", "none")
+        weights = self._weights(choice)
         if weights.state is not None:
             ctx.progress.log(f"{self.name}: backbone weights from {weights.source}")
+            ctx.notes["weights"] = [{**weights.record(), "part": "backbone"}]
         seed = int(torch.randint(0, 2**31 - 1, (1,), generator=ctx.generator))
-        self.module_ = self._build(weights, seed).to(ctx.device)
+        self.module_ = self._build(weights, seed, choice).to(ctx.device)
+        self._record_weights(ctx)
         self.mean_, self.std_ = weights.mean, weights.std
         if self.memory_bank:
             self._collect(train, ctx, seed)
@@ -225,6 +255,23 @@ class AnomalibMethod(Method):
             self._train(train, n, ctx)
         self.module_.eval()
         return self
+
+    #: the input side must be a multiple of this (a ViT's patch)
+    size_multiple: ClassVar[int] = 1
+
+    def _choose_size(self, side: int, ctx: RunContext) -> int:
+        """The dataset's side unless ``image_size`` is set; a resize is logged and recorded."""
+        size = self.image_size or side
+        if size % self.size_multiple:
+            size += self.size_multiple - size % self.size_multiple
+        ctx.notes["input_size"] = {"dataset": side, "model": size}
+        if size != side:
+            why = "image_size" if self.image_size else f"a multiple of {self.size_multiple}"
+            ctx.progress.log(f"{self.name}: images resized from {side} to {size} px ({why})")
+        return size
+
+    def _record_weights(self, ctx: RunContext) -> None:
+        """Record pretrained files the model fetched itself (generated models)."""
 
     def _collect(self, train: Split, ctx: RunContext, seed: int) -> None:
         """One pass of the training images through the model, then anomalib's ``fit()``."""
@@ -339,11 +386,14 @@ class AnomalibMethod(Method):
             "model": model,
             "mean": torch.tensor(self.mean_),
             "std": torch.tensor(self.std_),
+            "image_size": torch.tensor(self._input_size()),
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         mean = tuple(float(v) for v in state["mean"])
         std = tuple(float(v) for v in state["std"])
+        if "image_size" in state:  # stored since the size follows the dataset
+            self.size_ = int(state["image_size"])
         self.module_ = self._build(BackboneWeights(None, mean, std), 0)
         self.module_.model.load_state_dict(dict(state["model"]))
         self.module_.eval()
