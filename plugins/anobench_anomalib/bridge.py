@@ -189,10 +189,9 @@ class AnomalibMethod(Method):
         import torch
 
         anomalib_models()
+        import anomalib.models
         from anomalib.pre_processing import PreProcessor
         from torchvision.transforms.v2 import Compose, Normalize
-
-        import anomalib.models
 
         cls = getattr(anomalib.models, self.model_class)
         size = (self._input_size(), self._input_size())

@@ -19,7 +19,7 @@ from typing import Any
 
 from anobench import Option, option_set
 
-from .bridge import AnomalibMethod, _EMPTY_DIR
+from .bridge import _EMPTY_DIR, AnomalibMethod
 
 #: constructor arguments the bridge sets itself (processors, precision) or never exposes
 _HIDDEN = {
