@@ -57,9 +57,15 @@ from .api.squares import RESIZES, square_image, square_mask, to_gray, unit_to_gr
 from .api.version import __version__
 from .api.weights import (
     BackboneWeights,
+    file_sha256,
+    hub_cache,
+    hub_offline,
+    is_network_error,
     load_backbone_weights,
+    offline_error,
     read_state_dict,
     resolve_backbone_weights,
+    timm_cache_file,
 )
 
 #: names whose modules deal with torch, loaded on first access (PEP 562) so that
@@ -150,6 +156,12 @@ __all__ = [
     "image_stem",
     "inside_root",
     "load_backbone_weights",
+    "file_sha256",
+    "hub_cache",
+    "hub_offline",
+    "is_network_error",
+    "offline_error",
+    "timm_cache_file",
     "open_cache",
     "option_set",
     "precision_option",

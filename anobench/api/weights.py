@@ -189,6 +189,15 @@ def _timm_file(backbone: str) -> tuple[str, str | None, Any]:
     return repo, None, cfg
 
 
+def timm_cache_file(model_name: str) -> tuple[str, Path | None]:
+    """timm's Hub repository for ``model_name`` (tag included) and its cached file, if any."""
+    try:
+        repo, hit, _ = _timm_file(model_name)
+    except ConfigError:
+        return model_name, None
+    return repo, None if hit is None else Path(hit)
+
+
 def _download(repo: str, filename: str) -> str:
     """One file from the Hub into the Hugging Face cache, with huggingface_hub's progress bar."""
     from huggingface_hub import hf_hub_download
@@ -207,14 +216,14 @@ def _fetch_timm(backbone: str) -> tuple[str, Path, Any]:
     try:
         return repo, Path(_download(repo, "model.safetensors")), cfg
     except Exception as exc:
-        if _is_network_error(exc):
+        if is_network_error(exc):
             raise offline_error(what, hub_cache()) from None
         raise ConfigError(
             f"option 'backbone_weights=timm': {what} could not be fetched ({exc})"
         ) from None
 
 
-def _is_network_error(exc: BaseException) -> bool:
+def is_network_error(exc: BaseException) -> bool:
     """A failure to reach the Hub (or any server), as opposed to a bad file or name."""
     import socket
     import urllib.error

@@ -12,14 +12,27 @@ from __future__ import annotations
 
 import ast
 import importlib.util
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from anobench import Option, option_set
+from anobench import (
+    BackboneWeights,
+    ConfigError,
+    Option,
+    RunContext,
+    file_sha256,
+    hub_cache,
+    is_network_error,
+    offline_error,
+    option_set,
+    read_state_dict,
+    timm_cache_file,
+)
 
-from .bridge import _EMPTY_DIR, AnomalibMethod
+from .bridge import AnomalibMethod
 
 #: constructor arguments the bridge sets itself (processors, precision) or never exposes
 _HIDDEN = {
@@ -62,6 +75,8 @@ class Spec:
     paper: Mapping[str, Any] = field(default_factory=dict)
     #: constructor arguments hidden from the options, with the value the bridge passes
     fixed: Mapping[str, Any] = field(default_factory=dict)
+    #: constructor arguments that follow the input side: ``sized(method, side)``
+    sized: Callable[[Any, int], Mapping[str, Any]] | None = None
 
 
 def _enum_values(folder: Path, enum_name: str) -> tuple[str, ...]:
@@ -165,10 +180,13 @@ def _literal(node: ast.expr) -> Any:
         return "enum"
 
 
-def _back(value: Any, default: Any) -> Any:
+def _back(value: Any, default: Any, name: str = "") -> Any:
     """An option's value as anomalib's constructor takes it (tuples, lists)."""
     if value is None:
         return None
+    if default is None and name.endswith("layers"):  # a list whose default anomalib chooses
+        parts = [p.strip() for p in str(value).split(",") if p.strip()]
+        return [int(p) if p.isdigit() else p for p in parts]
     if isinstance(default, tuple | list):
         parts: list[Any] = [p.strip() for p in str(value).split(",") if p.strip()]
         if default and isinstance(default[0], int):
@@ -177,17 +195,126 @@ def _back(value: Any, default: Any) -> Any:
     return value
 
 
+class _Random(dict):
+    """torchvision's state dict under ``backbone_weights=none``: nothing is loaded."""
+
+
+@contextmanager
+def _pretrained(choice: str, seen: list[tuple[str, str]]) -> Iterator[None]:
+    """anomalib's own pretrained networks as ``backbone_weights`` says, each one noted.
+
+    ``timm``: timm and torchvision fetch what the model asks for into their usual caches (the
+    Hugging Face cache; torch hub's ``checkpoints``), with their progress bars, or use the copy
+    there. ``none``: every network starts at random. A path: the file replaces the download.
+    """
+    import timm
+    import torch
+    import torchvision.models._api as tv_api
+
+    create, state, load = (
+        timm.create_model,
+        tv_api.WeightsEnum.get_state_dict,
+        torch.nn.Module.load_state_dict,
+    )
+
+    def creating(*args: Any, **kwargs: Any) -> Any:
+        name = str(args[0] if args else kwargs.get("model_name"))
+        if choice == "none":
+            kwargs["pretrained"] = False
+        elif kwargs.get("pretrained"):
+            seen.append(("timm", name))
+            if choice != "timm":
+                kwargs["pretrained_cfg_overlay"] = {"file": choice}
+        return create(*args, **kwargs)
+
+    def state_dict(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if choice == "none":
+            return _Random()
+        seen.append(("torchvision", self.url))
+        if choice != "timm":
+            return read_state_dict(Path(choice))
+        return state(self, *args, **kwargs)
+
+    def loading(self: Any, sd: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(sd, _Random):
+            return None
+        return load(self, sd, *args, **kwargs)
+
+    timm.create_model = creating
+    tv_api.WeightsEnum.get_state_dict = state_dict
+    torch.nn.Module.load_state_dict = loading
+    try:
+        yield
+    finally:
+        timm.create_model = create
+        tv_api.WeightsEnum.get_state_dict = state
+        torch.nn.Module.load_state_dict = load
+
+
+def _torch_hub_file(url: str) -> Path:
+    import torch
+
+    return Path(torch.hub.get_dir()) / "checkpoints" / url.rsplit("/", 1)[-1]
+
+
 class GeneratedMethod(AnomalibMethod):
     """An anomalib model whose options come from its constructor (see :mod:`.generated`)."""
 
-    spec: Spec
-    _kinds: dict[str, Any]
+    spec: ClassVar[Spec]
+    _kinds: ClassVar[dict[str, Any]]
+    lightning_hooks = True
 
     def model_kwargs(self) -> dict[str, Any]:
-        kwargs = {k: _back(getattr(self, k), d) for k, d in self._kinds.items()}
-        for key, value in self.spec.fixed.items():
-            kwargs[key] = _EMPTY_DIR if value is _EMPTY_DIR else value
+        kwargs = {k: _back(getattr(self, k), d, k) for k, d in self._kinds.items()}
+        kwargs.update(self.spec.fixed)
+        if self.spec.sized is not None:
+            kwargs.update(self.spec.sized(self, self._input_size()))
         return kwargs
+
+    def _weights(self, choice: str) -> BackboneWeights:
+        if choice not in ("none", "timm") and not Path(choice).expanduser().is_file():
+            raise ConfigError(
+                f"option 'backbone_weights': {choice} does not exist; give none, timm or the"
+                " path of a local state dict"
+            )
+        return BackboneWeights(None)  # anomalib's networks load their own (see _pretrained)
+
+    def _creation(self, choice: str) -> Any:
+        self._seen: list[tuple[str, str]] = []
+        if choice not in ("none", "timm"):
+            choice = str(Path(choice).expanduser())
+        return _pretrained(choice, self._seen)
+
+    def _build(self, weights: BackboneWeights, seed: int, choice: str = "none") -> Any:
+        try:
+            return super()._build(weights, seed, choice)
+        except ConfigError:
+            raise
+        except Exception as exc:
+            if not is_network_error(exc):
+                raise
+            kind, what = self._seen[-1] if self._seen else ("timm", self.model_class)
+            where = hub_cache() if kind == "timm" else _torch_hub_file(what).parent
+            if kind == "timm":
+                what = timm_cache_file(what)[0]
+            raise offline_error(f"the pretrained weights {what} ({kind})", where) from None
+
+    def _record_weights(self, ctx: RunContext) -> None:
+        records = []
+        for kind, what in dict.fromkeys(self._seen):
+            if self.backbone_weights not in ("none", "timm"):
+                path: Path | None = Path(self.backbone_weights).expanduser()
+                name = what
+            elif kind == "timm":
+                name, path = timm_cache_file(what)
+            else:
+                name, path = what, _torch_hub_file(what)
+            sha = file_sha256(path) if path is not None and path.is_file() else None
+            records.append({"name": name, "source": f"{kind} {path}", "sha256": sha})
+        if records:
+            ctx.notes["weights"] = records
+            for r in records:
+                ctx.progress.log(f"{self.name}: pretrained {r['name']} from {r['source']}")
 
 
 def _common(spec: Spec) -> list[Option]:
@@ -240,6 +367,7 @@ def make_method(name: str, spec: Spec) -> type[GeneratedMethod]:
         "description": spec.description,
         "model_class": spec.model_class,
         "memory_bank": spec.epochs is None,
+        "size_multiple": spec.multiple,
         "options": option_set(*_common(spec), *own),
         "profiles": profiles,
         "test_options": {**test, **spec.test},
@@ -248,3 +376,160 @@ def make_method(name: str, spec: Spec) -> type[GeneratedMethod]:
         "__module__": "anobench_anomalib",
     }
     return type(spec.model_class, (GeneratedMethod,), body)
+
+
+def _fre_input(method: Any, side: int) -> dict[str, Any]:
+    # the flattened pooled layer3 features of ResNet-50 (1024 channels at stride 16)
+    pooled = max(1, side // 16 // method.pooling_kernel_size)
+    return {"input_dim": 1024 * pooled * pooled}
+
+
+def _shape(method: Any, side: int) -> dict[str, Any]:
+    return {"input_shape": (side, side)}
+
+
+_RESNET18 = {"backbone": "resnet18", "backbone_weights": "none"}
+
+#: anomalib's image models beyond the seven hand-written ones (see the README for the others)
+SPECS: dict[str, Spec] = {
+    "cfa": Spec(
+        "Cfa",
+        "anomalib CFA (Lee et al. 2022): coupled-hypersphere feature adaptation on pretrained"
+        " features; map = distance to the nearest memorised centroids",
+        epochs=30.0,
+        quick={**_RESNET18, "epochs": 3.0},
+        test={"backbone": "resnet18"},
+    ),
+    "cflow": Spec(
+        "Cflow",
+        "anomalib CFLOW-AD (Gudovskiy et al. 2022): conditional normalising flows on pretrained"
+        " multi-scale features with positional encoding; map = likelihood",
+        epochs=50.0,
+        quick={**_RESNET18, "layers": "layer1,layer2,layer3", "epochs": 2.0},
+        test={
+            "backbone": "resnet18",
+            "layers": "layer2,layer3",
+            "fiber_batch_size": 4,
+            "coupling_blocks": 2,
+            "condition_vector": 16,
+        },
+        batch=16,
+    ),
+    "dfkde": Spec(
+        "Dfkde",
+        "anomalib DFKDE: kernel density estimate over PCA-reduced pretrained features; an image"
+        " score only (no map: the bridge returns a constant map per image)",
+        epochs=None,
+        quick={**_RESNET18},
+        test={"n_pca_components": 2},
+    ),
+    "dfm": Spec(
+        "Dfm",
+        "anomalib DFM (Ahuja et al. 2019): a PCA Gaussian of pretrained features; map ="
+        " feature reconstruction error",
+        epochs=None,
+        quick={**_RESNET18, "layer": "layer3"},
+        test={"backbone": "resnet18", "layer": "layer2", "pooling_kernel_size": 1},
+    ),
+    "fre": Spec(
+        "Fre",
+        "anomalib FRE (Ndiour et al. 2022): a shallow autoencoder over pretrained features;"
+        " map = feature reconstruction error",
+        epochs=220.0,
+        quick={"backbone_weights": "none", "epochs": 5.0},
+        test={"pooling_kernel_size": 1, "latent_dim": 8},
+        sized=_fre_input,
+        smallest=32,
+    ),
+    "glass": Spec(
+        "Glass",
+        "anomalib GLASS (Chen et al. 2024): global and local anomaly synthesis in the feature"
+        " space of a pretrained backbone; map = discriminator output",
+        epochs=640.0,
+        quick={
+            **_RESNET18,
+            "layers": "layer2,layer3",
+            "pretrain_embed_dim": 384,
+            "target_embed_dim": 384,
+            "discriminator_hidden": 128,
+            "epochs": 2.0,
+        },
+        test={
+            "backbone": "resnet18",
+            "layers": "layer2,layer3",
+            "pretrain_embed_dim": 64,
+            "target_embed_dim": 64,
+            "discriminator_hidden": 16,
+        },
+        sized=_shape,
+        batch=8,
+    ),
+    "patchflow": Spec(
+        "Patchflow",
+        "anomalib PatchFlow: normalising flows on local patches of pretrained multi-scale"
+        " features; map = negative log-likelihood",
+        epochs=100.0,
+        quick={**_RESNET18, "epochs": 3.0},
+        test={"backbone": "resnet18", "flow_feature_dim": 16, "flow_hidden_dim": 16},
+    ),
+    "supersimplenet": Spec(
+        "Supersimplenet",
+        "anomalib SuperSimpleNet (Rolih et al. 2024): synthetic feature-space anomalies and a"
+        " segmentation-detection head on pretrained features (unsupervised mode)",
+        epochs=300.0,
+        quick={"backbone": "resnet18", "backbone_weights": "none", "epochs": 3.0},
+        test={"backbone": "resnet18"},
+        batch=32,
+    ),
+    "uflow": Spec(
+        "Uflow",
+        "anomalib U-Flow (Tailanian et al. 2024): a U-shaped normalising flow over multi-scale"
+        " pretrained features; map = likelihood-based",
+        epochs=200.0,
+        quick={"backbone": "resnet18", "backbone_weights": "none", "epochs": 3.0},
+        test={"backbone": "resnet18", "flow_steps": 1},
+        multiple=32,
+    ),
+    "uninet": Spec(
+        "UniNet",
+        "anomalib UniNet (Wei et al. 2025): contrastive teacher-student distillation; map ="
+        " feature discrepancy",
+        epochs=100.0,
+        quick={
+            "student_backbone": "resnet18",
+            "teacher_backbone": "resnet18",
+            "backbone_weights": "none",
+            "epochs": 3.0,
+        },
+        test={"student_backbone": "resnet18", "teacher_backbone": "resnet18"},
+        batch=8,
+    ),
+    "csflow": Spec(
+        "Csflow",
+        "anomalib CS-Flow (Rudolph et al. 2022): cross-scale normalising flows on EfficientNet-B5"
+        " features; map = likelihood",
+        epochs=240.0,
+        quick={"backbone_weights": "none", "cross_conv_hidden_channels": 128, "epochs": 3.0},
+        test={"cross_conv_hidden_channels": 16, "n_coupling_blocks": 1},
+        smallest=64,
+        multiple=64,
+        batch=16,
+    ),
+    "anomaly_dino": Spec(
+        "AnomalyDINO",
+        "anomalib AnomalyDINO (Damm et al. 2025): nearest-neighbour distances of DINOv2 patch"
+        " features to a memory bank of the training images' (here: all of them, not few-shot)",
+        epochs=None,
+        quick={"backbone_weights": "timm"},
+        test={},
+        multiple=14,
+        smallest=14,
+    ),
+}
+
+
+def _methods() -> dict[str, type[GeneratedMethod]]:
+    return {name: make_method(name, spec) for name, spec in SPECS.items()}
+
+
+METHODS = _methods()

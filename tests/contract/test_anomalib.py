@@ -38,11 +38,31 @@ def test_bridged_method_contract(name, tmp_path):
     assert {"determinism", "save-load", "batch independence", "budget"} <= set(passed)
 
 
+#: the generated models whose contract checks CI runs (a few seconds each); the others are
+#: marked ``anomalib_models`` and run with ``pytest -m anomalib_models`` (minutes on 2 cores)
+IN_CI = {"dfm"}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(n, marks=() if n in IN_CI else pytest.mark.anomalib_models)
+        for n in anobench_anomalib.METHODS
+    ],
+)
+def test_generated_method_contract(name, tmp_path):
+    cls = anobench_anomalib.METHODS[name]
+    assert cls.name == name
+    passed = check_method(cls, workdir=tmp_path)
+    assert {"determinism", "save-load", "batch independence", "budget"} <= set(passed)
+
+
 def test_the_entry_points_name_every_bridged_class():
     project = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
     methods = project["project"]["entry-points"]["anobench.methods"]
     ours = {k: v for k, v in methods.items() if v.startswith("anobench_anomalib:")}
-    assert ours == {k: f"anobench_anomalib:{v}" for k, v in BRIDGED.items()}
+    generated = {k: v.__name__ for k, v in anobench_anomalib.METHODS.items()}
+    assert ours == {k: f"anobench_anomalib:{v}" for k, v in {**BRIDGED, **generated}.items()}
 
 
 def test_patchcore_draws_no_bar_of_its_own(tmp_path, capfd):
