@@ -13,7 +13,6 @@ Every :class:`BackboneWeights` says which file it came from and that file's SHA-
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from collections.abc import Mapping
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError
+from .imagecache import file_sha256
 
 if TYPE_CHECKING:  # imported where used: ``import anobench`` stays free of torch
     import torch
@@ -68,14 +68,6 @@ class BackboneWeights:
     def record(self) -> dict[str, Any]:
         """What a run stores about these weights (``name``, ``source``, ``sha256``)."""
         return {"name": self.name or "random", "source": self.source, "sha256": self.sha256}
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def hub_offline() -> bool:
