@@ -85,7 +85,7 @@ def hub_cache() -> Path:
 def offline_error(what: str, where: Path, option: str = "backbone_weights") -> ConfigError:
     """The one line an offline machine gets for weights it does not have."""
     return ConfigError(
-        f"option '{option}': {what} is not in the local cache ({where}) and this machine is"
+        f"option '{option}': {what} are not in the local cache ({where}) and this machine is"
         f" offline (no network{', HF_HUB_OFFLINE=1' if hub_offline() else ''}); run once on a"
         f" machine that is online to fill the cache, or pass a local file:"
         f" --method-opt {option}=PATH"

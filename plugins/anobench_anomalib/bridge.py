@@ -11,6 +11,7 @@ the device. Scores and maps are the torch model's raw outputs (``pred_score``,
 from __future__ import annotations
 
 import difflib
+import inspect
 import io
 import math
 import tempfile
@@ -246,7 +247,14 @@ class AnomalibMethod(Method):
 
         cls = getattr(anomalib.models, self.model_class)
         size = (self._input_size(), self._input_size())
-        transform = cls.configure_pre_processor(image_size=size).transform
+        # models that crop (Dinomaly, InpFormer, RAD) crop nothing: the side is the one chosen
+        crop = inspect.signature(cls.configure_pre_processor).parameters
+        extra: dict[str, Any] = {}
+        if "crop_size" in crop:
+            extra["crop_size"] = size[0]
+        if "center_crop_size" in crop:
+            extra["center_crop_size"] = size
+        transform = cls.configure_pre_processor(image_size=size, **extra).transform
         steps = list(transform.transforms) if isinstance(transform, Compose) else [transform]
         # the normalisation the backbone's weights were trained with (ImageNet's by default)
         steps = [
@@ -411,6 +419,12 @@ class AnomalibMethod(Method):
             checkpoint_every=self.checkpoint_every,
         )
 
+        from lightning.pytorch import LightningModule
+
+        own_backward = (
+            self.lightning_hooks and type(module).backward is not LightningModule.backward
+        )
+
         def step(x: torch.Tensor) -> dict[str, float]:
             if self.lightning_hooks and trainer.step % per_epoch == 0:
                 _hook(module, "on_train_epoch_start", ctx)
@@ -420,7 +434,10 @@ class AnomalibMethod(Method):
             if module.automatic_optimization:
                 for o in opts:
                     o.zero_grad(set_to_none=True)
-                fabric.backward(out["loss"])
+                if own_backward:  # CFA keeps its graph (retain_graph=True) in its own backward
+                    module.backward(out["loss"])
+                else:
+                    fabric.backward(out["loss"])
                 for o in opts:
                     o.step()
             # Lightning steps epoch-interval schedulers once per pass over the data

@@ -525,6 +525,30 @@ SPECS: dict[str, Spec] = {
         multiple=14,
         smallest=14,
     ),
+    "dinomaly": Spec(
+        "Dinomaly",
+        "anomalib Dinomaly (Guo et al. 2025): a linear-attention decoder reconstructs DINOv2"
+        " encoder features; map = feature cosine distance",
+        epochs=200.0,
+        quick=None,
+        no_cpu="a ViT-B/14 encoder and decoder: about 10 s per step at 224 px on 2 cores",
+        test={"encoder_name": "vit_small_patch14_dinov2", "decoder_depth": 2},
+        multiple=14,
+        smallest=14,
+        batch=8,
+    ),
+    "inp_former": Spec(
+        "InpFormer",
+        "anomalib INP-Former (Luo et al. 2025): intrinsic normal prototypes from DINOv2 features"
+        " guide a reconstructing decoder; map = feature distance",
+        epochs=200.0,
+        quick=None,
+        no_cpu="a ViT-B/14 encoder and decoder: minutes per epoch on 2 cores",
+        test={"encoder_name": "vit_small_patch14_dinov2"},
+        multiple=14,
+        smallest=14,
+        batch=8,
+    ),
 }
 
 
