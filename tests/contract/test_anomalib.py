@@ -72,3 +72,25 @@ def test_patchcore_draws_no_bar_of_its_own(tmp_path, capfd):
     options = {**anobench_anomalib.PatchCore.test_options, "backbone_weights": "none"}
     anobench_anomalib.PatchCore(**options).fit(train, train, make_context(tmp_path))
     assert "Selecting Coreset" not in capfd.readouterr().err
+
+
+def test_a_run_prints_no_future_warnings_of_anomalib_or_timm(tmp_path):
+    """#24: every anomalib run and ``predict`` printed timm's and anomalib's FutureWarnings."""
+    import subprocess
+
+    script = (
+        "import sys, anobench_anomalib as a\n"
+        "from anobench.testing import make_context, toy_split\n"
+        "split = toy_split(4, 0, size=32, seed=0)\n"
+        "m = a.PaDiM(**a.PaDiM.test_options).fit(split, split, make_context(sys.argv[1]))\n"
+        "m.predict(split.images, make_context(sys.argv[1]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-W", "default", "-c", script, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Warning" not in done.stderr, done.stderr
