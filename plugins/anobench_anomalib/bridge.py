@@ -395,11 +395,14 @@ class AnomalibMethod(Method):
 
         module = self.module_
         device = ctx.device
-        fabric = Fabric(
-            accelerator="cuda" if device.type == "cuda" else "cpu",
-            devices=[device.index or 0] if device.type == "cuda" else 1,
-            precision="32-true",
-        )
+        with warnings.catch_warnings():
+            # Lightning's hint to use srun where Slurm is installed: one device, no launcher
+            warnings.filterwarnings("ignore", message=".*srun.*")
+            fabric = Fabric(
+                accelerator="cuda" if device.type == "cuda" else "cpu",
+                devices=[device.index or 0] if device.type == "cuda" else 1,
+                precision="32-true",
+            )
         batches = Batches(train.images, self.batch_size, ctx)
         per_epoch = max(1, math.ceil(n / batches.batch))
         steps = steps_for_epochs(self.epochs, n, batches.batch)
