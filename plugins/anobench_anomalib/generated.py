@@ -58,7 +58,7 @@ class Spec:
     description: str
     #: epochs of anomalib's config (None: one pass over the data, then ``fit()``)
     epochs: float | None
-    #: the ``quick`` profile (CPU, 2 cores) or None where the model cannot run on a CPU
+    #: the ``quick`` profile (CPU, 2 cores; a smoke setting where the model is a GPU model)
     quick: Mapping[str, Any] | None
     #: overrides that make the contract checks small (tiny backbone, a step or two)
     test: Mapping[str, Any] = field(default_factory=dict)
@@ -70,8 +70,6 @@ class Spec:
     smallest: int = 8
     #: anomalib's batch size for this model
     batch: int = 32
-    #: why ``quick`` is missing (no CPU setting)
-    no_cpu: str = ""
     #: extra option overrides of ``paper`` (anomalib's config values the signature lacks)
     paper: Mapping[str, Any] = field(default_factory=dict)
     #: constructor arguments hidden from the options, with the value the bridge passes
