@@ -58,9 +58,14 @@ from .api.squares import RESIZES, square_image, square_mask, to_gray, unit_to_gr
 from .api.version import __version__
 from .api.weights import (
     BackboneWeights,
+    hub_cache,
+    hub_offline,
+    is_network_error,
     load_backbone_weights,
+    offline_error,
     read_state_dict,
     resolve_backbone_weights,
+    timm_cache_file,
 )
 
 #: names whose modules deal with torch, loaded on first access (PEP 562) so that
@@ -149,9 +154,13 @@ __all__ = [
     "decode_all",
     "file_sha256",
     "gaussian_blur",
+    "hub_cache",
+    "hub_offline",
     "image_stem",
     "inside_root",
+    "is_network_error",
     "load_backbone_weights",
+    "offline_error",
     "open_cache",
     "option_set",
     "precision_option",
@@ -168,6 +177,7 @@ __all__ = [
     "square_image",
     "square_mask",
     "steps_for_epochs",
+    "timm_cache_file",
     "to_device",
     "to_gray",
     "unit_to_gray",

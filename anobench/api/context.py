@@ -90,6 +90,9 @@ class RunContext:
         self.budget = budget or Budget()
         #: adapts the threads to other jobs when they were chosen automatically (runner)
         self.governor: Any = None
+        #: facts a method reports for the run's provenance (weights it loaded, a resize): JSON
+        #: values under names the method chooses; the runner stores them as ``method_notes``
+        self.notes: dict[str, Any] = {}
         self._saver: Callable[[], Mapping[str, Any]] | None = None
         self._stop: int | None = None
         self._log_path = self.workdir / TRAINING_LOG

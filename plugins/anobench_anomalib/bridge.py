@@ -11,9 +11,11 @@ the device. Scores and maps are the torch model's raw outputs (``pred_score``,
 from __future__ import annotations
 
 import difflib
+import inspect
 import io
 import math
 import tempfile
+import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, redirect_stderr
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -74,6 +76,21 @@ def _no_downloads() -> Iterator[None]:
         timm.create_model = create
 
 
+def anomalib_models() -> Any:
+    """``anomalib.models``, imported without the FutureWarnings anomalib and timm print.
+
+    Importing it warns that ``timm.models.layers`` and anomalib's own DINOv2 package are
+    deprecated: notices for anomalib's developers, not for someone running a benchmark.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        import anomalib.data
+        import anomalib.models
+        import anomalib.pre_processing
+    return anomalib.models
+
+
 def _large_allocations_mapped() -> None:
     """Serve allocations of 1 MiB and more with mmap (glibc), freed back to the system at once.
 
@@ -112,6 +129,54 @@ def _optimizers(configured: Any) -> tuple[list[Any], list[Any]]:
     return list(configured), []
 
 
+def _hook(module: Any, name: str, ctx: RunContext) -> None:
+    """Run a Lightning hook the model overrides; its progress bars become nothing."""
+    from lightning.pytorch import LightningModule
+
+    if getattr(type(module), name) is getattr(LightningModule, name):
+        return
+    import torch
+
+    quiet = io.StringIO()
+    # set-up hooks compute constants (CFA's centroids): no graph may reach the first step
+    grad = torch.enable_grad() if name == "on_train_epoch_start" else torch.no_grad()
+    with redirect_stderr(quiet), grad:
+        getattr(module, name)()
+    for line in quiet.getvalue().split("\n"):
+        if line.strip() and "\r" not in line and "it/s" not in line:
+            ctx.progress.log(line)
+
+
+def _as_trainer(fabric: Any, method: Any, train: Split, steps: int, per_epoch: int) -> None:
+    """What anomalib models read from ``self.trainer`` (Lightning forwards it to Fabric)."""
+    import torch
+
+    batch = method.batch_size
+    images = train.images
+
+    def loader() -> list[Any]:
+        out = []
+        for i in range(0, len(images), batch):
+            x = torch.from_numpy(np.array(images[i : i + batch]))
+            device = next(method.module_.parameters()).device
+            out.append(method._batch(x.to(device)))
+        return out
+
+    class Data:
+        train_batch_size = batch
+
+        def train_dataloader(self) -> list[Any]:
+            return loader()
+
+        val_dataloader = train_dataloader
+
+    fabric.max_steps = steps
+    fabric.max_epochs = max(1, math.ceil(steps / per_epoch))
+    fabric.current_epoch = 0
+    fabric.datamodule = Data()
+    fabric.train_dataloader = loader()
+
+
 class AnomalibMethod(Method):
     """Subclasses name the anomalib model and map their options to its constructor."""
 
@@ -119,6 +184,9 @@ class AnomalibMethod(Method):
     model_class: ClassVar[str] = ""
     #: feature-statistics models (one pass, then ``fit()``) rather than gradient training
     memory_bank: ClassVar[bool] = False
+    #: call the Lightning hooks a model defines (``on_train_start``, ``on_train_epoch_start``)
+    #: and answer what it reads from ``self.trainer`` (steps, epochs, the training data)
+    lightning_hooks: ClassVar[bool] = False
     supervision = "unsupervised"
 
     # -- what a subclass says ---------------------------------------------------------------------
@@ -170,16 +238,32 @@ class AnomalibMethod(Method):
                 raise
             raise ConfigError(f"{self.owner()}: {exc}") from None
 
-    def _build(self, weights: BackboneWeights, seed: int) -> nn.Module:
+    def _creation(self, choice: str) -> Any:
+        """Where anomalib's networks are created: timm never downloads (the bridge loads)."""
+        return _no_downloads()
+
+    def _input_size(self) -> int:
+        return int(getattr(self, "size_", None) or self.image_size or 256)
+
+    def _build(self, weights: BackboneWeights, seed: int, choice: str = "none") -> nn.Module:
         """The anomalib model, its random initialisation drawn under ``seed``."""
-        import anomalib.models
         import torch
+
+        anomalib_models()
+        import anomalib.models
         from anomalib.pre_processing import PreProcessor
         from torchvision.transforms.v2 import Compose, Normalize
 
         cls = getattr(anomalib.models, self.model_class)
-        size = (self.image_size, self.image_size)
-        transform = cls.configure_pre_processor(image_size=size).transform
+        size = (self._input_size(), self._input_size())
+        # models that crop (Dinomaly, InpFormer, RAD) crop nothing: the side is the one chosen
+        crop = inspect.signature(cls.configure_pre_processor).parameters
+        extra: dict[str, Any] = {}
+        if "crop_size" in crop:
+            extra["crop_size"] = size[0]
+        if "center_crop_size" in crop:
+            extra["center_crop_size"] = size
+        transform = cls.configure_pre_processor(image_size=size, **extra).transform
         steps = list(transform.transforms) if isinstance(transform, Compose) else [transform]
         # the normalisation the backbone's weights were trained with (ImageNet's by default)
         steps = [
@@ -191,7 +275,7 @@ class AnomalibMethod(Method):
         kwargs = self.model_kwargs()
         with (
             torch.random.fork_rng(devices=[]),
-            _no_downloads(),
+            self._creation(choice),
             tempfile.TemporaryDirectory() as tmp,
         ):
             torch.manual_seed(seed)
@@ -204,7 +288,7 @@ class AnomalibMethod(Method):
                     evaluator=False,
                     visualizer=False,
                 )
-            except (ValueError, TypeError, KeyError, NotImplementedError) as exc:
+            except (ValueError, TypeError, KeyError, NotImplementedError, AssertionError) as exc:
                 raise ConfigError(
                     f"{self.owner()}: anomalib's {self.model_class} rejected the options"
                     f" {kwargs} ({exc}); see 'anobench list {self.name} --options'"
@@ -216,17 +300,37 @@ class AnomalibMethod(Method):
     def _prepare(self, x: torch.Tensor) -> torch.Tensor:
         return self.module_.pre_processor(_as_rgb(x, self.owner()))
 
+    def _batch(self, x: torch.Tensor) -> Any:
+        """Training images as anomalib's batch: all normal (label 0, empty mask)."""
+        import torch
+        from anomalib.data import ImageBatch
+
+        image = self._prepare(x)
+        if not self.lightning_hooks:
+            return ImageBatch(image=image)
+        n, _, h, w = image.shape
+        return ImageBatch(
+            image=image,
+            gt_label=torch.zeros(n, dtype=torch.bool, device=image.device),
+            gt_mask=torch.zeros(n, h, w, dtype=torch.bool, device=image.device),
+        )
+
     # -- fit --------------------------------------------------------------------------------------
 
     def fit(self, train: Split, val: Split, ctx: RunContext) -> AnomalibMethod:
         import torch
 
         n = len(train.images)
-        weights = self._weights(getattr(self, "backbone_weights", "none"))
+        self.size_ = self._choose_size(int(train.images.shape[-1]), ctx)
+        choice = getattr(self, "backbone_weights", "none")
+        weights = self._weights(choice)
         if weights.state is not None:
             ctx.progress.log(f"{self.name}: backbone weights from {weights.source}")
+            ctx.notes["weights"] = [{**weights.record(), "part": "backbone"}]
         seed = int(torch.randint(0, 2**31 - 1, (1,), generator=ctx.generator))
-        self.module_ = self._build(weights, seed).to(ctx.device)
+        self.module_ = self._build(weights, seed, choice).to(ctx.device)
+        self._record_weights(ctx)
+        self._check_size(ctx)
         self.mean_, self.std_ = weights.mean, weights.std
         if self.memory_bank:
             self._collect(train, ctx, seed)
@@ -235,10 +339,40 @@ class AnomalibMethod(Method):
         self.module_.eval()
         return self
 
+    #: the input side must be a multiple of this (a ViT's patch)
+    size_multiple: ClassVar[int] = 1
+
+    def _choose_size(self, side: int, ctx: RunContext) -> int:
+        """The dataset's side unless ``image_size`` is set; a resize is logged and recorded."""
+        size = self.image_size or side
+        if size % self.size_multiple:
+            size += self.size_multiple - size % self.size_multiple
+        ctx.notes["input_size"] = {"dataset": side, "model": size}
+        if size != side:
+            why = "image_size" if self.image_size else f"a multiple of {self.size_multiple}"
+            ctx.progress.log(f"{self.name}: images resized from {side} to {size} px ({why})")
+        return size
+
+    def _check_size(self, ctx: RunContext) -> None:
+        """Record the side the model really sees: some pre-processors fix their own."""
+        import torch
+
+        side = self._input_size()
+        probe = torch.zeros(1, 3, side, side, device=ctx.device)
+        seen = int(self.module_.pre_processor(probe).shape[-1])
+        if seen != side:
+            ctx.notes["input_size"]["model"] = seen
+            ctx.progress.log(
+                f"{self.name}: anomalib's {self.model_class} resizes the images to {seen} px"
+                " itself (its image_size is fixed)"
+            )
+
+    def _record_weights(self, ctx: RunContext) -> None:
+        """Record pretrained files the model fetched itself (generated models)."""
+
     def _collect(self, train: Split, ctx: RunContext, seed: int) -> None:
         """One pass of the training images through the model, then anomalib's ``fit()``."""
         import torch
-        from anomalib.data import ImageBatch
 
         module = self.module_
         module.model.train()
@@ -250,7 +384,7 @@ class AnomalibMethod(Method):
                     ctx.progress.log(f"{self.name}: budget reached after {i} of {planned} batches")
                     break
                 x = torch.from_numpy(np.array(train.images[i * batch : (i + 1) * batch]))
-                module.training_step(ImageBatch(image=self._prepare(x.to(ctx.device))), i)
+                module.training_step(self._batch(x.to(ctx.device)), i)
                 ctx.log(i + 1, images=float(len(x)))
                 task.advance(1)
         _large_allocations_mapped()
@@ -265,21 +399,27 @@ class AnomalibMethod(Method):
                 ctx.progress.log(line)
 
     def _train(self, train: Split, n: int, ctx: RunContext) -> None:
-        from anomalib.data import ImageBatch
+        import torch
         from lightning.fabric import Fabric
 
         module = self.module_
         device = ctx.device
-        fabric = Fabric(
-            accelerator="cuda" if device.type == "cuda" else "cpu",
-            devices=[device.index or 0] if device.type == "cuda" else 1,
-            precision="32-true",
-        )
-        opts, scheds = _optimizers(module.configure_optimizers())
-        fabric.setup(module, *opts, move_to_device=False)
+        with warnings.catch_warnings():
+            # Lightning's hint to use srun where Slurm is installed: one device, no launcher
+            warnings.filterwarnings("ignore", message=".*srun.*")
+            fabric = Fabric(
+                accelerator="cuda" if device.type == "cuda" else "cpu",
+                devices=[device.index or 0] if device.type == "cuda" else 1,
+                precision="32-true",
+            )
         batches = Batches(train.images, self.batch_size, ctx)
         per_epoch = max(1, math.ceil(n / batches.batch))
         steps = steps_for_epochs(self.epochs, n, batches.batch)
+        if self.lightning_hooks:
+            _as_trainer(fabric, self, train, steps, per_epoch)
+            module._fabric = fabric  # configure_optimizers may read self.trainer
+        opts, scheds = _optimizers(module.configure_optimizers())
+        fabric.setup(module, *opts, move_to_device=False)
         state: dict[str, Any] = {"model": module.model}
         state.update({f"optimizer{i}": o for i, o in enumerate(opts)})
         state.update({f"scheduler{i}": s for i, s in enumerate(scheds)})
@@ -291,22 +431,40 @@ class AnomalibMethod(Method):
             checkpoint_every=self.checkpoint_every,
         )
 
+        from lightning.pytorch import LightningModule
+
+        own_backward = (
+            self.lightning_hooks and type(module).backward is not LightningModule.backward
+        )
+
         def step(x: torch.Tensor) -> dict[str, float]:
-            batch = ImageBatch(image=self._prepare(x))
-            out = module.training_step(batch, trainer.step)
+            if self.lightning_hooks and trainer.step % per_epoch == 0:
+                _hook(module, "on_train_epoch_start", ctx)
+            out = module.training_step(self._batch(x), trainer.step)
+            if torch.is_tensor(out):
+                out = {"loss": out}
             if module.automatic_optimization:
                 for o in opts:
                     o.zero_grad(set_to_none=True)
-                fabric.backward(out["loss"])
+                if own_backward:  # CFA keeps its graph (retain_graph=True) in its own backward
+                    module.backward(out["loss"])
+                else:
+                    fabric.backward(out["loss"])
                 for o in opts:
                     o.step()
             # Lightning steps epoch-interval schedulers once per pass over the data
             if (trainer.step + 1) % per_epoch == 0:
                 for s in scheds:
                     s.step()
-            return {k: float(v.detach()) for k, v in out.items()}
+            return {
+                k: float(v.detach()) if torch.is_tensor(v) else float(v)
+                for k, v in out.items()
+                if (torch.is_tensor(v) and v.numel() == 1) or isinstance(v, int | float)
+            }
 
         module.model.train()
+        if self.lightning_hooks:
+            _hook(module, "on_train_start", ctx)
         trainer.run([Stage("training", steps, step)])
 
     # -- predict ----------------------------------------------------------------------------------
@@ -323,16 +481,21 @@ class AnomalibMethod(Method):
                 x = self._prepare(x.to(ctx.device))
                 out = module.model(x)
                 scores.append(out.pred_score.reshape(-1).float().cpu())
-                maps.append(self._map(out, x, (h, w)).cpu())
+                amap = self._map(out, x, (h, w))
+                if amap is not None:
+                    maps.append(amap.cpu())
         return Predictions(
             scores=torch.cat(scores).numpy().astype(np.float64),
-            maps=torch.cat(maps).numpy().astype(np.float32),
+            # a model with an image score only (DFKDE) says so: no map
+            maps=torch.cat(maps).numpy().astype(np.float32) if maps else None,
         )
 
-    def _map(self, out: Any, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-        """anomalib's anomaly map, resized to the dataset's resolution."""
+    def _map(self, out: Any, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor | None:
+        """anomalib's anomaly map, resized to the dataset's resolution (None: it has none)."""
         from torch.nn import functional as F
 
+        if getattr(out, "anomaly_map", None) is None:
+            return None
         amap = out.anomaly_map.float()
         if amap.ndim == 3:
             amap = amap[:, None]
@@ -348,11 +511,14 @@ class AnomalibMethod(Method):
             "model": model,
             "mean": torch.tensor(self.mean_),
             "std": torch.tensor(self.std_),
+            "image_size": torch.tensor(self._input_size()),
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         mean = tuple(float(v) for v in state["mean"])
         std = tuple(float(v) for v in state["std"])
+        if "image_size" in state:  # stored since the size follows the dataset
+            self.size_ = int(state["image_size"])
         self.module_ = self._build(BackboneWeights(None, mean, std), 0)
         self.module_.model.load_state_dict(dict(state["model"]))
         self.module_.eval()

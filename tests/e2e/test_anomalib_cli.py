@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from click.testing import CliRunner
 from PIL import Image
 
@@ -103,3 +104,27 @@ def test_a_run_stores_a_model_that_predict_loads(declared, home, tmp_path):
     payload = json.loads(out.stdout)
     assert np.isfinite(payload["images"][0]["score"])
     assert np.load(tmp_path / "out" / "maps.npz")["maps"].shape == (1, 32, 32)
+
+
+def test_methods_work_at_the_dataset_size_unless_the_user_sets_theirs(declared, home):
+    """#24: ``--dataset-opt image_size=32`` was resized to the profile's 64 px, unlabelled."""
+
+    def run(*opts):
+        args = ["--home", str(home), "-q", "run", "--format", "json", "-m", "padim"]
+        args += ["-d", "synthetic", *TINY, "--method-opt=backbone_weights=none"]
+        result = CliRunner().invoke(cli, [*args, "--method-opt=n_features=8", *opts])
+        assert result.exit_code == 0, result.output
+        record = json.loads(result.stdout)
+        state = torch.load(home / "runs" / record["run_id"] / "model.pt", weights_only=True)
+        # PaDiM keeps one Gaussian per feature position: stride 4 of the side it worked at
+        positions = state["model"]["gaussian.mean"].shape[1]
+        return record["provenance"]["method_notes"]["input_size"], positions
+
+    assert run() == ({"dataset": 32, "model": 32}, (32 // 4) ** 2)
+    assert run("--method-opt=image_size=64") == ({"dataset": 32, "model": 64}, (64 // 4) ** 2)
+    board = CliRunner().invoke(cli, ["--home", str(home), "leaderboard", "--format", "json"])
+    labels = sorted(row["label"] for row in json.loads(board.stdout))
+    assert labels == [
+        "padim (quick; backbone_weights=none, image_size=64, n_features=8)",
+        "padim (quick; backbone_weights=none, n_features=8)",
+    ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pytest
 import timm
@@ -66,6 +68,11 @@ def test_a_local_weights_file_is_used_and_a_wrong_one_named(tmp_path, lite0):
     module = method._build(method._weights(str(path)), seed=0)
     conv = module.model.feature_extractor.feature_extractor.conv_stem.weight
     assert torch.equal(conv, lite0[1]["conv_stem.weight"])
+    assert method._weights(str(path)).record() == {
+        "name": "efficientnet_lite0 (local file)",
+        "source": str(path),
+        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+    }
     other = tmp_path / "resnet.pt"
     torch.save(timm.create_model("resnet18").state_dict(), other)
     with pytest.raises(ConfigError, match=r"backbone_weights.*does not fit.*missing conv_stem"):
@@ -74,11 +81,59 @@ def test_a_local_weights_file_is_used_and_a_wrong_one_named(tmp_path, lite0):
         method._weights(str(tmp_path / "nope.pt"))
 
 
-def test_timm_weights_without_a_local_copy_say_how_to_fix_it(monkeypatch):
-    monkeypatch.setattr(backbones, "_cached_timm", lambda name: None)
+def test_offline_timm_weights_are_one_line_naming_weights_cache_and_the_fix(monkeypatch):
+    monkeypatch.setattr(
+        backbones, "_timm_file", lambda name: ("timm/wide_resnet50_2.x", None, None)
+    )
+    monkeypatch.setattr(backbones, "_download", pytest.fail)  # never asked for when offline
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     method = PatchCore(**PatchCore.resolve("paper", {}))
-    with pytest.raises(ConfigError, match=r"never downloads.*efficientnet_lite0"):
+    with pytest.raises(ConfigError) as err:
         method._weights("timm")
+    text = str(err.value)
+    assert "\n" not in text
+    assert "'wide_resnet50_2' (timm/wide_resnet50_2.x)" in text
+    assert str(backbones.hub_cache()) in text
+    assert "offline" in text and "--method-opt backbone_weights=PATH" in text
+
+
+def test_no_network_is_the_same_line(monkeypatch):
+    import urllib.error
+
+    def unreachable(repo, filename):
+        raise RuntimeError("fetch failed") from urllib.error.URLError("Name or service not known")
+
+    monkeypatch.setattr(backbones, "_timm_file", lambda name: ("timm/resnet18.a1_in1k", None, None))
+    monkeypatch.setattr(backbones, "_download", unreachable)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    with pytest.raises(ConfigError, match=r"resnet18.*not in the local cache.*offline"):
+        backbones.resolve_backbone_weights("resnet18", "timm")
+
+
+def test_online_timm_weights_are_requested_from_timms_hub_repository(tmp_path, monkeypatch):
+    from safetensors.torch import save_file
+
+    source = timm.create_model("resnet18", pretrained=False).state_dict()
+    asked = []
+
+    def download(repo, filename):  # stands in for huggingface_hub: what would be fetched
+        asked.append((repo, filename))
+        path = tmp_path / filename
+        save_file({k: v.contiguous() for k, v in source.items()}, str(path))
+        return str(path)
+
+    monkeypatch.setattr("huggingface_hub.try_to_load_from_cache", lambda repo, name: None)
+    monkeypatch.setattr(backbones, "_download", download)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    weights = backbones.resolve_backbone_weights("resnet18", "timm")
+    repo = timm.models.get_pretrained_cfg("resnet18").hf_hub_id
+    assert asked == [(repo, "model.safetensors")]
+    assert weights.record() == {
+        "name": repo,
+        "source": f"timm cache {tmp_path / 'model.safetensors'}",
+        "sha256": hashlib.sha256((tmp_path / "model.safetensors").read_bytes()).hexdigest(),
+    }
+    assert torch.equal(weights.state["conv1.weight"], source["conv1.weight"])
 
 
 def test_options_timm_or_anomalib_reject_are_one_clear_error(tmp_path):
