@@ -52,7 +52,6 @@ from ..results.store.store import DiskFull
 from . import gpu, profiles
 from .devices import resolve_device
 
-PROFILES = ("quick", "paper")
 #: the progress task (and failure phase) of loading a run's data
 LOAD_DATA = "load data"
 
