@@ -17,19 +17,14 @@ from typing import Any
 
 import numpy as np
 
-from anobench import (
-    DataError,
-    Dataset,
-    Option,
-    RunContext,
+from anobench import DataError, Dataset, Option, RunContext, Split, option_set
+from anobench.files import (
     ScaledImages,
-    Split,
     build_folder,
     cap_options,
     decode_all,
     file_sha256,
     open_cache,
-    option_set,
     publish_folder,
     rejected_rows,
     root_folder,
