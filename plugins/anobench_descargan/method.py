@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from anobench import (
+    DISEASED,
+    HEALTHY,
     Method,
     Option,
     Precision,
@@ -17,12 +19,12 @@ from anobench import (
     Trainer,
     Values,
     channels_last_option,
-    gaussian_blur,
     option_set,
     precision_option,
     to_device,
 )
 
+from .anomaly_map import anomaly_map, disease_score
 from .weights import Weights
 
 if TYPE_CHECKING:  # imported where used: importing this module stays fast
@@ -139,14 +141,6 @@ OPTIONS = option_set(
     Option("checkpoint_every", int, 1000, "iterations between checkpoints", minimum=1),
     Option("predict_batch_size", int, 32, "images per inference batch", minimum=1),
 )
-
-
-def minmax(x: torch.Tensor) -> torch.Tensor:
-    """Per-image min-max rescaling to [-1, 1] (flat images map to -1)."""
-    flat = x.flatten(1)
-    lo = flat.min(dim=1).values.view(-1, *[1] * (x.dim() - 1))
-    hi = flat.max(dim=1).values.view(-1, *[1] * (x.dim() - 1))
-    return 2 * (x - lo) / (hi - lo).clamp_min(1e-12) - 1
 
 
 class DeScarGAN(Method):
@@ -369,8 +363,6 @@ class DeScarGAN(Method):
     def predict(self, images: np.ndarray, ctx: RunContext) -> Predictions:
         import torch
 
-        from .networks import DISEASED, HEALTHY
-
         g, d = self.generator_, self.discriminator_
         amp = Precision.resolve(self.predict_precision, self.channels_last, ctx.device)
         fmt = amp.memory_format
@@ -394,13 +386,8 @@ class DeScarGAN(Method):
                 x = to_device(x, ctx.device).contiguous(memory_format=fmt)
                 to_healthy = self.translate(x, HEALTHY).float()
                 to_diseased = self.translate(x, DISEASED).float()
-                diff = (minmax(x) - minmax(to_healthy)).abs().mean(dim=1)
-                diff = gaussian_blur(diff, self.map_sigma)
-                logits = d.classify(d.features(x)).float()
-                if self.score == "probability":
-                    score = torch.softmax(logits, dim=1)[:, DISEASED]
-                else:
-                    score = logits[:, DISEASED]
+                diff = anomaly_map(x, to_healthy, self.map_sigma)
+                score = disease_score(d.classify(d.features(x)).float(), self.score)
                 maps[start:stop] = diff.cpu().numpy()
                 scores[start:stop] = score.cpu().numpy()
                 healthy[start:stop] = to_healthy.cpu().numpy()
