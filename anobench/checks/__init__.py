@@ -9,8 +9,10 @@ share the expensive work (a fit, the loaded splits): the first check that needs 
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ..api.interfaces import Dataset, Method, Metric
@@ -61,6 +63,14 @@ class Shared:
                 raise AssertionError(str(value)) from value
             raise AssertionError(f"{key} failed: {value!r}") from value
         return value
+
+    def folder(self, workdir: Path | str | None) -> Path:
+        """``workdir``, or a temporary folder removed once the checks let go of the shared work
+        (or at exit)."""
+        if workdir is not None:
+            return Path(workdir)
+        made = self.get("a work folder", lambda: tempfile.TemporaryDirectory(prefix="anobench-"))
+        return Path(made.name)
 
     def clear(self) -> None:
         self._done.clear()

@@ -4,7 +4,6 @@ twice with the data conventions, ids disjoint across splits, both classes in tes
 from __future__ import annotations
 
 import difflib
-import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -34,10 +33,7 @@ def dataset_checks(
     shared = Shared()
 
     def root() -> Path:
-        if workdir is not None:
-            return Path(workdir)
-        folder = shared.get("workdir", lambda: tempfile.TemporaryDirectory(prefix="anobench-"))
-        return Path(folder.name)
+        return shared.folder(workdir)
 
     def params() -> dict[str, Any]:
         def make() -> dict[str, Any]:

@@ -4,7 +4,6 @@ determinism, batch independence, save and load, the parameter count."""
 from __future__ import annotations
 
 import io
-import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -54,11 +53,7 @@ def method_checks(
     shared = Shared()
 
     def root() -> Path:
-        if workdir is not None:
-            return Path(workdir)
-        # removed when the last check lets go of the shared work (or at exit)
-        folder = shared.get("workdir", lambda: tempfile.TemporaryDirectory(prefix="anobench-"))
-        return Path(folder.name)
+        return shared.folder(workdir)
 
     def params() -> dict[str, Any]:
         return shared.get(
