@@ -14,7 +14,7 @@ or all rules in one test: ``check_method(MyMethod, workdir=tmp_path)`` (also ``c
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from .api.interfaces import Dataset, Method, Metric
 from .api.records import Split
 from .api.seeding import seed_everything
 from .checks import Check, run_checks
-from .checks import checks as _checks
+from .checks import checks as _plugin_checks
 
 __all__ = [
     "Check",
@@ -90,6 +90,10 @@ def make_context(
 
 
 # -- the contract --------------------------------------------------------------------------------
+
+
+def _checks(plugin: type, **settings: Any) -> Iterator[Check]:
+    return _plugin_checks(plugin, make_context=make_context, toy_split=toy_split, **settings)
 
 
 def checks(plugin: type, **settings: Any) -> list[Check]:

@@ -86,9 +86,12 @@ def kind_of(cls: Any) -> str:
 def checks(cls: type, **settings: Any) -> Iterator[Check]:
     """The checks of a method, dataset or metric class, in the order they build on each other.
 
-    ``settings`` go to the kind's checks: ``options``, ``workdir``, ``seed`` (all kinds but
-    metrics take ``options`` and ``workdir``), ``size`` and ``atol`` (methods), ``profile``
-    (datasets).
+    ``settings`` include the toy-data and context factories (``toy_split``, ``make_context``),
+    which ``anobench.testing`` passes in.
+
+    The other ``settings`` go to the kind's checks: ``options``, ``workdir``, ``seed`` (all
+    kinds but metrics take ``options`` and ``workdir``), ``size`` and ``atol`` (methods),
+    ``profile`` (datasets).
     """
     kind = kind_of(cls)
     if kind == "method":
@@ -104,6 +107,7 @@ def checks(cls: type, **settings: Any) -> Iterator[Check]:
 
         yield from metric_checks(cls, **settings)
     else:
+        settings.clear()
 
         def refuse() -> None:
             raise AssertionError(

@@ -4,13 +4,12 @@ twice with the data conventions, ids disjoint across splits, both classes in tes
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .. import testing
 from ..api import registry
 from ..api.interfaces import SPLITS, Dataset
 from ..api.validate import check_split
@@ -24,6 +23,8 @@ def _fail(owner: str, rule: str) -> AssertionError:
 def dataset_checks(
     cls: type[Dataset],
     *,
+    make_context: Callable[..., Any],
+    toy_split: Callable[..., Any],
     options: Mapping[str, Any] | None = None,
     profile: str = "quick",
     workdir: Path | str | None = None,
@@ -49,7 +50,7 @@ def dataset_checks(
 
     def splits() -> dict[str, Any]:
         def make() -> dict[str, Any]:
-            ctx = testing.make_context(root(), seed=0)
+            ctx = make_context(root(), seed=0)
             return {name: dataset().load(name, ctx) for name in SPLITS}
 
         return shared.get("loading the splits", make)
@@ -104,7 +105,7 @@ def dataset_checks(
 
     def determinism() -> None:
         for name, split in splits().items():
-            again = cls(**params()).load(name, testing.make_context(root(), seed=1))
+            again = cls(**params()).load(name, make_context(root(), seed=1))
             same = again.ids == split.ids and np.array_equal(
                 np.asarray(again.images), np.asarray(split.images)
             )

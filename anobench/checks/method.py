@@ -4,14 +4,13 @@ determinism, batch independence, save and load, the parameter count."""
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from .. import testing
 from ..api.errors import MethodFailure
 from ..api.interfaces import Method
 from ..api.records import Predictions, training_split
@@ -42,6 +41,8 @@ def _close(a: np.ndarray | None, b: np.ndarray | None, atol: float) -> bool:
 def method_checks(
     cls: type[Method],
     *,
+    make_context: Callable[..., Any],
+    toy_split: Callable[..., Any],
     options: Mapping[str, Any] | None = None,
     workdir: Path | str | None = None,
     seed: int = 0,
@@ -63,9 +64,9 @@ def method_checks(
 
     def data() -> tuple[Any, Any, Any]:
         def make() -> tuple[Any, Any, Any]:
-            train = testing.toy_split(8, 8, size=size, seed=seed + 1, name="train")
-            val = testing.toy_split(4, 4, size=size, seed=seed + 2, name="val")
-            test = testing.toy_split(4, 4, size=size, seed=seed + 3, name="test")
+            train = toy_split(8, 8, size=size, seed=seed + 1, name="train")
+            val = toy_split(4, 4, size=size, seed=seed + 2, name="val")
+            test = toy_split(4, 4, size=size, seed=seed + 3, name="test")
             return (
                 training_split(train, cls.supervision, owner),
                 training_split(val, cls.supervision, owner),
@@ -77,7 +78,7 @@ def method_checks(
     def fit_predict(name: str) -> tuple[Method, Any, Predictions]:
         def make() -> tuple[Method, Any, Predictions]:
             train, val, test = data()
-            ctx = testing.make_context(root() / name, seed, max_steps=CHECK_MAX_STEPS)
+            ctx = make_context(root() / name, seed, max_steps=CHECK_MAX_STEPS)
             model = cls(**params())
             if model.fit(train, val, ctx) is not model:
                 raise _fail(owner, "fit() must return self")

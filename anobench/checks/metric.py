@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 
-from .. import testing
 from ..api.interfaces import RESAMPLE_RECIPES, SHORT_NAME_MAX, Metric
 from ..api.records import MetricResult, Predictions, Scored, Split
 from . import Check, Shared
@@ -19,7 +18,13 @@ def _fail(owner: str, rule: str) -> AssertionError:
     return AssertionError(f"{owner}: {rule}")
 
 
-def metric_checks(cls: type[Metric], *, seed: int = 0) -> Iterator[Check]:
+def metric_checks(
+    cls: type[Metric],
+    *,
+    make_context: Callable[..., Any],
+    toy_split: Callable[..., Any],
+    seed: int = 0,
+) -> Iterator[Check]:
     """The checks of a metric class on toy predictions drawn with ``seed``."""
     owner = f"metric '{getattr(cls, 'name', cls.__name__)}'"
     shared = Shared()
@@ -28,8 +33,8 @@ def metric_checks(cls: type[Metric], *, seed: int = 0) -> Iterator[Check]:
         return shared.get(
             "toy data",
             lambda: (
-                testing.toy_split(10, 10, seed=seed + 10, name="val"),
-                testing.toy_split(10, 10, seed=seed + 11, name="test"),
+                toy_split(10, 10, seed=seed + 10, name="val"),
+                toy_split(10, 10, seed=seed + 11, name="test"),
             ),
         )
 
