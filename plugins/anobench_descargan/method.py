@@ -1,4 +1,9 @@
-"""The DeScarGAN method plugin: options, profiles, the training loop, batched inference."""
+"""The DeScarGAN method: the training loop (warm-up and GAN stages) and batched inference.
+
+Split as anomalib splits a model: the torch modules in ``networks.py``, the GAN step in
+``training.py``, the anomaly map and score in ``anomaly_map.py``; options and profiles in
+``options.py``.
+"""
 
 from __future__ import annotations
 
