@@ -1,48 +1,44 @@
 """The plugin contract as executable checks, for built-ins and third parties alike.
 
-Use in a plugin's own tests::
+Use in a plugin's own tests, one test item per rule (a broken rule hides no other)::
 
-    from anobench.testing import check_method
-    def test_contract(tmp_path):
-        check_method(MyMethod, workdir=tmp_path)
+    from anobench.testing import parametrize_with_checks
 
-Each check raises ``AssertionError`` naming the plugin and the broken rule.
+    @parametrize_with_checks([MyMethod, MyDataset])
+    def test_contract(check):
+        check()
+
+or all rules in one test: ``check_method(MyMethod, workdir=tmp_path)`` (also ``check_dataset``,
+``check_metric``). Each check raises ``AssertionError`` naming the plugin and the broken rule.
 """
 
 from __future__ import annotations
 
-import difflib
-import io
-import math
-import tempfile
-from collections.abc import Callable, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
-from .api import registry
 from .api.context import Budget, RunContext
-from .api.errors import MethodFailure
-from .api.interfaces import SHORT_NAME_MAX, SPLITS, Dataset, Method, Metric
-from .api.records import MetricResult, Predictions, Scored, Split, training_split
+from .api.interfaces import Dataset, Method, Metric
+from .api.records import Split
 from .api.seeding import seed_everything
-from .api.validate import check_predictions, check_split, loadable_state
+from .checks import Check, run_checks
+from .checks import checks as _plugin_checks
 
 __all__ = [
+    "Check",
     "check_dataset",
     "check_method",
     "check_metric",
+    "checks",
     "lesion_image",
     "make_context",
+    "parametrize_with_checks",
     "toy_split",
     "write_dicom",
 ]
-
-#: step budget every method must honour under ``check_method``
-CHECK_MAX_STEPS = 3
 
 
 def toy_split(
@@ -76,15 +72,6 @@ def toy_split(
     return Split(images=images, labels=labels, ids=ids, masks=masks)
 
 
-@contextmanager
-def _workdir(path: Path | str | None):
-    if path is not None:
-        yield Path(path)
-        return
-    with tempfile.TemporaryDirectory(prefix="anobench-check-") as tmp:
-        yield Path(tmp)
-
-
 def make_context(
     workdir: Path | str, seed: int = 0, max_steps: int | None = None, device: str = "cpu"
 ) -> RunContext:
@@ -102,24 +89,65 @@ def make_context(
     return ctx
 
 
-def _fail(owner: str, rule: str) -> AssertionError:
-    return AssertionError(f"{owner}: {rule}")
+# -- the contract --------------------------------------------------------------------------------
 
 
-def _checked(pred: Predictions, images: np.ndarray, owner: str) -> Predictions:
-    try:
-        return check_predictions(pred, images, owner)
-    except MethodFailure as exc:
-        raise AssertionError(str(exc)) from None
+def _checks(plugin: type, **settings: Any) -> Iterator[Check]:
+    return _plugin_checks(plugin, make_context=make_context, toy_split=toy_split, **settings)
 
 
-def _close(a: np.ndarray | None, b: np.ndarray | None, atol: float) -> bool:
-    if a is None or b is None:
-        return a is None and b is None
-    return a.shape == b.shape and np.allclose(a, b, atol=atol, rtol=0)
+def checks(plugin: type, **settings: Any) -> list[Check]:
+    """One check per rule of the contract for a method, dataset or metric class; each is a
+    callable that raises ``AssertionError`` naming the plugin and the rule. ``settings``:
+    ``options``, ``workdir`` and ``seed`` (methods and datasets), ``size`` and ``atol``
+    (methods), ``profile`` (datasets), ``seed`` (metrics)."""
+    return list(_checks(plugin, **settings))
 
 
-# -- methods -------------------------------------------------------------------------------------
+def parametrize_with_checks(
+    plugins: Iterable[type | tuple[type, Mapping[str, Any]]],
+    *,
+    expected_failures: Mapping[str, Mapping[str, str]] | None = None,
+) -> Any:
+    """A ``pytest.mark.parametrize`` over every rule of every plugin: one test item each, so a
+    broken rule does not hide the others.
+
+    ``plugins``: classes, or ``(class, settings)`` pairs (the settings of :func:`checks`).
+    ``expected_failures``: plugin name -> {rule: reason}; those items are marked ``xfail``
+    (strict: a rule that starts to pass must lose its mark). Use::
+
+        @parametrize_with_checks([MyMethod, MyDataset])
+        def test_contract(check):
+            check()
+    """
+    import pytest
+
+    expected = {name: dict(rules) for name, rules in (expected_failures or {}).items()}
+    params = []
+    for item in plugins:
+        cls, settings = item if isinstance(item, tuple) else (item, {})
+        for check in _checks(cls, **dict(settings)):
+            reason = expected.get(check.name, {}).pop(check.rule, None)
+            marks = () if reason is None else pytest.mark.xfail(reason=reason, strict=True)
+            params.append(pytest.param(check, id=check.id, marks=marks))
+    unknown = {name: sorted(rules) for name, rules in expected.items() if rules}
+    if unknown:
+        raise ValueError(f"expected_failures names rules that no plugin has: {unknown}")
+    return pytest.mark.parametrize("check", params)
+
+
+def _run(
+    plugin: type,
+    base: type,
+    kind: str,
+    collect: bool,
+    expected_failures: Mapping[str, str] | None,
+    **settings: Any,
+) -> list[str]:
+    if not (isinstance(plugin, type) and issubclass(plugin, base)):
+        name = getattr(plugin, "name", getattr(plugin, "__name__", repr(plugin)))
+        raise AssertionError(f"{kind} '{name}': must subclass anobench.{base.__name__}")
+    return run_checks(list(_checks(plugin, **settings)), collect, expected_failures)
 
 
 def check_method(
@@ -130,101 +158,17 @@ def check_method(
     seed: int = 0,
     size: int = 32,
     atol: float = 1e-5,
+    collect: bool = False,
+    expected_failures: Mapping[str, str] | None = None,
 ) -> list[str]:
-    """Run the method contract on tiny toy data; returns the names of the checks that passed.
+    """Run the method contract on tiny toy data; returns the rules that passed.
 
-    ``options`` override the class's ``test_options`` (small, fast settings).
+    ``options`` override the class's ``test_options`` (small, fast settings). Raises
+    ``AssertionError`` at the first broken rule, or with every broken rule when ``collect``;
+    ``expected_failures`` (rule -> reason) are not raised.
     """
-    owner = f"method '{getattr(cls, 'name', cls.__name__)}'"
-    passed: list[str] = []
-    if not (isinstance(cls, type) and issubclass(cls, Method)):
-        raise _fail(owner, "must subclass anobench.Method")
-    if not cls.name:
-        raise _fail(owner, "class attribute 'name' is empty")
-    if cls.supervision not in ("unsupervised", "weak"):
-        raise _fail(owner, f"supervision must be 'unsupervised' or 'weak', not {cls.supervision!r}")
-    for profile in ("quick", "paper"):
-        if profile not in cls.profiles:
-            raise _fail(owner, f"needs a '{profile}' profile (has {list(cls.profiles)})")
-        cls.resolve(profile, {})
-    passed.append("declaration")
-
-    params = cls.resolve("quick", {**dict(cls.test_options), **dict(options or {})})
-    method = cls(**params)
-    if method.get_params() != params:
-        raise _fail(owner, "the constructor must store its options unchanged (get_params)")
-    learned = [a for a in vars(method) if a.endswith("_") and not a.startswith("_")]
-    if learned:
-        raise _fail(owner, f"the constructor must not learn; it set {learned}")
-    passed.append("constructor")
-
-    train_full = toy_split(8, 8, size=size, seed=seed + 1, name="train")
-    val_full = toy_split(4, 4, size=size, seed=seed + 2, name="val")
-    test = toy_split(4, 4, size=size, seed=seed + 3, name="test")
-    train = training_split(train_full, cls.supervision, owner)
-    val = training_split(val_full, cls.supervision, owner)
-    if cls.supervision == "unsupervised" and np.asarray(train.labels).any():
-        raise _fail(owner, "unsupervised methods must only see healthy training images")
-
-    def fit_predict(workdir: Path) -> tuple[Method, RunContext, Predictions]:
-        ctx = make_context(workdir, seed, max_steps=CHECK_MAX_STEPS)
-        model = cls(**params)
-        out = model.fit(train, val, ctx)
-        if out is not model:
-            raise _fail(owner, "fit() must return self")
-        with torch.inference_mode():
-            pred = _checked(model.predict(test.images, ctx), test.images, owner)
-        return model, ctx, pred
-
-    with _workdir(workdir) as root:
-        model, ctx, pred = fit_predict(root / "first")
-        passed.append("fit-predict shapes")
-        steps = [row["step"] for row in ctx.history]
-        if steps and max(steps) > CHECK_MAX_STEPS:
-            raise _fail(
-                owner, f"ignored the step budget: logged step {max(steps)} > {CHECK_MAX_STEPS}"
-            )
-        passed.append("budget")
-
-        _, _, again = fit_predict(root / "second")
-        if not (_close(pred.scores, again.scores, atol) and _close(pred.maps, again.maps, atol)):
-            raise _fail(owner, f"two fits with seed {seed} gave different predictions")
-        passed.append("determinism")
-
-        with torch.inference_mode():
-            part = _checked(model.predict(test.images[:3], ctx), test.images[:3], owner)
-        if not (
-            _close(part.scores, pred.scores[:3], 1e-4)
-            and _close(part.maps, None if pred.maps is None else pred.maps[:3], 1e-4)
-        ):
-            raise _fail(owner, "predictions of an image must not depend on the other images")
-        passed.append("batch independence")
-
-        # what the runner saves as model.pt: numpy arrays as tensors, the rest refused
-        try:
-            saved = loadable_state(model.state_dict(), owner)
-        except MethodFailure as exc:
-            raise AssertionError(str(exc)) from None
-        buffer = io.BytesIO()
-        torch.save(saved, buffer)
-        buffer.seek(0)
-        state = torch.load(buffer, map_location="cpu", weights_only=True)
-        restored = cls(**params)
-        restored.load_state_dict(state)
-        with torch.inference_mode():
-            back = _checked(restored.predict(test.images, ctx), test.images, owner)
-        if not (_close(pred.scores, back.scores, 1e-4) and _close(pred.maps, back.maps, 1e-4)):
-            raise _fail(owner, "a model restored from state_dict predicts differently")
-        passed.append("save-load")
-
-        n = model.num_parameters()
-        if not isinstance(n, int) or n < 0:
-            raise _fail(owner, f"num_parameters() must be a non-negative int, got {n!r}")
-        passed.append("parameters")
-    return passed
-
-
-# -- datasets ------------------------------------------------------------------------------------
+    settings = {"options": options, "workdir": workdir, "seed": seed, "size": size, "atol": atol}
+    return _run(cls, Method, "method", collect, expected_failures, **settings)
 
 
 def check_dataset(
@@ -233,166 +177,26 @@ def check_dataset(
     options: Mapping[str, Any] | None = None,
     profile: str = "quick",
     workdir: Path | str | None = None,
+    collect: bool = False,
+    expected_failures: Mapping[str, str] | None = None,
 ) -> list[str]:
-    """Load every split twice and check the data conventions; returns the passed checks."""
-    owner = f"dataset '{getattr(cls, 'name', cls.__name__)}'"
-    passed: list[str] = []
-    if not (isinstance(cls, type) and issubclass(cls, Dataset)):
-        raise _fail(owner, "must subclass anobench.Dataset")
-    if not cls.name:
-        raise _fail(owner, "class attribute 'name' is empty")
-    if cls.primary_metric not in registry.names("metric"):
-        raise _fail(owner, f"primary_metric {cls.primary_metric!r} is not a registered metric")
-    _check_key_metrics(cls, owner)
-
-    with _workdir(workdir) as root:
-        # datasets whose data cannot ship generate a stand-in copy for the checks
-        stand_in = cls.test_data(root / "test-data")
-        overrides = {**dict(cls.test_options), **dict(stand_in), **dict(options or {})}
-        params = cls.resolve(profile, overrides)
-        dataset = cls(**params)
-        fingerprint = dataset.fingerprint()
-        if not isinstance(fingerprint, str) or not fingerprint:
-            raise _fail(owner, "fingerprint() must return a non-empty string")
-        if cls(**params).fingerprint() != fingerprint:
-            raise _fail(owner, "fingerprint() must be stable for the same options")
-        passed.append("declaration")
-
-        ctx = make_context(root, seed=0)
-        seen: set[str] = set()
-        for name in SPLITS:
-            split = dataset.load(name, ctx)
-            check_split(split, owner, name)
-            images = np.asarray(split.images)
-            if np.asarray(split.labels).dtype != np.int8:
-                raise _fail(owner, f"'{name}' labels must be int8")
-            if images.min() < -1 - 1e-6 or images.max() > 1 + 1e-6:
-                raise _fail(owner, f"'{name}' images must lie in [-1, 1]")
-            if (split.masks is not None) != cls.has_masks:
-                raise _fail(owner, f"'{name}' masks presence contradicts has_masks={cls.has_masks}")
-            if split.masks is not None and split.masks[np.asarray(split.labels) == 0].any():
-                raise _fail(owner, f"'{name}' healthy images must have empty masks")
-            if seen & set(split.ids):
-                raise _fail(owner, f"'{name}' shares image ids with another split")
-            seen |= set(split.ids)
-            again = cls(**params).load(name, make_context(root, seed=1))
-            if again.ids != split.ids or not np.array_equal(np.asarray(again.images), images):
-                raise _fail(
-                    owner, f"'{name}' differs between two loads (or depends on the run seed)"
-                )
-        if len(np.unique(dataset.load("test", ctx).labels)) < 2:
-            raise _fail(owner, "the test split needs both classes")
-        passed += ["splits", "determinism", "disjoint ids"]
-    return passed
+    """Load every split twice and check the data conventions; returns the rules that passed
+    (``collect`` and ``expected_failures`` as for :func:`check_method`)."""
+    settings = {"options": options, "profile": profile, "workdir": workdir}
+    return _run(cls, Dataset, "dataset", collect, expected_failures, **settings)
 
 
-def _check_key_metrics(cls: type[Dataset], owner: str) -> None:
-    declared = cls.key_metrics
-    if isinstance(declared, str) or not isinstance(declared, tuple | list):
-        raise _fail(owner, f"key_metrics must be a tuple of metric names, not {declared!r}")
-    known = registry.names("metric")
-    for name in declared:
-        if name not in known:
-            close = difflib.get_close_matches(str(name), known, n=3)
-            hint = f" (did you mean {', '.join(close)}?)" if close else ""
-            raise _fail(
-                owner, f"key_metrics names {name!r}, which is not a registered metric{hint}"
-            )
-
-
-# -- metrics -------------------------------------------------------------------------------------
-
-
-def check_metric(cls: type[Metric], *, seed: int = 0) -> list[str]:
-    """Perfect predictions must score at least as well as random ones; edge cases must not crash."""
-    owner = f"metric '{getattr(cls, 'name', cls.__name__)}'"
-    passed: list[str] = []
-    if not (isinstance(cls, type) and issubclass(cls, Metric)):
-        raise _fail(owner, "must subclass anobench.Metric")
-    if not cls.name or cls.level not in ("image", "pixel"):
-        raise _fail(owner, "needs a name and level 'image' or 'pixel'")
-    if cls.oracle and "oracle" not in cls.name:
-        raise _fail(owner, "an oracle metric must say so in its name")
-    short = cls.short_name
-    if not isinstance(short, str) or len(short) > SHORT_NAME_MAX or short != short.strip():
-        raise _fail(
-            owner,
-            f"short_name must be a string of at most {SHORT_NAME_MAX} characters, not {short!r}",
-        )
-    passed.append("declaration")
-
-    rng = np.random.default_rng(seed)
-    val_split = toy_split(10, 10, seed=seed + 10, name="val")
-    test_split = toy_split(10, 10, seed=seed + 11, name="test")
-
-    def perfect(split: Split) -> Predictions:
-        # a perfect translator leaves healthy images alone; a perfect reconstruction is the input
-        images = split.images
-        return Predictions(
-            scores=np.asarray(split.labels, dtype=np.float64),
-            maps=split.masks.astype(np.float32),
-            extras={"healthy_translation": images, "reconstruction": images},
-        )
-
-    def noisy(split: Split) -> Predictions:
-        n, _, h, w = split.images.shape
-        shape = split.images.shape
-        extras = {
-            "healthy_translation": rng.uniform(-1, 1, shape).astype(np.float32),
-            "reconstruction": rng.uniform(-1, 1, shape).astype(np.float32),
-        }
-        return Predictions(
-            scores=rng.random(n), maps=rng.random((n, h, w)).astype(np.float32), extras=extras
-        )
-
-    metric = cls()
-
-    def value(test_pred: Predictions, val_pred: Predictions) -> MetricResult:
-        result = metric.compute(Scored(test_pred, test_split), Scored(val_pred, val_split))
-        if not isinstance(result, MetricResult):
-            raise _fail(owner, f"compute() must return MetricResult, got {type(result).__name__}")
-        if not isinstance(result.value, float):
-            raise _fail(owner, "MetricResult.value must be a python float")
-        if math.isnan(result.value) and not result.reason:
-            raise _fail(owner, "an undefined (NaN) result must give a reason")
-        return result
-
-    images_before = test_split.images.copy()
-    best = value(perfect(test_split), perfect(val_split))
-    rand = value(noisy(test_split), noisy(val_split))
-    if not np.array_equal(images_before, test_split.images):
-        raise _fail(owner, "compute() must not modify its inputs")
-    if not best.defined:
-        raise _fail(owner, f"undefined on perfect predictions: {best.reason}")
-    better: Callable[[float, float], bool] = (
-        (lambda a, b: a >= b - 1e-12) if cls.higher_is_better else (lambda a, b: a <= b + 1e-12)
-    )
-    if rand.defined and not better(best.value, rand.value):
-        raise _fail(
-            owner, f"perfect predictions ({best.value}) score worse than random ({rand.value})"
-        )
-    passed.append("perfect beats random")
-
-    repeat = value(perfect(test_split), perfect(val_split))
-    if repeat.value != best.value:
-        raise _fail(owner, "two computations on the same input differ")
-    passed.append("determinism")
-
-    no_maps = Predictions(scores=rng.random(len(test_split)), maps=None)
-    one_class = test_split.subset(np.asarray(test_split.labels) == 0)
-    for label, test, val in (
-        ("no maps", Scored(no_maps, test_split), Scored(no_maps, val_split)),
-        ("one class", Scored(perfect(one_class), one_class), Scored(perfect(val_split), val_split)),
-        ("no validation", Scored(perfect(test_split), test_split), None),
-    ):
-        try:
-            result = metric.compute(test, val)
-        except Exception as exc:
-            raise _fail(owner, f"crashed on the '{label}' edge case: {exc!r}") from exc
-        if math.isnan(result.value) and not result.reason:
-            raise _fail(owner, f"NaN without a reason on the '{label}' edge case")
-    passed.append("edge cases")
-    return passed
+def check_metric(
+    cls: type[Metric],
+    *,
+    seed: int = 0,
+    collect: bool = False,
+    expected_failures: Mapping[str, str] | None = None,
+) -> list[str]:
+    """Perfect predictions must score at least as well as random ones; edge cases must not
+    crash. Returns the rules that passed (``collect`` and ``expected_failures`` as for
+    :func:`check_method`)."""
+    return _run(cls, Metric, "metric", collect, expected_failures, seed=seed)
 
 
 # -- image files ---------------------------------------------------------------------------------

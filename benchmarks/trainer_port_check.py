@@ -16,7 +16,8 @@ from pathlib import Path
 
 import torch
 
-from anobench import Split, registry
+from anobench import Split
+from anobench.api import registry
 from anobench.api.records import training_split
 from anobench.testing import make_context
 

@@ -219,11 +219,6 @@ class Precision:
         return {"precision": self.name, "channels_last": self.channels_last}
 
 
-def autocast(device: torch.device | str, precision: str) -> AbstractContextManager:
-    """Autocast for a (possibly ``auto``) precision on ``device``."""
-    return Precision.resolve(precision, "off", device).autocast()
-
-
 def resolve_options(
     options: Any, values: dict[str, Any], device: torch.device | str
 ) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -22,6 +22,18 @@ SplitName = Literal["train", "val", "test"]
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 #: the longest ``Metric.short_name``: narrow tables stay narrow (``check_metric`` enforces it)
 SHORT_NAME_MAX = 12
+#: the values of ``Metric.resample`` besides ``None``: how the leaderboard recomputes a pooled
+#: metric on resampled test images (``image_*`` from the stored (score, label) pairs, ``pixel_*``
+#: from per-image pixel histograms; ``*dice`` at the stored threshold, ``*_oracle`` re-searched)
+RESAMPLE_RECIPES: tuple[str, ...] = (
+    "image_auroc",
+    "image_ap",
+    "image_balanced_accuracy",
+    "pixel_auroc",
+    "pixel_ap",
+    "pixel_dice",
+    "pixel_dice_oracle",
+)
 
 
 class Configurable:
@@ -213,9 +225,9 @@ class Metric:
     #: True when the metric looks at the test labels to choose something (upper bound, not fair).
     oracle: ClassVar[bool] = False
     #: How the leaderboard recomputes the metric on resampled test images for its intervals:
-    #: the name of a recipe in ``anobench.results.resampling.RECIPES`` (pooled metrics such as
-    #: ``"pixel_ap"``), or ``None`` when the value is the mean of the per-image values (resampled
-    #: directly). A metric with neither gets no interval.
+    #: one of ``RESAMPLE_RECIPES`` (pooled metrics such as ``"pixel_ap"``), or ``None`` when the
+    #: value is the mean of the per-image values (resampled directly). A metric with neither gets
+    #: no interval.
     resample: ClassVar[str | None] = None
 
     def compute(self, test: Scored, val: Scored | None = None) -> MetricResult:

@@ -74,10 +74,6 @@ class Split:
     def __len__(self) -> int:
         return len(self.labels)
 
-    @property
-    def image_shape(self) -> tuple[int, int, int]:
-        return tuple(self.images.shape[1:])  # type: ignore[return-value]
-
     def subset(self, index: np.ndarray) -> Split:
         """The images selected by a boolean mask or an index array, extras included."""
         index = np.asarray(index)

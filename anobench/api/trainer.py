@@ -14,15 +14,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from .batches import EpochSampler
+from .batches import Batches, to_device, to_tensor  # noqa: F401  (their home before batches.py)
 from .context import RunContext
 from .errors import MethodFailure
 from .hardware import Precision
 
 if TYPE_CHECKING:  # imported where used: importing this module stays fast
-    import torch
     from torch import nn
 
 Losses = Mapping[str, float]
@@ -37,60 +34,6 @@ RESERVED = frozenset(
 def steps_for_epochs(epochs: float, n_items: int, batch: int, batches_per_step: int = 1) -> int:
     """Steps (at least one) that show the network ``epochs`` passes over ``n_items`` items."""
     return max(1, math.ceil(epochs * n_items / (batch * batches_per_step)))
-
-
-def to_tensor(images: Any, device: torch.device) -> torch.Tensor:
-    """A float32 copy of (a slice of) an image array, which may be a read-only memory map."""
-    import torch
-
-    return to_device(torch.from_numpy(np.array(images, dtype=np.float32, order="C")), device)
-
-
-def to_device(tensor: torch.Tensor, device: torch.device | str) -> torch.Tensor:
-    """``tensor`` (on the CPU) on ``device``; to a GPU through pinned memory without blocking
-    the host, so the copy overlaps the work already queued (CPU runs take the plain path)."""
-    import torch
-
-    device = torch.device(device)
-    if device.type != "cuda" or tensor.device.type != "cpu":
-        return tensor.to(device)
-    return tensor.pin_memory().to(device, non_blocking=True)
-
-
-class Batches:
-    """Endless mini-batches of ``min(batch_size, N)`` images (and labels) on ``ctx.device``.
-
-    Indices come from an :class:`EpochSampler` on the run's ``ctx.generator``: reshuffled
-    passes, no ragged batch. ``next()`` gives the images, or ``(images, labels)`` when
-    ``labels`` is given; the loop calls it with the step, which it ignores.
-    """
-
-    def __init__(
-        self, images: Any, batch_size: int, ctx: RunContext, labels: Any | None = None
-    ) -> None:
-        self.images = images
-        self.labels = None if labels is None else np.asarray(labels)
-        self.device = ctx.device
-        self.sampler = EpochSampler(len(images), batch_size, ctx.generator)
-        self.n, self.batch = self.sampler.n, self.sampler.batch
-
-    def next(self) -> Any:
-        import torch
-
-        index = self.sampler.next()
-        x = to_tensor(self.images[index], self.device)
-        if self.labels is None:
-            return x
-        return x, to_device(torch.from_numpy(self.labels[index]), self.device)
-
-    def __call__(self, step: int) -> Any:
-        return self.next()
-
-    def state_dict(self) -> dict[str, Any]:
-        return self.sampler.state_dict()
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        self.sampler.load_state_dict(state)
 
 
 class Values(dict):

@@ -257,12 +257,6 @@ class RankedScores:
         scan = self._scanned()
         return BestThreshold(scan["balanced_accuracy_threshold"], scan["balanced_accuracy"])
 
-    def counts_at(self, threshold: float) -> tuple[int, int]:
-        """``(true positives, false positives)`` of the prediction ``score >= threshold``."""
-        tp = self.n_pos - int(np.searchsorted(self.pos, threshold, side="left"))
-        fp = self.n_neg - int(np.searchsorted(self.neg, threshold, side="left"))
-        return tp, fp
-
 
 def _last_argmax(values: np.ndarray) -> int:
     """Index of the last maximum (the highest threshold among equally good ones)."""

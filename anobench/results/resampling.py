@@ -10,7 +10,9 @@ per-image values. Pooled metrics are not means over images, so each run also sto
   as tied; the bin edges include every pixel threshold a metric reported (Dice), so pooled Dice
   at that threshold is recomputed exactly.
 
-A metric names its recipe in ``Metric.resample``; the recipes are the functions in ``RECIPES``.
+A metric names its recipe in ``Metric.resample`` (one of
+``anobench.api.interfaces.RESAMPLE_RECIPES``);
+the recipes are the functions in ``RECIPES``.
 """
 
 from __future__ import annotations

@@ -240,21 +240,6 @@ def dice_from_curves(tp: np.ndarray, fp: np.ndarray, start: int | None = None) -
     return np.where(n_pos[..., 0] > 0, best, np.nan)
 
 
-def binned_auroc(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
-    """AUROC from per-bin positive and negative counts ``[..., K]``."""
-    return auroc_from_curves(from_top(pos), from_top(neg))
-
-
-def binned_average_precision(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
-    """Average precision from per-bin counts ``[..., K]``."""
-    return average_precision_from_curves(from_top(pos), from_top(neg))
-
-
-def binned_dice(pos: np.ndarray, neg: np.ndarray, start: int | None = None) -> np.ndarray:
-    """Pooled Dice from per-bin counts ``[..., K]`` at bin ``start``, or the best bin."""
-    return dice_from_curves(from_top(pos), from_top(neg), start)
-
-
 # ---------------------------------------------------------------------------------------------
 # paired tests
 

@@ -56,7 +56,6 @@ from .devices import resolve_device
 from .hints import resume_command
 from .identity import check_same_data, identify, planned_precision, refuse_duplicate
 
-PROFILES = ("quick", "paper")
 #: the progress task (and failure phase) of loading a run's data
 LOAD_DATA = "load data"
 

@@ -43,7 +43,8 @@ def work(workload: str, policy: str, steps: int) -> dict:
         return {"seconds": time.perf_counter() - t, "threads": threads}
     from anobench_descargan import DeScarGAN
 
-    from anobench import Budget, RunContext, Split
+    from anobench import RunContext, Split
+    from anobench.api.context import Budget
 
     arrays = gen.generate_split(64, 64, seed=2, image_size=64).arrays
     labels = np.asarray(arrays["labels"], dtype=np.int8)

@@ -25,10 +25,11 @@ from anobench_descargan.networks import (
 from anobench_descargan.training import (
     Weights,
     apply,
-    autocast,
     discriminator_backward,
     generator_backward,
 )
+
+from anobench import Precision
 
 CPU = torch.device("cpu")
 
@@ -53,7 +54,7 @@ def bf16_losses(g, d, x, y, noise, alpha, w, with_g: bool) -> dict[str, float]:
     g16.to(memory_format=torch.channels_last)
     d16.to(memory_format=torch.channels_last)
     x16 = x.contiguous(memory_format=torch.channels_last)
-    cast = autocast(CPU, "bf16")
+    cast = Precision("bf16", False, "cpu").autocast()
     parts = discriminator_backward(g16, d16, x16, y, noise, alpha, w, cast)
     if with_g:
         d16.requires_grad_(False)
@@ -76,7 +77,7 @@ def main() -> None:
     opt_g = torch.optim.Adam(g.parameters(), 1e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(d.parameters(), 1e-4, betas=(0.5, 0.999))
     data = torch.Generator().manual_seed(1)
-    w, fp32 = Weights(), autocast(CPU, "fp32")
+    w, fp32 = Weights(), Precision("fp32", False, "cpu").autocast()
     refs: dict[str, list[float]] = {}
     lows: dict[str, list[float]] = {}
     print(

@@ -16,7 +16,7 @@ import time
 import numpy as np
 import torch
 from anobench_descargan import DeScarGAN
-from anobench_descargan.method import minmax
+from anobench_descargan.anomaly_map import minmax
 
 from anobench import RunContext
 

@@ -12,10 +12,11 @@ precision; the equivalence of the steps is tested in float64 in tests/unit/test_
     # the official settings (256 px, batch 10, widths 64 / 32, G every 5th iteration)
     python benchmarks/perf/descargan_train_step.py --size 256 --batch 10 --steps 10
 
-Steps: ``reference`` is the per-piece implementation (three D backwards, two G backwards, the
-translations evaluated twice, per-tensor Adam); ``fast`` is ``training.gan_iteration`` with
-fused Adam, as the method trains. Precisions: fp32, fp32 + channels_last, bf16 + channels_last,
-and ``auto`` (what ``anobench.Precision.resolve`` picks on this machine, as a run does).
+Steps: ``reference`` is the per-piece implementation (tests/unit/descargan_reference.py: three
+D backwards, two G backwards, the translations evaluated twice, per-tensor Adam); ``fast`` is
+``training.gan_iteration`` with fused Adam, as the method trains. Precisions: fp32, fp32 +
+channels_last, bf16 + channels_last, and ``auto`` (what ``anobench.Precision.resolve`` picks on
+this machine, as a run does).
 """
 
 from __future__ import annotations
@@ -54,19 +55,13 @@ def _precisions() -> dict[str, tuple[str, bool]]:
 
 
 def _reference_iteration(g, d, x, y, noise, alpha, w, cast, opt_d, opt_g, clip, g_step):
-    return training._piecewise_iteration(
-        g, d, x, y, noise, alpha, w, cast, opt_d, opt_g, clip, g_step
-    )
+    from tests.unit.descargan_reference import iteration_reference
+
+    return iteration_reference(g, d, x, y, noise, alpha, w, cast, opt_d, opt_g, clip, g_step)
 
 
 def _batched_iteration(*args):
-    """``gan_iteration`` with the size limit lifted: the batched step at any size."""
-    limit = training.BATCHED_MAX_ELEMENTS
-    training.BATCHED_MAX_ELEMENTS = 2**62
-    try:
-        return training.gan_iteration(*args)
-    finally:
-        training.BATCHED_MAX_ELEMENTS = limit
+    return training.gan_iteration(*args)
 
 
 def _setup(step: str, precision_name: str, args: argparse.Namespace):
@@ -95,7 +90,9 @@ def _setup(step: str, precision_name: str, args: argparse.Namespace):
     n_critic = 1 if args.quick else 5
     w = training.Weights(cls_d=50.0) if args.quick else training.Weights()
     data = torch.Generator().manual_seed(1)
-    cast = training.autocast(torch.device("cpu"), precision)
+    from anobench import Precision
+
+    cast = Precision(precision, False, "cpu").autocast()
     state = {"i": 0}
 
     def one() -> tuple[float, float]:

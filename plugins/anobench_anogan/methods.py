@@ -124,7 +124,7 @@ class _LatentGAN(Method):
     def predict(self, images: np.ndarray, ctx: RunContext) -> Predictions:
         import torch
 
-        from .training import to_tensor
+        from anobench import to_tensor
 
         with torch.inference_mode(False):  # parameters must stay usable by autograd (AnoGAN)
             self.nets_.to(ctx.device).eval()
@@ -367,8 +367,10 @@ class FAnoGAN(_LatentGAN):
     def _stages(self, stream: Batches, opts: Optims, val: Split, ctx: RunContext) -> list[Stage]:
         import torch
 
+        from anobench import to_tensor
+
         from .mapping import izif
-        from .training import bn_stats_frozen, frozen, rand, to_tensor
+        from .training import bn_stats_frozen, frozen, rand
 
         gen, critic, enc = (self.nets_[k] for k in self.net_names)
         opt_g, opt_c, opt_e = (opts[k] for k in self.net_names)

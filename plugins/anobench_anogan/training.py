@@ -11,11 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-import numpy as np
 import torch
 from torch import nn
 
-from anobench import RunContext, to_device
+from anobench import RunContext
 
 
 def init_seed(ctx: RunContext) -> int:
@@ -28,11 +27,6 @@ def build_seeded(seed: int, factory: Callable[[], nn.Module]) -> nn.Module:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return factory()
-
-
-def to_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
-    """A float32 copy of (a slice of) an image array, which may be a read-only memory map."""
-    return to_device(torch.from_numpy(np.array(images, dtype=np.float32, order="C")), device)
 
 
 def rand(ctx: RunContext, *shape: int, normal: bool = False) -> torch.Tensor:

@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from anobench import (
-    BackboneWeights,
     Batches,
     ConfigError,
     Method,
@@ -32,10 +31,9 @@ from anobench import (
     Split,
     Stage,
     Trainer,
-    load_backbone_weights,
-    resolve_backbone_weights,
     steps_for_epochs,
 )
+from anobench.weights import BackboneWeights, load_backbone_weights, resolve_backbone_weights
 
 if TYPE_CHECKING:  # imported where used: listing this plugin stays free of torch
     import torch

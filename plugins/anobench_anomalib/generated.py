@@ -19,16 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from anobench import (
+from anobench import ConfigError, Option, RunContext, option_set
+from anobench.files import file_sha256
+from anobench.weights import (
     BackboneWeights,
-    ConfigError,
-    Option,
-    RunContext,
-    file_sha256,
     hub_cache,
     is_network_error,
     offline_error,
-    option_set,
     read_state_dict,
     timm_cache_file,
 )

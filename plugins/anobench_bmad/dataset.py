@@ -7,18 +7,9 @@ points ``root`` (or ``ANOBENCH_BMAD_ROOT``) at it, or at the folder that holds i
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-from anobench import (
-    RESIZES,
-    DataError,
-    FileDataset,
-    FileListing,
-    Option,
-    cap_options,
-    option_set,
-    root_folder,
-)
+from anobench import DataError, Option
+from anobench.files import FileListing, ReleaseDataset
 
 from .layout import TASKS, read_release
 
@@ -33,7 +24,7 @@ PAPER = {"image_size": 224, "max_train": None, "max_val": None, "max_test": None
 QUICK = {"image_size": 64, "max_train": 300, "max_val": 50, "max_test": 100}
 
 
-class BMADDataset(FileDataset):
+class BMADDataset(ReleaseDataset):
     """BMAD: the released train / valid / test split, exactly; masks where the release has them."""
 
     name = "bmad"
@@ -44,49 +35,21 @@ class BMADDataset(FileDataset):
     primary_metric = "image_auroc"
     #: brain, liver and resc have masks; the image-level tasks give ``masks=None``
     has_masks = True
-    data_options = (
-        "task",
-        "image_size",
-        "resize",
-        "equalize",
-        "data_seed",
-        "max_train",
-        "max_val",
-        "max_test",
-    )
+    data_options = ReleaseDataset.data_option_names()
     workers_env = "ANOBENCH_BMAD_WORKERS"
+    env_root, how_to, title = ENV_ROOT, HOW_TO, "BMAD folder"
+    fixture, fixture_task = "anobench_bmad.fixture:make_fixture", "brain"
 
-    options = option_set(
-        Option(
-            "root",
-            str,
-            None,
-            f"the sub-benchmark's folder (train/, valid/, test/) or its parent (${ENV_ROOT})",
-            nullable=True,
-        ),
-        Option("task", str, "brain", "the sub-benchmark", choices=tuple(TASKS)),
-        Option("image_size", int, 224, "side of the square images in pixels", minimum=8),
-        Option(
-            "resize", str, "stretch", "to a square: stretch (as BMAD), crop or pad", choices=RESIZES
-        ),
-        Option("equalize", bool, False, "histogram equalisation after resizing"),
-        Option("data_seed", int, 0, "seed of the caps", minimum=0),
-        *cap_options(),
-        Option("strict", bool, False, "fail on an unreadable image or mask instead of skipping"),
+    options = ReleaseDataset.release_options(
+        root=f"the sub-benchmark's folder (train/, valid/, test/) or its parent (${ENV_ROOT})",
+        task=Option("task", str, "brain", "the sub-benchmark", choices=tuple(TASKS)),
+        image_size=224,
+        resize="to a square: stretch (as BMAD), crop or pad",
+        data_seed="seed of the caps",
     )
     profiles = {"quick": dict(QUICK), "paper": dict(PAPER)}
-    test_options = {"image_size": 32}
 
-    @classmethod
-    def test_data(cls, directory: Path) -> dict[str, Any]:
-        from .fixture import make_fixture
-
-        if not (directory / "train").is_dir():
-            make_fixture(directory, task="brain", corrupt=False)
-        return {"root": str(directory), "task": "brain"}
-
-    def root_path(self) -> Path:
-        root = root_folder(self.params["root"], ENV_ROOT, "BMAD folder", HOW_TO)
+    def find_release(self, root: Path) -> Path:
         if (root / "train").is_dir():
             return root
         for name in TASKS[self.task].folders:
@@ -96,5 +59,5 @@ class BMADDataset(FileDataset):
         names = ", ".join(f"{n}/" for n in TASKS[self.task].folders)
         raise DataError(f"{root} holds no train/ and none of {names} (task={self.task}). {HOW_TO}")
 
-    def read_listing(self) -> FileListing:
-        return read_release(self.root_path(), self.task)
+    def read_release(self, root: Path, task: str) -> FileListing:
+        return read_release(root, task)

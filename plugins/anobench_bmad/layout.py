@@ -12,7 +12,8 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from anobench import DataError, FileEntry, FileListing, image_stem, walk_images
+from anobench import DataError
+from anobench.files import FileEntry, FileListing, image_stem, release_images
 
 #: anobench split -> the release's folder
 FOLDERS = {"train": "train", "val": "valid", "test": "test"}
@@ -35,15 +36,6 @@ TASKS = {
 }
 
 
-def _images(folder: Path, where: str) -> tuple[list[str], list[str]]:
-    if not folder.is_dir():
-        raise DataError(f"{folder}: missing folder; {where}")
-    found, _, lines = walk_images(folder, recursive=False)
-    if not found:
-        raise DataError(f"{folder}: holds no image; {where}")
-    return found, lines
-
-
 def read_release(root: Path, task: str) -> FileListing:
     """Every image of the release with its label, mask and split; layout mistakes raise."""
     spec = TASKS[task]
@@ -60,13 +52,13 @@ def read_release(root: Path, task: str) -> FileListing:
             cdir = base / cls
             nested = spec.masks and not (split == "train" and not (cdir / "img").is_dir())
             img_dir = cdir / "img" if nested or (cdir / "img").is_dir() else cdir
-            found, found_lines = _images(img_dir, where)
+            found, found_lines = release_images(img_dir, where)
             prefix = img_dir.relative_to(root).as_posix()
             lines += [f"{prefix}/{line}" for line in found_lines]
             masks: dict[str, str] = {}
             if spec.masks and cls == "Ungood":
                 label_dir = cdir / "label"
-                mask_files, mask_lines = _images(label_dir, where)
+                mask_files, mask_lines = release_images(label_dir, where)
                 lines += [f"{folder}/{cls}/label/{line}" for line in mask_lines]
                 masks = {image_stem(m): m for m in mask_files}
             for rel in found:

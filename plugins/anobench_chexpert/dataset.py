@@ -17,19 +17,15 @@ from typing import Any
 
 import numpy as np
 
-from anobench import (
-    DataError,
-    Dataset,
-    Option,
-    RunContext,
+from anobench import DataError, Option, RunContext, Split, option_set
+from anobench.files import (
+    FileDataset,
     ScaledImages,
-    Split,
     build_folder,
     cap_options,
     decode_all,
     file_sha256,
     open_cache,
-    option_set,
     publish_folder,
     rejected_rows,
     reserved_memmap,
@@ -86,12 +82,21 @@ QUICK = {"image_size": 64, "max_train": 300, "max_val": 50, "max_test": 100}
 PAPER = {"image_size": 256, "max_train": None, "max_val": None, "max_test": None}
 
 
-class CheXpertDataset(Dataset):
+class CheXpertDataset(FileDataset):
     """CheXpert (Irvin et al., AAAI 2019): healthy = No Finding, diseased = Pleural Effusion.
 
     Frontal images of train.csv, split train/val/test by patient with ``data_seed``; the
     official valid.csv (radiologist labels) is the extra split ``official_valid``, or the test
     split with ``test_split=official_valid``. No pixel masks: the primary metric is image AUROC.
+
+    What it shares with ``FileDataset``: the options that change the pixels, the loader version
+    and the decoding threads as class attributes, the cache folder and the reading of its index.
+    What stays apart, and why: the data is two CSVs of labels, not a listing of files, so the
+    cache key hashes both CSVs (and no file listing); the selection (uncertain labels, views,
+    patients, class balance) happens before decoding, and images that cannot be read are
+    balanced again afterwards (``_rebalance``); valid.csv is a fourth split; the images go
+    through CheXpert's own decoding (``images.py``). So ``load``, the build, the split's
+    provenance and ``fingerprint`` (which adds the test split) are its own.
     """
 
     name = "chexpert"
@@ -103,6 +108,9 @@ class CheXpertDataset(Dataset):
     #: no masks: detection only, and the accuracy at the threshold chosen on validation
     key_metrics = ("image_auroc", "image_ap", "image_balanced_accuracy")
     has_masks = False
+    data_options = _DATA_OPTIONS
+    loader_version = LOADER_VERSION
+    workers_env = ENV_WORKERS
 
     options = option_set(
         Option(
@@ -205,9 +213,9 @@ class CheXpertDataset(Dataset):
     def cache_key(self) -> str:
         """sha256 of the loader version, the CSVs' sha256 and the data options."""
         payload = {
-            "loader": LOADER_VERSION,
+            "loader": self.loader_version,
             "csv_sha256": self._hashes(self.root_path()),
-            "options": {k: self.params[k] for k in _DATA_OPTIONS},
+            "options": {k: self.params[k] for k in self.data_options},
         }
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
@@ -216,9 +224,6 @@ class CheXpertDataset(Dataset):
         cache assumes the CSVs and the images change together (delete it if not)."""
         text = f"{self.cache_key()}:{self.params['test_split']}"
         return hashlib.sha256(text.encode()).hexdigest()
-
-    def cache_dir(self, ctx: RunContext) -> Path:
-        return Path(ctx.cache_dir) / "chexpert" / self.cache_key()
 
     # -- load ---------------------------------------------------------------------------------
 
@@ -239,19 +244,6 @@ class CheXpertDataset(Dataset):
             )
         self._enforce_strict(index)
         return self._split(directory, index, name, "built" if built else "cache")
-
-    def _index(self, directory: Path) -> dict[str, Any]:
-        cached = getattr(self, "_index_cache", None)
-        if cached is not None and cached[0] == directory:
-            return cached[1]
-        try:
-            index = json.loads((directory / _COMPLETE).read_text())
-        except (OSError, ValueError) as exc:
-            raise DataError(
-                f"chexpert cache {directory} cannot be read ({exc}); delete it and run again"
-            ) from None
-        self._index_cache = (directory, index)
-        return index
 
     def _enforce_strict(self, index: dict[str, Any]) -> None:
         if not self.strict:
@@ -369,7 +361,7 @@ class CheXpertDataset(Dataset):
             def store(i: int, path: Path) -> None:
                 raw[i, 0] = decode(path, size, self.resize, self.equalize)
 
-            workers = workers_from_env(ENV_WORKERS, default=ctx.threads)
+            workers = workers_from_env(self.workers_env, default=ctx.threads)
             desc = f"chexpert: decoding {len(rels)} images to {size} px ({workers} threads)"
             with ctx.progress.task(desc, total=len(rels)) as task:
                 failures = decode_all(
@@ -380,8 +372,8 @@ class CheXpertDataset(Dataset):
             ok[[f["row"] for f in failures]] = False
             kept = self._rebalance(ok, np.asarray(labels), np.asarray(groups, dtype=object), splits)
             index = {
-                "loader": LOADER_VERSION,
-                "options": {k: self.params[k] for k in _DATA_OPTIONS},
+                "loader": self.loader_version,
+                "options": {k: self.params[k] for k in self.data_options},
                 "csv_sha256": self._hashes(root),
                 "root": str(root),
                 "splits": splits,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from anobench import RESIZES, ScaledImages, square_image
+from anobench.files import RESIZES, ScaledImages, square_image
 
 __all__ = ["RESIZES", "ScaledImages", "decode", "prepare"]
 

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from anobench import DataError, inside_root
+from anobench import DataError
+from anobench.files import inside_root
 
 if TYPE_CHECKING:  # imported where used: importing this module stays fast
     import pandas as pd

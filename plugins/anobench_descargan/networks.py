@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-HEALTHY, DISEASED = 0, 1
+from anobench import DISEASED, HEALTHY  # noqa: F401  (the class indices of the translation)
 
 
 class PerImageBatchNorm2d(nn.BatchNorm2d):

@@ -1,14 +1,13 @@
 """One DeScarGAN iteration: a discriminator step and, every n_critic-th, a generator step.
 
 Losses and weights follow the official code (github.com/JuliaWolleb/DeScarGAN); everything that
-differs is listed in this plugin's README. ``gan_iteration`` is the fast path the method trains
-with; ``*_reference`` is the earlier per-piece implementation of the same losses, kept callable for
-the equivalence tests and the benchmark (benchmarks/perf/descargan_train_step.py).
+differs is listed in this plugin's README. ``gan_iteration`` is the one step the method trains
+with; the tests hold an independent per-piece implementation of the same losses to check it.
 """
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
 from typing import Any
 
 import torch
@@ -19,18 +18,6 @@ from .networks import DISEASED, HEALTHY, Discriminator, Generator, replay_batch_
 from .weights import Weights
 
 CLASSES = (HEALTHY, DISEASED)
-#: real-batch elements (batch x channels x pixels) up to which ``gan_iteration`` batches and
-#: shares graphs; above, it keeps one piece's graph alive at a time (the ``*_reference`` step):
-#: at 256 px, batch 10, official widths the batched step peaks at 7.0 GiB instead of 4.6 (bf16)
-BATCHED_MAX_ELEMENTS = 2**18
-_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
-
-
-def autocast(device: torch.device, precision: str) -> AbstractContextManager:
-    """bf16 (no loss scaling needed) or fp16 autocast (pair it with a GradScaler), or nothing."""
-    if precision in ("fp32", "tf32"):  # tf32: fp32 data, the TF32 switch is the run's
-        return nullcontext()
-    return torch.autocast(device_type=device.type, dtype=_DTYPES[precision])
 
 
 def make_adam(params: Any, lr: float, betas: tuple[float, float]) -> torch.optim.Adam:
@@ -225,12 +212,8 @@ def gan_iteration(
     the running statistics once more; G's calls record their batch statistics and they are
     replayed in the reference's order (translations for D, then per target: translation, way
     back), so the running statistics are the same too (tested).
-    Batches larger than ``BATCHED_MAX_ELEMENTS`` take the per-piece step instead (less memory,
-    the same losses).
+    At 256 px, batch 10 and the official widths it peaks at about 7.0 GiB (bf16).
     """
-    # the per-piece step has no loss scaling: fp16 (older GPUs) always takes the batched one
-    if x.numel() > BATCHED_MAX_ELEMENTS and scaler is None:
-        return _piecewise_iteration(g, d, x, y, noise, alpha, w, cast, opt_d, opt_g, clip, g_step)
     if not g_step:
         losses = discriminator_backward(g, d, x, y, noise, alpha, w, cast, scaler=scaler)
         apply(opt_d, d, clip, scaler)
@@ -261,128 +244,3 @@ def gan_iteration(
     if scaler is not None:
         scaler.update()
     return losses
-
-
-# -- the per-piece step (the implementation before gan_iteration; less memory at 256 px) ---------
-
-
-def _piecewise_iteration(
-    g: Generator,
-    d: Discriminator,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    noise: torch.Tensor,
-    alpha: torch.Tensor,
-    w: Weights,
-    cast: AbstractContextManager,
-    opt_d: torch.optim.Optimizer,
-    opt_g: torch.optim.Optimizer,
-    clip: float,
-    g_step: bool,
-) -> dict[str, Any]:
-    losses: dict[str, Any] = discriminator_backward_reference(g, d, x, y, noise, alpha, w, cast)
-    apply(opt_d, d, clip)
-    if g_step:
-        d.requires_grad_(False)
-        try:
-            losses.update(generator_backward_reference(g, d, x, y, noise, w, cast))
-        finally:
-            d.requires_grad_(True)
-        apply(opt_g, g, clip)
-    return losses
-
-
-def gradient_penalty_reference(
-    d: Discriminator, real: torch.Tensor, fake: torch.Tensor, cls: int, alpha: torch.Tensor
-) -> torch.Tensor:
-    """WGAN-GP on the critic of one class: mean((||grad of the summed patch map|| - 1)^2)."""
-    mixed = (alpha * real + (1 - alpha) * fake).detach().requires_grad_(True)
-    out = d.critic(d.features(mixed), cls)
-    (grad,) = torch.autograd.grad(out.float().sum(), mixed, create_graph=True)
-    return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
-
-
-def discriminator_backward_reference(
-    g: Generator,
-    d: Discriminator,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    noise: torch.Tensor,
-    alpha: torch.Tensor,
-    w: Weights,
-    cast: AbstractContextManager,
-) -> dict[str, float]:
-    """Accumulate the gradients of L_D in D; returns the loss terms.
-
-    ``x``: noisy real batch; ``noise``: the one noise tensor added to every translation. L_D is
-    back-propagated in three pieces (real terms, then each class's fake and GP terms) so only one
-    piece's graph is alive at a time; the accumulated gradients equal those of the summed loss.
-    """
-    with cast:
-        # translations for the critic only: no graph through G
-        with torch.no_grad():
-            fakes = {c: g(x, c) + noise for c in CLASSES}
-        h = d.features(x)
-        cls_loss = F.cross_entropy(d.classify(h).float(), y)
-        real_loss = x.new_zeros((), dtype=torch.float32)
-        for c in CLASSES:
-            member = y == c
-            if member.any():
-                share = member.float().mean()
-                real_loss = real_loss - d.critic(h[member], c).float().mean() * share
-    (w.real * real_loss + w.cls_d * cls_loss).backward()
-    fake_loss, gp = 0.0, 0.0
-    for c in CLASSES:
-        with cast:
-            share = (y == c).float().mean()
-            fake_c = d.critic(d.features(fakes[c]), c).float().mean() * share
-            gp_c = gradient_penalty_reference(d, x, fakes[c], c, alpha)
-        (w.fake * fake_c + w.gp * gp_c).backward()
-        fake_loss += float(fake_c.detach())
-        gp += float(gp_c.detach())
-    return {"d_real": float(real_loss.detach()), "d_fake": fake_loss, "d_gp": gp,
-            "d_cls": float(cls_loss.detach())}  # fmt: skip
-
-
-def generator_backward_reference(
-    g: Generator,
-    d: Discriminator,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    noise: torch.Tensor,
-    w: Weights,
-    cast: AbstractContextManager,
-) -> dict[str, float]:
-    """Accumulate the gradients of L_G in G; returns the loss terms.
-
-    One piece per translation target t: the adversarial and classification terms of G(x, t), the
-    identity term of the images of class t, and the cycle term of the other class's images
-    (translated to t and back). Summed over t this is L_G; only one piece's graph is alive.
-    """
-    totals = dict.fromkeys(("g_adv", "g_cls", "g_id", "g_rec"), 0.0)
-    for t in CLASSES:
-        other = 1 - t
-        with cast:
-            fake = g(x, t) + noise
-            h = d.features(fake)
-            adv = -d.critic(h, t).float().mean()
-            target = torch.full((len(x),), t, dtype=torch.long, device=x.device)
-            cls_loss = F.cross_entropy(d.classify(h).float(), target)
-            identity = x.new_zeros((), dtype=torch.float32)
-            reconstruction = x.new_zeros((), dtype=torch.float32)
-            own, rest = y == t, y == other
-            if own.any():
-                # an image translated to its own class must stay unchanged
-                identity = F.mse_loss(fake[own].float(), x[own].float())
-            if rest.any():
-                # there and back again: the other class's images, via t, back to their class
-                back = g(fake[rest], other) + noise[rest]
-                reconstruction = F.mse_loss(back.float(), x[rest].float())
-        loss = (
-            w.adv_g * adv + w.cls_g * cls_loss + w.identity * identity
-            + w.reconstruction * reconstruction
-        )  # fmt: skip
-        loss.backward()
-        for key, value in zip(totals, (adv, cls_loss, identity, reconstruction), strict=True):
-            totals[key] += float(value.detach())
-    return totals

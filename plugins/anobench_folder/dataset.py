@@ -12,16 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from anobench import (
-    RESIZES,
-    DataError,
-    FileDataset,
-    FileListing,
-    Option,
-    cap_options,
-    option_set,
-    root_folder,
-)
+from anobench import DataError, Option, option_set
+from anobench.files import RESIZES, FileDataset, FileListing, cap_options, root_folder
 
 from .listing import from_folders, from_manifest
 from .splits import ABNORMAL_SPLITS, make_splits

@@ -13,10 +13,9 @@ import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from anobench import (
+from anobench import SPLITS, DataError
+from anobench.files import (
     IMAGE_EXTENSIONS,
-    SPLITS,
-    DataError,
     FileEntry,
     FileListing,
     image_stem,

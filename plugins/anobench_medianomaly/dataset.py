@@ -3,20 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from anobench import (
-    RESIZES,
-    DataError,
-    FileDataset,
-    FileListing,
-    Option,
-    cap_options,
-    option_set,
-    root_folder,
-)
+from anobench import DataError, Option
+from anobench.files import FileListing, ReleaseDataset
 
 from .layout import TASKS, read_release
 
@@ -31,7 +22,7 @@ PAPER = {"image_size": 64, "max_train": None, "max_val": None, "max_test": None}
 QUICK = {"image_size": 64, "max_train": 300, "max_val": 50, "max_test": 100}
 
 
-class MedIAnomalyDataset(FileDataset):
+class MedIAnomalyDataset(ReleaseDataset):
     """MedIAnomaly: its train and test lists exactly; val drawn from the training normals."""
 
     name = "medianomaly"
@@ -42,61 +33,30 @@ class MedIAnomalyDataset(FileDataset):
     primary_metric = "image_auroc"
     #: brats2021 has masks; the other tasks give ``masks=None``
     has_masks = True
-    data_options = (
-        "task",
-        "image_size",
-        "resize",
-        "equalize",
-        "val_fraction",
-        "data_seed",
-        "max_train",
-        "max_val",
-        "max_test",
-    )
+    data_options = ReleaseDataset.data_option_names("val_fraction")
     workers_env = "ANOBENCH_MEDIANOMALY_WORKERS"
+    env_root, how_to, title = ENV_ROOT, HOW_TO, "MedIAnomaly folder"
+    fixture, fixture_task = "anobench_medianomaly.fixture:make_fixture", "brats2021"
 
-    options = option_set(
-        Option(
-            "root",
-            str,
-            None,
-            f"the set's folder, or MedIAnomaly-Data holding it (${ENV_ROOT})",
-            nullable=True,
+    options = ReleaseDataset.release_options(
+        root=f"the set's folder, or MedIAnomaly-Data holding it (${ENV_ROOT})",
+        task=Option("task", str, "rsna", "the data set", choices=tuple(TASKS)),
+        image_size=64,
+        resize="to a square: stretch (as MedIAnomaly), crop or pad",
+        data_seed="seed of the val draw and of the caps",
+        extra=(
+            Option(
+                "val_fraction",
+                float,
+                0.1,
+                "share of the released training images (all normal) held out as val",
+                minimum=0.0,
+            ),
         ),
-        Option("task", str, "rsna", "the data set", choices=tuple(TASKS)),
-        Option("image_size", int, 64, "side of the square images in pixels", minimum=8),
-        Option(
-            "resize",
-            str,
-            "stretch",
-            "to a square: stretch (as MedIAnomaly), crop or pad",
-            choices=RESIZES,
-        ),
-        Option("equalize", bool, False, "histogram equalisation after resizing"),
-        Option(
-            "val_fraction",
-            float,
-            0.1,
-            "share of the released training images (all normal) held out as val",
-            minimum=0.0,
-        ),
-        Option("data_seed", int, 0, "seed of the val draw and of the caps", minimum=0),
-        *cap_options(),
-        Option("strict", bool, False, "fail on an unreadable image or mask instead of skipping"),
     )
     profiles = {"quick": dict(QUICK), "paper": dict(PAPER)}
-    test_options = {"image_size": 32}
 
-    @classmethod
-    def test_data(cls, directory: Path) -> dict[str, Any]:
-        from .fixture import make_fixture
-
-        if not (directory / "train").is_dir():
-            make_fixture(directory, task="brats2021", corrupt=False)
-        return {"root": str(directory), "task": "brats2021"}
-
-    def root_path(self) -> Path:
-        root = root_folder(self.params["root"], ENV_ROOT, "MedIAnomaly folder", HOW_TO)
+    def find_release(self, root: Path) -> Path:
         folder = TASKS[self.task].folder
         if root.name != folder and (root / folder).is_dir():
             return root / folder
@@ -108,7 +68,10 @@ class MedIAnomalyDataset(FileDataset):
                 f"medianomaly: val_fraction={self.val_fraction}; the release has no validation"
                 " split, so val is drawn from the training images: keep it between 0 and 1"
             )
-        return read_release(self.root_path(), self.task)
+        return super().read_listing()
+
+    def read_release(self, root: Path, task: str) -> FileListing:
+        return read_release(root, task)
 
     def assign(self, listing: FileListing) -> tuple[np.ndarray, str]:
         splits = np.array([e.split for e in listing.entries], dtype=object)

@@ -15,7 +15,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from anobench import DataError, FileEntry, FileListing, file_sha256, inside_root, walk_images
+from anobench import DataError
+from anobench.files import FileEntry, FileListing, file_sha256, inside_root, release_images
 
 
 @dataclass(frozen=True)
@@ -86,15 +87,6 @@ def _from_json(root: Path) -> FileListing:
     )
 
 
-def _folder(folder: Path, what: str) -> tuple[list[str], list[str]]:
-    if not folder.is_dir():
-        raise DataError(f"{folder}: missing folder; {what}")
-    found, _, lines = walk_images(folder, recursive=False)
-    if not found:
-        raise DataError(f"{folder}: holds no image; {what}")
-    return found, lines
-
-
 def _from_folders(root: Path, layout: str) -> FileListing:
     if layout == "brats":
         what = "the BraTS2021 release has train/, test/normal/, test/tumor/, test/annotation/"
@@ -105,11 +97,11 @@ def _from_folders(root: Path, layout: str) -> FileListing:
     entries, lines = [], []
     masks: dict[str, str] = {}
     if layout == "brats":
-        found, mask_lines = _folder(root / "test/annotation", what)
+        found, mask_lines = release_images(root / "test/annotation", what)
         masks = dict.fromkeys(found, "")
         lines += [f"test/annotation/{line}" for line in mask_lines]
     for split, sub, label in parts:
-        found, sub_lines = _folder(root / sub, what)
+        found, sub_lines = release_images(root / sub, what)
         lines += [f"{sub}/{line}" for line in sub_lines]
         for name in found:
             mask = None

@@ -11,7 +11,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from anobench import ConfigError, read_state_dict
+from anobench import ConfigError
+from anobench.weights import read_state_dict
 
 #: the channel widths of timm's ResNet stages, scaled by the ``width`` option
 _RESNET_CHANNELS = (64, 128, 256, 512)

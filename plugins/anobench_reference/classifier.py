@@ -27,9 +27,9 @@ from anobench import (
     Trainer,
     Values,
     option_set,
-    resolve_backbone_weights,
     to_device,
 )
+from anobench.weights import resolve_backbone_weights
 
 if TYPE_CHECKING:  # imported where used: importing this module stays fast
     import torch

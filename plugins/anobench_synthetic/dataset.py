@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from anobench import DataError, Dataset, Option, RunContext, Split, option_set, reserved_memmap
+from anobench import DataError, Dataset, Option, RunContext, Split, option_set
+from anobench.files import reserved_memmap
 
 #: one independent random stream per split, derived from ``data_seed``
 _STREAMS = {"train": 0, "val": 1, "test": 2}

@@ -26,7 +26,7 @@ from anobench import (
     gaussian_blur,
     option_set,
     steps_for_epochs,
-    to_device,
+    to_tensor,
 )
 
 if TYPE_CHECKING:  # imported where used: importing this module stays fast
@@ -73,13 +73,6 @@ _TEST = {
     "batch_size": 4,
     "checkpoint_every": 2,
 }
-
-
-def _to_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
-    """A float32 copy of (a slice of) an image array, which may be a read-only memory map."""
-    import torch
-
-    return to_device(torch.from_numpy(np.array(images, dtype=np.float32, order="C")), device)
 
 
 class _Autoencoder(Method):
@@ -180,7 +173,7 @@ class _Autoencoder(Method):
             return {}
         self.net_.eval()
         with torch.no_grad():
-            x = _to_tensor(val.images[:256], ctx.device)
+            x = to_tensor(val.images[:256], ctx.device)
             out = self._losses(x, None)
         self.net_.train()
         return {"val_loss": (out["rec"] + self.kl_weight * out["kl"]).mean().item()}
@@ -197,7 +190,7 @@ class _Autoencoder(Method):
         recon = np.empty(images.shape, dtype=np.float32)
         with torch.no_grad(), ctx.progress.task(f"{self.name}: reconstructing", total=n) as task:
             for start in range(0, n, self.predict_batch):
-                x = _to_tensor(images[start : start + self.predict_batch], ctx.device)
+                x = to_tensor(images[start : start + self.predict_batch], ctx.device)
                 out = self._losses(x, None)  # the VAE decodes the posterior mean at test time
                 diff = x - out["recon"]
                 pixel = diff.pow(2) if self.map == "squared" else diff.abs()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import traceback
 
 import pytest
 from click.testing import CliRunner
@@ -115,11 +116,16 @@ def test_failing_plugin_is_one_line_and_stored_as_failed(invoke, testplugins, me
 
 
 def test_debug_shows_the_traceback(home, testplugins):
-    result = CliRunner().invoke(
-        cli, ["--home", str(home), "--debug", "-q", "run", "-m", "failing", "-d", "toy"]
-    )
+    args = ["--home", str(home), "-q", "run", "-m", "failing", "-d", "toy"]
+    plain = CliRunner().invoke(cli, args)
+    assert plain.exit_code != 0 and "Traceback" not in plain.output
+    result = CliRunner().invoke(cli, ["--debug", *args])
     assert result.exit_code != 0
-    assert isinstance(result.exception, Exception)
+    # the exception escapes to the interpreter, which prints it with every frame down to fit()
+    shown = "".join(traceback.format_exception(*result.exc_info))
+    assert shown.startswith("Traceback (most recent call last)")
+    assert 'anobench_testplugins.py", line' in shown and "in fit" in shown
+    assert "RuntimeError: boom in fit" in shown
 
 
 def test_corrupt_store_is_one_line_and_not_overwritten(invoke, home):

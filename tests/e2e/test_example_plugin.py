@@ -17,37 +17,41 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "anobench-example-p
 
 
 def test_example_plugin_is_discovered_checked_and_runs(tmp_path, monkeypatch, testplugins, home):
-    site = write_distribution(
-        tmp_path / "site",
-        "anobench-example-plugin",
-        {"anobench.methods": {"mediandiff": "anobench_example:MedianDiff"}},
-    )
-    monkeypatch.syspath_prepend(str(EXAMPLE))
-    activate(monkeypatch, site)
-    info = registry.info("method", "mediandiff")
-    assert info.distribution == "anobench-example-plugin"
-    assert "save-load" in check_method(info.load(), workdir=tmp_path / "check")
+    try:
+        site = write_distribution(
+            tmp_path / "site",
+            "anobench-example-plugin",
+            {"anobench.methods": {"mediandiff": "anobench_example:MedianDiff"}},
+        )
+        monkeypatch.syspath_prepend(str(EXAMPLE))
+        activate(monkeypatch, site)
+        info = registry.info("method", "mediandiff")
+        assert info.distribution == "anobench-example-plugin"
+        assert "save-load" in check_method(info.load(), workdir=tmp_path / "check")
 
-    result = CliRunner().invoke(
-        cli,
-        [
-            "--home",
-            str(home),
-            "-q",
-            "run",
-            "-m",
-            "mediandiff",
-            "-d",
-            "toy",
-            "--format",
-            "json",
-            "--method-opt",
-            "sigma=0.5",
-        ],
-    )
-    assert result.exit_code == 0, result.output
-    record = json.loads(result.stdout)
-    assert record["status"] == "finished"
-    assert record["spec"]["method_options"]["sigma"] == 0.5
-    assert record["provenance"]["plugins"]["method"]["distribution"] == "anobench-example-plugin"
-    registry.refresh()
+        result = CliRunner().invoke(
+            cli,
+            [
+                "--home",
+                str(home),
+                "-q",
+                "run",
+                "-m",
+                "mediandiff",
+                "-d",
+                "toy",
+                "--format",
+                "json",
+                "--method-opt",
+                "sigma=0.5",
+            ],
+        )
+        assert result.exit_code == 0, result.output
+        record = json.loads(result.stdout)
+        assert record["status"] == "finished"
+        assert record["spec"]["method_options"]["sigma"] == 0.5
+        assert (
+            record["provenance"]["plugins"]["method"]["distribution"] == "anobench-example-plugin"
+        )
+    finally:
+        registry.refresh()  # forget the example's entry point even when an assert fails

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from anobench import seed_everything
+from anobench.api.seeding import seed_everything
 
 from .conftest import one_line_error
 

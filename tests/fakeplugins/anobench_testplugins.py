@@ -60,11 +60,14 @@ class Brightness(Method):
                 offset.copy_(state["offset"])
             start = int(state["step"])
         interrupt_at = int(os.environ.get("TESTPLUGINS_INTERRUPT_AT", "0"))
+        fail_at = int(os.environ.get("TESTPLUGINS_FAIL_AT", "0"))
         for step in range(start, ctx.budget.steps(self.steps)):
             if ctx.budget.expired(step):
                 break
             if step == interrupt_at and interrupt_at:
                 raise KeyboardInterrupt
+            if step == fail_at and fail_at:
+                raise RuntimeError(f"failed at step {step}")
             loss = (offset - target) ** 2
             opt.zero_grad()
             loss.backward()

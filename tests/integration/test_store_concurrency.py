@@ -5,7 +5,8 @@ from __future__ import annotations
 import multiprocessing as mp
 import sqlite3
 
-from anobench import MetricResult, RunSpec
+from anobench import MetricResult
+from anobench.api.records import RunSpec
 from anobench.metrics.builtin import ImageAUROC, PixelAP, PixelDice
 from anobench.results.store import Store
 

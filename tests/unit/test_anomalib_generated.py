@@ -14,8 +14,9 @@ import torch
 import torchvision
 from anobench_anomalib import generated
 
-from anobench import BackboneWeights, ConfigError
+from anobench import ConfigError
 from anobench.testing import make_context
+from anobench.weights import BackboneWeights
 
 
 def _anomalib_default(value):

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from anobench import EpochSampler
+from anobench.api.batches import EpochSampler
 
 
 def test_every_batch_is_full_and_each_pass_covers_every_item_once():

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from anobench import RunSpec
+from anobench.api.records import RunSpec
 from anobench.run.bench import Item, _DataGate
 
 

@@ -7,9 +7,8 @@ import io
 
 from anobench_descargan.method import DeScarGAN
 
-from anobench import Reporter
 from anobench.api.context import Budget
-from anobench.api.progress import PlainReporter
+from anobench.api.progress import PlainReporter, Reporter
 from anobench.testing import make_context, toy_split
 
 

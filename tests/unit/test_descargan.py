@@ -1,16 +1,19 @@
 from __future__ import annotations
 
+import math
 import signal
 
 import numpy as np
 import pytest
 import torch
-from anobench_descargan import DeScarGAN, networks, training
+from anobench_descargan import DeScarGAN, anomaly_map, networks, training
 from anobench_descargan import method as method_module
 from anobench_descargan.networks import Discriminator, Generator, count_parameters
 
-from anobench import ConfigError, TrainingDiverged, gaussian_blur
+from anobench import ConfigError, Precision, TrainingDiverged, gaussian_blur
 from anobench.testing import make_context, toy_split
+
+from . import descargan_reference as reference
 
 TINY = {**DeScarGAN.test_options, "epochs": 10}
 
@@ -223,7 +226,7 @@ def test_batched_inference_equals_the_official_batch_one_loop(tmp_path, skip):
         for image in test.images:
             x = torch.from_numpy(image[None])
             h = g(x, 0)
-            loop.append((method_module.minmax(x) - method_module.minmax(h)).abs().mean(1)[0])
+            loop.append((anomaly_map.minmax(x) - anomaly_map.minmax(h)).abs().mean(1)[0])
     assert np.abs(pred.maps - torch.stack(loop).numpy()).max() <= 1e-4
     assert pred.extras["healthy_translation"].shape == test.images.shape
 
@@ -321,9 +324,9 @@ def test_batched_discriminator_step_equals_the_per_piece_reference(labels):
     g, d, x, noise, alpha = _nets64()
     y = LABELS[labels]
     w = training.Weights(cls_d=50.0)
-    cast = training.autocast(torch.device("cpu"), "fp32")
+    cast = Precision("fp32", False, "cpu").autocast()
     torch.manual_seed(7)  # the same dropout mask in D's classification head
-    ref = training.discriminator_backward_reference(g, d, x, y, noise, alpha, w, cast)
+    ref = reference.discriminator_backward_reference(g, d, x, y, noise, alpha, w, cast)
     ref_grads = _grads(d)
     d.zero_grad(set_to_none=True)
     torch.manual_seed(7)
@@ -341,10 +344,10 @@ def test_batched_generator_step_equals_the_per_piece_reference(labels):
     g, d, x, noise, _ = _nets64()
     y = LABELS[labels]
     w = training.Weights()
-    cast = training.autocast(torch.device("cpu"), "fp32")
+    cast = Precision("fp32", False, "cpu").autocast()
     d.requires_grad_(False)
     results, grads, stats = [], [], []
-    for step in (training.generator_backward_reference, training.generator_backward):
+    for step in (reference.generator_backward_reference, training.generator_backward):
         g.load_state_dict(_nets64()[0].state_dict())  # the same running statistics each time
         torch.manual_seed(7)
         results.append(step(g, d, x, y, noise, w, cast))
@@ -358,13 +361,7 @@ def test_batched_generator_step_equals_the_per_piece_reference(labels):
 
 
 def _reference_iteration(g, d, x, y, noise, alpha, w, cast, opt_d, opt_g, g_step):
-    training.discriminator_backward_reference(g, d, x, y, noise, alpha, w, cast)
-    training.apply(opt_d, d, 10.0)
-    if g_step:
-        d.requires_grad_(False)
-        training.generator_backward_reference(g, d, x, y, noise, w, cast)
-        d.requires_grad_(True)
-        training.apply(opt_g, g, 10.0)
+    reference.iteration_reference(g, d, x, y, noise, alpha, w, cast, opt_d, opt_g, 10.0, g_step)
 
 
 @pytest.mark.parametrize("labels", list(LABELS), ids=list(LABELS))
@@ -375,7 +372,7 @@ def test_shared_translations_iteration_equals_the_reference(labels, g_step):
     # end as in the reference (two iterations, so the second starts from updated statistics)
     y = LABELS[labels]
     w = training.Weights(cls_d=50.0)
-    cast = training.autocast(torch.device("cpu"), "fp32")
+    cast = Precision("fp32", False, "cpu").autocast()
     states = []
     for fast in (False, True):
         g, d, x, noise, alpha = _nets64()
@@ -432,28 +429,6 @@ def test_recorded_batch_statistics_replay_to_the_running_update():
     )
 
 
-def test_large_batches_take_the_per_piece_step_with_the_same_losses(monkeypatch):
-    # the memory limit sends large batches through the per-piece step: the same losses
-    _, _, x, noise, alpha = _nets64()
-    y = LABELS["mixed"]
-    w = training.Weights()
-    cast = training.autocast(torch.device("cpu"), "fp32")
-    results = []
-    for limit in (x.numel(), x.numel() - 1):
-        monkeypatch.setattr(training, "BATCHED_MAX_ELEMENTS", limit)
-        g2, d2 = _nets64()[:2]
-        opt_g = training.make_adam(g2.parameters(), 1e-4, (0.5, 0.999))
-        opt_d = training.make_adam(d2.parameters(), 1e-4, (0.5, 0.999))
-        torch.manual_seed(7)
-        losses = training.gan_iteration(
-            g2, d2, x, y, noise, alpha, w, cast, opt_d, opt_g, 10.0, True
-        )
-        results.append({k: float(v) for k, v in losses.items()})
-    assert results[0].keys() == results[1].keys()
-    for key, value in results[0].items():
-        assert results[1][key] == pytest.approx(value, rel=1e-6, abs=1e-9), key
-
-
 def test_map_sigma_smooths_the_predicted_maps_only(tmp_path):
     ctx = ctx_for(tmp_path, max_steps=2)
     plain = DeScarGAN(**TINY).fit(train_split(), train_split(), ctx)
@@ -469,3 +444,27 @@ def test_map_sigma_smooths_the_predicted_maps_only(tmp_path):
 def test_map_sigma_must_not_be_negative():
     with pytest.raises(ConfigError, match="map_sigma"):
         DeScarGAN(**{**TINY, "map_sigma": -1.0})
+
+
+def test_the_anomaly_map_alone_against_a_hand_computation():
+    # image 0: a ramp 0..3 and a flat translation; image 1: translation = the image, reversed
+    x = torch.tensor([[[[0.0, 1.0], [2.0, 3.0]]], [[[1.0, 2.0], [3.0, 5.0]]]])
+    to_healthy = torch.tensor([[[[4.0, 4.0], [4.0, 4.0]]], [[[5.0, 3.0], [2.0, 1.0]]]])
+    # min-max to [-1, 1]: ramp -> -1, -1/3, 1/3, 1; flat -> -1 everywhere (no division by 0)
+    # second: x -> -1, -1/2, 0, 1; reversed translation -> 1, 0, -1/2, -1
+    expected = torch.tensor(
+        [[[0.0, 2 / 3], [4 / 3, 2.0]], [[2.0, 0.5], [0.5, 2.0]]], dtype=torch.float32
+    )
+    torch.testing.assert_close(anomaly_map.anomaly_map(x, to_healthy, 0.0), expected)
+    # two channels: their differences are averaged
+    two = anomaly_map.anomaly_map(x.repeat(1, 2, 1, 1), to_healthy.repeat(1, 2, 1, 1), 0.0)
+    torch.testing.assert_close(two, expected)
+    smoothed = anomaly_map.anomaly_map(x, to_healthy, 1.0)
+    torch.testing.assert_close(smoothed, gaussian_blur(expected, 1.0))
+
+
+def test_the_score_is_the_diseased_column():
+    logits = torch.tensor([[0.0, 0.0], [1.0, 3.0]])
+    torch.testing.assert_close(anomaly_map.disease_score(logits, "logit"), torch.tensor([0.0, 3.0]))
+    p = anomaly_map.disease_score(logits, "probability")
+    torch.testing.assert_close(p, torch.tensor([0.5, 1 / (1 + math.exp(-2.0))]))

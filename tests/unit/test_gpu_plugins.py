@@ -11,7 +11,7 @@ import torch
 from anobench_descargan import DeScarGAN
 from anobench_descargan import method as method_module
 from anobench_descargan.networks import Discriminator, Generator
-from anobench_descargan.training import autocast, discriminator_backward
+from anobench_descargan.training import discriminator_backward
 from anobench_descargan.weights import Weights
 from anobench_reference.classifier import Classifier
 
@@ -100,12 +100,22 @@ def test_fp16_gradient_penalty_is_finite_at_the_scalers_first_scale():
     noise, alpha = 0.05 * torch.rand_like(x), torch.rand(4, 1, 1, 1)
     scaler = torch.amp.GradScaler("cpu")  # what fp16 training uses, at its first scale 2**16
     out = discriminator_backward(
-        g, d, x, y, noise, alpha, Weights(), autocast(torch.device("cpu"), "fp16"), scaler=scaler
+        g,
+        d,
+        x,
+        y,
+        noise,
+        alpha,
+        Weights(),
+        Precision("fp16", False, "cpu").autocast(),
+        scaler=scaler,
     )
     values = {k: float(v) for k, v in out.items()}
     assert all(math.isfinite(v) for v in values.values()), values
     # the penalty of the unscaled gradients: the fp32 value, up to fp16 rounding
-    ref = discriminator_backward(g, d, x, y, noise, alpha, Weights(), autocast(x.device, "fp32"))
+    ref = discriminator_backward(
+        g, d, x, y, noise, alpha, Weights(), Precision("fp32", False, x.device.type).autocast()
+    )
     assert values["d_gp"] == pytest.approx(float(ref["d_gp"]), rel=0.2)
 
 

@@ -10,9 +10,10 @@ from dataclasses import replace
 import pytest
 import torch
 
-from anobench import ConfigError, MetricResult, Precision, RunSpec
+from anobench import ConfigError, MetricResult, Precision
 from anobench.api import hardware
 from anobench.api.jobs import Job, Outcome
+from anobench.api.records import RunSpec
 from anobench.metrics.builtin import PixelAP
 from anobench.results import tabulate
 from anobench.results.store import Store
@@ -129,7 +130,7 @@ def test_configure_on_cuda_records_the_card_and_selects_it(card, tf32_switches):
 
 
 def test_deterministic_mode_from_the_environment(monkeypatch):
-    from anobench import seed_everything
+    from anobench.api.seeding import seed_everything
 
     try:
         monkeypatch.setenv("ANOBENCH_DETERMINISTIC", "strict")

@@ -139,19 +139,34 @@ def test_threads_leave_busy_cores_alone(monkeypatch):
     assert threads.choose_threads(busy=None) == 2
 
 
-def test_busy_elsewhere_sees_a_competing_process():
-    if not os.path.exists("/proc/stat"):
-        pytest.skip("needs /proc/stat")
-    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
-    try:
-        import time
+def test_busy_elsewhere_counts_other_processes_from_proc_stat(monkeypatch, tmp_path):
+    """Two simulated /proc/stat looks: 4 CPUs, 100 jiffies each in between; cpu3 not ours."""
+    looks = iter(
+        [
+            # user nice system idle iowait irq softirq steal
+            "cpu  0 0 0 0 0 0 0 0\n"
+            "cpu0 100 0 0 900 0 0 0 0\ncpu1 0 0 0 1000 0 0 0 0\n"
+            "cpu2 0 0 0 1000 0 0 0 0\ncpu3 0 0 0 1000 0 0 0 0\nintr 1 2\n",
+            "cpu  0 0 0 0 0 0 0 0\n"
+            "cpu0 180 0 20 900 0 0 0 0\ncpu1 50 0 0 1040 10 0 0 0\n"
+            "cpu2 0 0 0 1100 0 0 0 0\ncpu3 100 0 0 1000 0 0 0 0\nintr 1 2\n",
+        ]
+    )
+    stat = tmp_path / "stat"
 
-        time.sleep(0.5)
-        busy = threads.busy_elsewhere(0.5)
-    finally:
-        hog.kill()
-        hog.wait()
-    assert busy is not None and busy >= 0.6
+    def fake_path(name):
+        assert name == "/proc/stat"
+        stat.write_text(next(looks))
+        return stat
+
+    own = iter([1000.0, 1030.0])  # this process ran 30 jiffies in between
+    monkeypatch.setattr(threads, "Path", fake_path)
+    monkeypatch.setattr(threads, "_own_jiffies", lambda: next(own))
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
+    monkeypatch.setattr("time.sleep", lambda seconds: None)
+    # by hand: busy jiffies on cpus 0-2 went up 100 + 50 = 150, of which 30 were ours; the
+    # total went up 300 over 3 CPUs: (150 - 30) / 300 * 3 = 1.2 cores busy elsewhere
+    assert threads.busy_elsewhere(0.5) == pytest.approx(1.2)
 
 
 def test_threads_from_the_environment(monkeypatch):

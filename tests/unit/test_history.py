@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from anobench import MetricResult, RunSpec, StoreError
+from anobench import MetricResult
+from anobench.api.errors import StoreError
 from anobench.api.liveness import this_process
+from anobench.api.records import RunSpec
 from anobench.metrics.builtin import PixelAP
 from anobench.results import tabulate
 from anobench.results.history import histories

@@ -7,8 +7,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from anobench import MetricResult, RunSpec
+from anobench import MetricResult
 from anobench.api import overrides
+from anobench.api.records import RunSpec
 from anobench.results import labels, render, tabulate
 from anobench.results.store import Store
 

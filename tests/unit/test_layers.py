@@ -10,10 +10,9 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
-from anobench import RunSpec
 from anobench.api.jobs import Outcome
 from anobench.api.progress import DATA_READY, Reporter
-from anobench.api.records import RunStatus
+from anobench.api.records import RunSpec, RunStatus
 from anobench.results.store import Store
 from anobench.run import bench
 from anobench.run.executors.worker import QueueReporter

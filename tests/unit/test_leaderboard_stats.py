@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from anobench import MetricResult, RunSpec
+from anobench import MetricResult
+from anobench.api.records import RunSpec
 from anobench.results import render, tabulate, terminal
 from anobench.results.leaderboard import Leaderboard
 from anobench.results.store import Store

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from anobench import PluginError
 from anobench.api import registry
+from anobench.api.errors import PluginError
 
 from ..distributions import activate, write_distribution
 
@@ -82,7 +82,8 @@ def test_a_plugin_missing_its_extra_names_the_pip_line(tmp_path, monkeypatch):
 
 
 def test_require_extra_passes_when_the_modules_exist():
-    from anobench import MissingExtra, require_extra
+    from anobench import require_extra
+    from anobench.api.extras import MissingExtra
 
     require_extra("x", "json", "numpy")
     with pytest.raises(MissingExtra) as caught:

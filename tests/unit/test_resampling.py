@@ -112,3 +112,9 @@ def test_every_builtin_recipe_is_declared_by_its_metric():
 
     declared = {registry.get_metric(n).resample for n in registry.names("metric")} - {None}
     assert declared == set(RECIPES)
+
+
+def test_the_recipes_a_metric_may_name_are_the_ones_that_exist():
+    from anobench.api.interfaces import RESAMPLE_RECIPES
+
+    assert set(RESAMPLE_RECIPES) == set(RECIPES) and len(RESAMPLE_RECIPES) == len(RECIPES)

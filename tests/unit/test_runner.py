@@ -120,12 +120,25 @@ def test_interrupted_run_resumes_automatically_and_matches(testplugins, tmp_path
     assert [json.loads(line)["step"] for line in log.splitlines()] == [1, 2, 3, 4, 5]
 
 
-def test_explicit_resume_of_a_failed_run_and_refusal_of_a_finished_one(testplugins, tmp_path):
-    from anobench.run.runner import Runner
-
-    done = run(tmp_path, "brightness")
+def test_explicit_resume_of_a_failed_run_and_refusal_of_a_finished_one(
+    testplugins, tmp_path, monkeypatch
+):
+    straight = run(tmp_path / "a", "brightness")
+    monkeypatch.setenv("TESTPLUGINS_FAIL_AT", "3")
+    with pytest.raises(MethodFailure, match="failed at step 3"):
+        run(tmp_path / "b", "brightness")
+    (failed,) = Store(tmp_path / "b" / "store.sqlite").runs()
+    assert failed.status == "failed"
+    monkeypatch.delenv("TESTPLUGINS_FAIL_AT")
+    resumed = Runner(tmp_path / "b").resume(failed.run_id)
+    assert resumed.run_id == failed.run_id and resumed.status == "finished"
+    assert resumed.provenance["resumed"] is True
+    assert resumed.metrics == straight.metrics
+    log = (tmp_path / "b" / "runs" / resumed.run_id / "training_log.jsonl").read_text()
+    # steps 1-3 come from the failed attempt's checkpoint and are not trained again
+    assert [json.loads(line)["step"] for line in log.splitlines()] == [1, 2, 3, 4, 5]
     with pytest.raises(ConfigError, match="already finished"):
-        Runner(tmp_path).resume(done.run_id)
+        Runner(tmp_path / "b").resume(resumed.run_id)
 
 
 def test_validation_is_predicted_only_when_a_metric_needs_it(testplugins, tmp_path):

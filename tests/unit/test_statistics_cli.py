@@ -13,7 +13,8 @@ from click.testing import CliRunner
 from PIL import Image
 from sklearn.metrics import roc_auc_score
 
-from anobench import MetricResult, RunSpec
+from anobench import MetricResult
+from anobench.api.records import RunSpec
 from anobench.cli import cli
 from anobench.results import delong
 from anobench.results.resampling import Evidence

@@ -80,12 +80,14 @@ def test_binned_metrics_equal_exact_metrics_on_binned_scores():
     bins = np.arange(60)
     labels = np.r_[np.ones(pos.sum(), bool), np.zeros(neg.sum(), bool)]
     scores = np.r_[np.repeat(bins, pos), np.repeat(bins, neg)].astype(float)
-    assert stats.binned_auroc(pos, neg) == pytest.approx(roc_auc_score(labels, scores))
-    assert stats.binned_average_precision(pos, neg) == pytest.approx(
+    # the curves the store's histograms feed: cumulative counts from the highest bin down
+    tp, fp = stats.from_top(pos), stats.from_top(neg)
+    assert stats.auroc_from_curves(tp, fp) == pytest.approx(roc_auc_score(labels, scores))
+    assert stats.average_precision_from_curves(tp, fp) == pytest.approx(
         average_precision_score(labels, scores)
     )
-    assert stats.binned_dice(pos, neg) == pytest.approx(best_dice(labels, scores).dice)
-    assert stats.binned_dice(pos, neg, 33) == pytest.approx(dice_at(labels, scores, 33.0))
+    assert stats.dice_from_curves(tp, fp) == pytest.approx(best_dice(labels, scores).dice)
+    assert stats.dice_from_curves(tp, fp, 33) == pytest.approx(dice_at(labels, scores, 33.0))
 
 
 def test_wilcoxon_matches_scipy_on_a_textbook_example():

@@ -6,7 +6,9 @@ import sqlite3
 
 import pytest
 
-from anobench import MetricResult, RunSpec, StoreError
+from anobench import MetricResult
+from anobench.api.errors import StoreError
+from anobench.api.records import RunSpec
 from anobench.metrics.builtin import PixelAP
 from anobench.results.store import Store
 

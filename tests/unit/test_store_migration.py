@@ -7,7 +7,8 @@ import sqlite3
 
 import numpy as np
 
-from anobench import MetricResult, RunSpec
+from anobench import MetricResult
+from anobench.api.records import RunSpec
 from anobench.metrics.builtin import ImageAccuracy, PixelAP
 from anobench.results import render, tabulate
 from anobench.results.resampling import Evidence

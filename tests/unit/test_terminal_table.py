@@ -11,8 +11,9 @@ import pytest
 from rich.cells import cell_len
 from rich.console import Console
 
-from anobench import MetricResult, RunSpec
+from anobench import MetricResult
 from anobench.api import registry
+from anobench.api.records import RunSpec
 from anobench.results import columns, render, tabulate, terminal
 from anobench.results.store import Store
 from anobench.run.declared import declared

@@ -9,7 +9,8 @@ import pytest
 import torch
 from torch import nn
 
-from anobench import Batches, Reporter, Stage, Trainer, Values
+from anobench import Batches, Stage, Trainer, Values
+from anobench.api.progress import Reporter
 from anobench.api.signals import Interrupted
 from anobench.testing import make_context
 

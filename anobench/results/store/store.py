@@ -470,10 +470,6 @@ class Store:
             )
             return cursor.rowcount == 1
 
-    def delete_run(self, run_id: str) -> None:
-        with self._write() as db:
-            db.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
-
     def delete_runs(self, run_ids: list[str]) -> list[str | None]:
         """Delete runs with their metrics, per-image values and evidence in one transaction;
         returns each run's artifacts folder (absolute) for the caller to remove after it.

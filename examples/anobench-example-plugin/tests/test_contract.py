@@ -1,11 +1,11 @@
 from anobench_example import MedianDiff
 
-from anobench.testing import check_method
+from anobench.testing import parametrize_with_checks
 
 
-def test_mediandiff_passes_the_anobench_contract(tmp_path):
-    passed = check_method(MedianDiff, workdir=tmp_path)
-    assert "save-load" in passed
+@parametrize_with_checks([MedianDiff])
+def test_mediandiff_passes_the_anobench_contract(check):
+    check()  # one test item per rule: method:mediandiff-save-load, ...
 
 
 def test_smoothing_spreads_the_map(tmp_path):
