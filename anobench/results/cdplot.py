@@ -15,7 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from .leaderboard import RankTest
-from .plots import DPI, FORMATS, Plot
+from .plots import Plot
 
 #: the file name stem of the diagram, in ``leaderboard --plot`` folders and the report
 STEM = "cd-diagram"
@@ -97,12 +97,4 @@ def cd_diagram(test: RankTest | None) -> Plot | None:
 def write(plot: Plot, folder: Path) -> list[Path]:
     """``folder/cd-diagram.png`` and ``.svg``; the paths written. Closes the figure."""
     folder.mkdir(parents=True, exist_ok=True)
-    written = []
-    try:
-        for fmt in FORMATS:
-            path = folder / f"{STEM}.{fmt}"
-            plot.figure.savefig(path, format=fmt, dpi=DPI)
-            written.append(path)
-    finally:
-        plot.close()
-    return written
+    return plot.save(folder, STEM)

@@ -56,6 +56,18 @@ class Plot:
     def close(self) -> None:
         plt.close(self.figure)
 
+    def save(self, folder: Path, stem: str) -> list[Path]:
+        """``folder/<stem>.png`` and ``.svg``; the paths written. Closes the figure."""
+        try:
+            written = []
+            for fmt in FORMATS:
+                path = folder / f"{stem}.{fmt}"
+                self.figure.savefig(path, format=fmt, dpi=DPI)
+                written.append(path)
+            return written
+        finally:
+            self.close()
+
 
 def slug(table: Table) -> str:
     """A file-name stem naming the dataset configuration: ``synthetic-68390a``."""
@@ -254,11 +266,5 @@ def write(store: Store, tables: list[Table], folder: Path) -> list[Path]:
     written = []
     for table in tables:
         for plot in table_plots(store, table):
-            try:
-                for fmt in FORMATS:
-                    path = folder / f"{slug(table)}-{plot.name}.{fmt}"
-                    plot.figure.savefig(path, format=fmt, dpi=DPI)
-                    written.append(path)
-            finally:
-                plot.close()
+            written += plot.save(folder, f"{slug(table)}-{plot.name}")
     return written
