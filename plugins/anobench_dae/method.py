@@ -140,9 +140,9 @@ class DAE(Method):
         "quick": {
             "widths": "16,32,64,128,128,16",
             "noise_res": 8,
-            "epochs": 40.0,
+            "epochs": 25.0,
             "lr": 1e-3,
-            "cosine_epochs": 40,
+            "cosine_epochs": 25,
             "foreground": False,
         },
     }
