@@ -140,9 +140,9 @@ class DAE(Method):
         "quick": {
             "widths": "16,32,64,128,128,16",
             "noise_res": 8,
-            "epochs": 25.0,
+            "epochs": 12.5,
             "lr": 1e-3,
-            "cosine_epochs": 25,
+            "cosine_epochs": 13,
             "foreground": False,
         },
     }
