@@ -522,7 +522,7 @@ class AnoDDPM(_Diffusion):
             "batch_size": 16,
             "lr": 1e-3,
             "ema": 0.995,
-            "noise_level": 250,
+            "noise_level": 100,
             "octaves": 4,
             "sampler": "ddim",
             "ddim_steps": 10,
