@@ -50,3 +50,25 @@ def own_datasets(monkeypatch, tmp_path_factory):
     register_own_datasets(monkeypatch, tmp_path_factory.mktemp("own-datasets"))
     yield
     registry.refresh()
+
+
+#: the anomalib models wired from anomalib's signatures whose every check takes from seconds to
+#: minutes on 2 cores: wherever a test runs every registered method, their items carry the
+#: ``anomalib_models`` marker, deselected by default (pyproject's pytest options); ``dfm``, the
+#: quickest, stays in to keep the generated wiring covered
+def _slow_generated_methods() -> frozenset[str]:
+    try:
+        import anobench_anomalib
+    except ImportError:
+        return frozenset()
+    return frozenset(anobench_anomalib.METHODS) - {"dfm"}
+
+
+def pytest_collection_modifyitems(config, items):
+    import re
+
+    slow = _slow_generated_methods()
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and slow & set(re.split(r"[:\-\[\]]", callspec.id)):
+            item.add_marker(pytest.mark.anomalib_models)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 
 from anobench.api import registry
@@ -12,6 +14,7 @@ from anobench.testing import check_dataset, check_method, check_metric, parametr
 PURE_CLASSIFIERS = {"classifier"}
 #: the anomalib bridge returns anomalib's scores and maps, and no image
 ANOMALIB = {"patchcore", "padim", "stfpm", "reverse_distillation", "fastflow", "draem", "ganomaly"}
+ANOMALIB |= set(getattr(importlib.import_module("anobench_anomalib"), "METHODS", {}))
 
 
 def _names(kind: str) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -75,7 +76,8 @@ def test_a_signal_checkpoints_interrupts_and_resumes(tmp_path, signum):
     (run,) = _runs(home)
     assert run["status"] == "interrupted"
     assert name in run["error"]
-    assert f"anobench run --resume {run['run_id']}" in err
+    # the home is not the default one: the printed command names it, so it works as printed
+    assert f"anobench --home {home} run --resume {run['run_id']}" in err
     workdir = home / "runs" / run["run_id"]
     # the checkpoint was written at the stop, not left to the (never reached) periodic one
     assert (workdir / "checkpoint.pt").exists()
@@ -192,10 +194,12 @@ def test_ctrl_c_then_the_printed_command_ends_with_the_uninterrupted_weights(tmp
     assert proc.returncode == 130, err
     stopped_at = _steps(home)
     assert 5 <= stopped_at < 240, "the run was not stopped in the middle of training"
-    # the command the run printed, run as printed (under the same home)
-    (printed,) = re.findall(r"anobench run --resume (\w+)", err)
+    # the command the run printed, run as printed: it names the home
+    (printed,) = re.findall(r"^.*: (anobench --home \S+ run --resume \w+)$", err, re.M)
+    words = shlex.split(printed)
+    assert words[:3] == ["anobench", "--home", str(home)]
     resumed = subprocess.run(
-        _anobench(home, "run", "--resume", printed), capture_output=True, text=True, timeout=300
+        [*_anobench(home)[:3], *words[1:]], capture_output=True, text=True, timeout=300
     )
     assert resumed.returncode == 0, resumed.stderr
     assert f"resumed at step {stopped_at}" in resumed.stderr

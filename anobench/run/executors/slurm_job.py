@@ -88,6 +88,9 @@ class LogReporter(Reporter):
     def __init__(self, run_id: str, folder: Path | None = None) -> None:
         self.run_id = run_id
         self.folder = folder
+        # the job's stdout as it is now: while a run executes, sys.stdout points at stderr (what
+        # plugins print never mixes with a result), and the progress lines stay in the log
+        self.stream = sys.stdout
 
     def data_ready(self) -> None:
         # the driver lets the other runs of this dataset configuration start on the cache
@@ -97,7 +100,7 @@ class LogReporter(Reporter):
 
     def log(self, message: str) -> None:
         stamp = time.strftime("%H:%M:%S")
-        print(f"{stamp} anobench run {self.run_id}: {message}", flush=True)
+        print(f"{stamp} anobench run {self.run_id}: {message}", file=self.stream, flush=True)
 
     def _start(self, task: Task, description: str) -> None:
         self.log(f"{description} ...")
