@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from ..api import hardware, signals
-from ..api.context import Budget, RunContext
+from ..api.context import RunContext, make_context
 from ..api.errors import AnobenchError, ConfigError, MethodFailure
 from ..api.home import cache_dir, runs_dir
 from ..api.interfaces import Dataset, Method, Metric
@@ -30,7 +30,6 @@ from ..api.records import (
     Split,
     training_split,
 )
-from ..api.seeding import seed_everything
 from ..api.threads import (
     THREADS_VARIABLE,
     ThreadGovernor,
@@ -152,20 +151,21 @@ def _execute(
         }
     )
     owner = f"method '{spec.method}'"
-    generator = seed_everything(spec.seed)
-    # TF32 only for precision=tf32, cuda:N current, the card's versions recorded
-    provenance.update(gpu.configure(device, precision.name if declares else None))
-    ctx = RunContext(
-        device=device,
-        seed=spec.seed,
-        workdir=runs_dir(home) / job.run_id,
+    # everything seeded here, before the card is set up (as it always was)
+    ctx = make_context(
+        runs_dir(home) / job.run_id,
+        spec.seed,
+        spec.max_steps,
+        device,
+        seconds=spec.time_budget,
         cache_dir=cache_dir(home),
         progress=reporter,
-        budget=Budget(max_steps=spec.max_steps, seconds=spec.time_budget),
         precision=precision,
         threads=threads,
+        start=False,
     )
-    ctx.generator = generator
+    # TF32 only for precision=tf32, cuda:N current, the card's versions recorded
+    provenance.update(gpu.configure(device, precision.name if declares else None))
     if job.threads is None and not os.environ.get(THREADS_VARIABLE):
         ctx.governor = ThreadGovernor(threads)
     phase[0] = LOAD_DATA

@@ -23,14 +23,13 @@ import numpy as np
 import torch
 
 from ..api import registry
-from ..api.context import RunContext
+from ..api.context import make_context
 from ..api.errors import ConfigError, DataError
 from ..api.home import MODEL_FILE, runs_dir, store_path
 from ..api.imageio import read_image
 from ..api.interfaces import Dataset, Method
 from ..api.progress import Reporter
 from ..api.records import Predictions, RunRecord
-from ..api.seeding import seed_everything
 from ..api.validate import check_predictions
 from ..results.figures import IMAGE_EXTRAS
 from ..results.store import Store
@@ -134,14 +133,10 @@ def predict_files(
     record, method, dataset, threshold = load_trained(home, run_id)
     images = prepare(dataset, paths)
     spec = record.spec
-    generator = seed_everything(spec.seed)
     reporter = reporter or Reporter()
     owner = f"method '{spec.method}'"
     with tempfile.TemporaryDirectory(prefix="anobench-predict-") as tmp:
-        ctx = RunContext(
-            device=resolve_device(device), seed=spec.seed, workdir=tmp, progress=reporter
-        )
-        ctx.generator = generator
+        ctx = make_context(tmp, spec.seed, device=resolve_device(device), progress=reporter)
         # as the run computed: TF32 only where its precision was tf32
         gpu.configure(ctx.device, (record.provenance.get("resolved") or {}).get("precision"))
         with torch.inference_mode():
