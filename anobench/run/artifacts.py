@@ -55,7 +55,13 @@ def _evidence(
 
 
 def _artifacts(
-    workdir: Path, spec: RunSpec, method: Method, test: Split, pred: Predictions, ctx: RunContext
+    workdir: Path,
+    spec: RunSpec,
+    method: Method,
+    test: Split,
+    pred: Predictions,
+    ctx: RunContext,
+    dataset_cls: type[Dataset] | None = None,
 ) -> None:
     _save_predictions(workdir / "predictions.npz", test, pred)
     # a finished run's model must load back the way ``anobench predict`` loads it
@@ -63,6 +69,7 @@ def _artifacts(
     torch.save(state, workdir / MODEL_FILE)
     torch.load(workdir / MODEL_FILE, map_location="cpu", weights_only=True)
     title = f"{spec.method} on {spec.dataset} (profile {spec.profile}, seed {spec.seed})"
-    names = getattr(_plugin_class("dataset", spec.dataset, Dataset), "class_names", None)
+    dataset_cls = dataset_cls or _plugin_class("dataset", spec.dataset, Dataset)
+    names = getattr(dataset_cls, "class_names", None)
     panel(test, pred, workdir / "panel.png", title, names=names or ("healthy", "diseased"))
     curves(ctx.history, workdir / "curves.png", title, ctx.stages)

@@ -42,7 +42,7 @@ from ..api.validate import check_predictions, check_split
 from ..results.provenance import device_description, environment
 from . import gpu, profiles
 from .artifacts import _artifacts, _evidence
-from .devices import resolve_device
+from .resolve import Resolved
 from .spec import _plugin_class, _plugin_versions, metric_plugins
 
 #: the progress task (and failure phase) of loading a run's data
@@ -74,8 +74,18 @@ def _predict(method: Method, split: Split, ctx: RunContext, owner: str) -> Predi
         return check_predictions(method.predict(split.images, ctx), split.images, owner)
 
 
-def execute(job: Job, reporter: Reporter | None = None) -> Outcome:
-    """Run one job to its outcome (never raises for a failing plugin); writes only artifacts."""
+def execute(
+    job: Job,
+    reporter: Reporter | None = None,
+    *,
+    resolved: Resolved | None = None,
+    metrics: Mapping[str, type[Metric]] | None = None,
+) -> Outcome:
+    """Run one job to its outcome (never raises for a failing plugin); writes only artifacts.
+
+    ``resolved``, ``metrics``: what the registering process worked out for this job already
+    (in the same process); a worker resolves the job itself.
+    """
     reporter = reporter or Reporter()
     provenance = dict(job.provenance)
     phase = ["setup"]
@@ -84,7 +94,7 @@ def execute(job: Job, reporter: Reporter | None = None) -> Outcome:
     try:
         # stdout carries the result (--format json): what plugins print goes to stderr
         with gpu.nondeterministic_ops(provenance), contextlib.redirect_stdout(sys.stderr):
-            results, evidence = _execute(job, reporter, provenance, phase)
+            results, evidence = _execute(job, reporter, provenance, phase, resolved, metrics)
     except KeyboardInterrupt as exc:
         how = signal_name(exc)
         provenance["interrupted_by"] = how
@@ -120,20 +130,24 @@ def execute(job: Job, reporter: Reporter | None = None) -> Outcome:
 
 
 def _execute(
-    job: Job, reporter: Reporter, provenance: dict[str, Any], phase: list[str]
+    job: Job,
+    reporter: Reporter,
+    provenance: dict[str, Any],
+    phase: list[str],
+    known: Resolved | None = None,
+    metrics: Mapping[str, type[Metric]] | None = None,
 ) -> tuple[dict[str, tuple[MetricInfo, MetricResult]], bytes | None]:
     spec = job.spec
     home = Path(job.home)
-    dataset_cls = _plugin_class("dataset", spec.dataset, Dataset)
-    method_cls = _plugin_class("method", spec.method, Method)
-    metric_classes = metric_plugins(job.metrics)
-    device = resolve_device(job.device or spec.device)
+    if known is None or not known.matches(spec, job.device):
+        known = Resolved(spec, device=job.device)
+    dataset_cls, method_cls = known.dataset_cls, known.method_cls
+    metric_classes = dict(metrics) if metrics is not None else metric_plugins(job.metrics)
+    device = known.device
     threads = _use_threads(job.threads)
-    method_options, resolved = hardware.resolve_options(
-        method_cls.options, dict(spec.method_options), device
-    )
-    precision = _context_precision(method_cls, method_options, device)
-    declares = any(o.hardware == "precision" for o in method_cls.options.options)
+    setup = known.setup
+    method_options, resolved, precision = setup.options, setup.resolved, setup.precision
+    declares = setup.declares
     provenance["resolved"] = {
         # a method without a precision option computes as its own code says: recorded as None
         **(precision.to_dict() if declares else {"precision": None, "channels_last": None}),
@@ -169,7 +183,7 @@ def _execute(
     if job.threads is None and not os.environ.get(THREADS_VARIABLE):
         ctx.governor = ThreadGovernor(threads)
     phase[0] = LOAD_DATA
-    dataset = dataset_cls(**spec.dataset_options)
+    dataset = known.dataset
     # worked out when the run was identified (a worker need not read every file again)
     provenance["dataset_fingerprint"] = spec.data_fingerprint or dataset.fingerprint()
     splits = {}
@@ -184,7 +198,9 @@ def _execute(
         name: {**s.counts(), **{k: v for k, v in s.meta.items() if _jsonable(v)}}
         for name, s in splits.items()
     }
-    method = method_cls(**method_options)
+    method = known.take_method()
+    if method is None:
+        method = method_cls(**method_options)
     train = training_split(splits["train"], method_cls.supervision, owner)
     fit_val = training_split(splits["val"], method_cls.supervision, owner)
     provenance["trained_on"] = len(train)
@@ -220,7 +236,7 @@ def _execute(
         reporter,
     )
     phase[0] = "artifacts"
-    _artifacts(ctx.workdir, spec, method, splits["test"], test_pred, ctx)
+    _artifacts(ctx.workdir, spec, method, splits["test"], test_pred, ctx, dataset_cls)
     evidence = _evidence(splits["test"], test_pred, results, provenance, reporter)
     infos = {
         name: (
@@ -249,21 +265,6 @@ def _use_threads(requested: int | None, apply: bool = True) -> int:
     if apply:
         set_threads(threads)
     return threads
-
-
-def _context_precision(
-    method_cls: type[Method], options: Mapping[str, Any], device: torch.device
-) -> hardware.Precision:
-    """The precision the run context announces: the method's own resolved options where it
-    declares them, else what ``auto`` means on this device."""
-    declared = method_cls.options.by_name()
-    name = next((o.name for o in declared.values() if o.hardware == "precision"), None)
-    fmt = next((o.name for o in declared.values() if o.hardware == "channels_last"), None)
-    return hardware.Precision.resolve(
-        options.get(name, "auto") if name else "auto",
-        options.get(fmt, "auto") if fmt else "auto",
-        device,
-    )
 
 
 def _jsonable(value: Any) -> bool:

@@ -16,7 +16,6 @@ from ..api import overrides, signals
 from ..api.context import CHECKPOINT
 from ..api.errors import ConfigError, StoreError
 from ..api.home import runs_dir, store_path
-from ..api.interfaces import Dataset, Method
 from ..api.jobs import Job, Outcome
 from ..api.liveness import alive, this_process
 from ..api.progress import Reporter
@@ -28,11 +27,11 @@ from ..api.records import (
 from ..results.store import Store
 from ..results.store.store import DiskFull
 from . import gpu, profiles
-from .devices import resolve_device
 from .execute import LOAD_DATA, _use_threads, compute_metrics, execute, signal_name
 from .hints import resume_command
-from .identity import check_same_data, identify, planned_precision, refuse_duplicate
-from .spec import _plugin_class, _plugin_versions, build_spec, metric_plugins
+from .identity import check_same_data, refuse_duplicate
+from .resolve import Resolved
+from .spec import _plugin_versions, build_spec, metric_plugins
 
 __all__ = [
     "LOAD_DATA",
@@ -69,6 +68,18 @@ class Runner:
         self.threads = threads
         self.reporter = reporter or Reporter()
         self.store = store or Store(store_path(self.home))
+        self._resolved: Resolved | None = None
+        #: the metric classes the last ``prepare`` looked up (its ``run`` computes them)
+        self._metrics: dict[str, Any] | None = None
+
+    def resolve(
+        self, spec: RunSpec, dataset_cls: Any | None = None, method_cls: Any | None = None
+    ) -> Resolved:
+        """The spec's plugins, device, method setup and identity, each worked out once: the
+        last spec's are kept, so checking for a finished run and running it share them."""
+        if self._resolved is None or not self._resolved.matches(spec):
+            self._resolved = Resolved(spec, dataset_cls, method_cls)
+        return self._resolved
 
     def resume(self, run_id: str, metrics: Sequence[str] | None = None) -> RunRecord:
         """Continue a failed or interrupted run from its last checkpoint, under the same id."""
@@ -81,8 +92,10 @@ class Runner:
     def finished(self, spec: RunSpec) -> RunRecord | None:
         """The latest finished run of the spec's configuration and seed (its data fingerprint
         included) in the precision it would compute in here, if there is one."""
-        spec = identify(spec)
-        run_id = self.store.find_finished(spec.config_hash(), spec.seed, planned_precision(spec))
+        resolved = self.resolve(spec)
+        spec = resolved.identified
+        precision = resolved.setup.precision_label
+        run_id = self.store.find_finished(spec.config_hash(), spec.seed, precision)
         return None if run_id is None else self.store.get_run(run_id)
 
     def run(
@@ -93,9 +106,10 @@ class Runner:
         An interrupted run of the same configuration and seed that left a checkpoint is resumed
         automatically; ``resume`` names a run to continue explicitly.
         """
-        resolve_device(spec.device)  # a device that is not there fails before anything is stored
+        resolved = self.resolve(spec)
+        resolved.check_device()  # a device that is not there fails before anything is stored
         job = self.prepare(spec, metrics, resume)
-        outcome = execute(job, self.reporter)
+        outcome = execute(job, self.reporter, resolved=resolved, metrics=self._metrics)
         self.commit(outcome)
         if outcome.status == RunStatus.INTERRUPTED:
             signum = getattr(outcome.cause, "signum", signals.signal.SIGINT)
@@ -114,15 +128,19 @@ class Runner:
     ) -> Job:
         """Check the plugins and register the run as ``running`` (or restart the one resumed)."""
         gpu.deterministic_mode()  # a bad ANOBENCH_DETERMINISTIC fails before anything is stored
-        dataset_cls = _plugin_class("dataset", spec.dataset, Dataset)
-        method_cls = _plugin_class("method", spec.method, Method)
-        metric_classes = metric_plugins(metrics)
+        resolved = self.resolve(spec)
+        dataset_cls, method_cls = resolved.dataset_cls, resolved.method_cls
+        metric_classes = self._metrics = metric_plugins(metrics)
         _use_threads(self.threads, apply=False)  # $ANOBENCH_THREADS out of range: no run stored
-        method_cls(**spec.method_options).check()  # before the data are looked for
-        spec = identify(spec)  # checks that the data can be found
+        # before the data are looked for; here, with auto resolved as the run will see it
+        options = resolved.setup.options if self.local else spec.method_options
+        method = method_cls(**options)
+        method.check()
+        resolved.checked_method = method if self.local else None
+        spec = resolved.identified  # checks that the data can be found
         if resume is None:
             refuse_duplicate(self.reclaim(spec), self.store)
-            resume = self._interrupted_with_checkpoint(spec)
+            resume = self._interrupted_with_checkpoint(resolved)
             if resume:
                 self.reporter.log(f"resuming interrupted run {resume} of the same configuration")
         run_id = resume or uuid.uuid4().hex[:12]
@@ -137,7 +155,7 @@ class Runner:
             # plugin's profile is redefined later
             overrides.KEY: profiles.differences(spec, dataset_cls, method_cls),
         }
-        unused = dataset_cls(**spec.dataset_options).unused_options()
+        unused = resolved.dataset.unused_options()
         for name in unused:  # a label lists what changed the data only
             recorded[overrides.KEY]["dataset"].pop(name, None)
         if resume:
@@ -190,8 +208,9 @@ class Runner:
                 self.reporter.log(f"run {run_id} was left running by a process that is gone")
         return live
 
-    def _interrupted_with_checkpoint(self, spec: RunSpec) -> str | None:
-        precision = planned_precision(spec) if self.local else None
+    def _interrupted_with_checkpoint(self, resolved: Resolved) -> str | None:
+        spec = resolved.identified
+        precision = resolved.setup.precision_label if self.local else None
         for run_id in self.store.find_interrupted(spec.config_hash(), spec.seed, precision):
             if (runs_dir(self.home) / run_id / CHECKPOINT).exists():
                 return run_id

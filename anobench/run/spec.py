@@ -13,6 +13,7 @@ from ..api.limits import MAX_SEED
 from ..api.records import (
     RunSpec,
 )
+from ..api.resolve import plugin_class
 
 
 def build_spec(
@@ -26,10 +27,15 @@ def build_spec(
     method_options: Mapping[str, Any] | None = None,
     max_steps: int | None = None,
     time_budget: float | None = None,
+    dataset_cls: type[Dataset] | None = None,
+    method_cls: type[Method] | None = None,
 ) -> RunSpec:
-    """Resolve defaults, profile and overrides of both plugins into a fully specified RunSpec."""
-    dataset_cls = _plugin_class("dataset", dataset, Dataset)
-    method_cls = _plugin_class("method", method, Method)
+    """Resolve defaults, profile and overrides of both plugins into a fully specified RunSpec.
+
+    ``dataset_cls``, ``method_cls``: the classes where the caller has looked them up already.
+    """
+    dataset_cls = dataset_cls or plugin_class("dataset", dataset)
+    method_cls = method_cls or plugin_class("method", method)
     if max_steps is not None and max_steps < 1:
         raise ConfigError("--max-steps must be >= 1")
     if time_budget is not None and not math.isfinite(time_budget):
@@ -53,11 +59,8 @@ def build_spec(
     )
 
 
-def _plugin_class(kind: str, name: str, base: type) -> Any:
-    cls = registry.get(kind, name)
-    if not (isinstance(cls, type) and issubclass(cls, base)):
-        raise PluginError(f"{kind} '{name}' is not a subclass of anobench.{base.__name__}")
-    return cls
+def _plugin_class(kind: str, name: str, base: type | None = None) -> Any:
+    return plugin_class(kind, name)
 
 
 def metric_plugins(names: Sequence[str] | None = None) -> dict[str, type[Metric]]:
