@@ -45,6 +45,8 @@ class MethodSetup:
     precision: hardware.Precision
     #: whether the method declares a precision option
     declares: bool
+    #: the device it was resolved for
+    device: torch.device
 
     @property
     def precision_label(self) -> str:
@@ -74,4 +76,5 @@ def method_setup(
         resolved=resolved,
         precision=hardware.Precision(precision, channels_last, device.type),
         declares=name is not None,
+        device=device,
     )

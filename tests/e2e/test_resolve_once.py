@@ -51,3 +51,25 @@ def test_one_run_resolves_plugins_options_device_and_precision_once(invoke, test
     # each plugin's options: checked when the spec is built, by the plugin's one constructor
     # (a plugin checks what it is given), and its profile's defaults resolved once for the label
     assert counts["options"] == 2 * 3
+
+
+def test_predict_and_the_checks_build_methods_with_auto_resolved(
+    invoke, testplugins, home, tmp_path
+):
+    """The test plugin ``precise`` refuses ``auto`` and a context of another precision."""
+    import json
+
+    import numpy as np
+    from PIL import Image
+
+    from anobench.testing import checks, run_checks
+
+    tiny = ["image_size=32", "n_train=10", "n_val=4", "n_test=6"]
+    options = [arg for opt in tiny for arg in ("--dataset-opt", opt)]
+    run = invoke("--quiet", "run", "-m", "precise", "-d", "synthetic", *options, "--format", "json")
+    assert run.exit_code == 0, run.output
+    run_id = json.loads(run.stdout)["run_id"]
+    Image.fromarray(np.full((32, 32), 128, np.uint8)).save(tmp_path / "a.png")
+    out = invoke("predict", "--run", run_id, str(tmp_path / "a.png"), "-o", str(tmp_path / "o"))
+    assert out.exit_code == 0, out.output
+    run_checks(checks(registry.get("method", "precise"), workdir=tmp_path / "checks"))
