@@ -183,7 +183,8 @@ def _execute(
     if job.threads is None and not os.environ.get(THREADS_VARIABLE):
         ctx.governor = ThreadGovernor(threads)
     phase[0] = LOAD_DATA
-    dataset = known.dataset
+    # built here, after the seeding, as always: a plugin's constructor may draw random numbers
+    dataset = dataset_cls(**spec.dataset_options)
     # worked out when the run was identified (a worker need not read every file again)
     provenance["dataset_fingerprint"] = spec.data_fingerprint or dataset.fingerprint()
     splits = {}
@@ -198,9 +199,7 @@ def _execute(
         name: {**s.counts(), **{k: v for k, v in s.meta.items() if _jsonable(v)}}
         for name, s in splits.items()
     }
-    method = known.take_method()
-    if method is None:
-        method = method_cls(**method_options)
+    method = method_cls(**method_options)
     train = training_split(splits["train"], method_cls.supervision, owner)
     fit_val = training_split(splits["val"], method_cls.supervision, owner)
     provenance["trained_on"] = len(train)

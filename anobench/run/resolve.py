@@ -38,8 +38,6 @@ class Resolved:
         self._setup: MethodSetup | None = None
         self._identified: RunSpec | None = None
         self._dataset: Any = None
-        #: the method ``Runner.prepare`` built and checked, for the run's fit in this process
-        self.checked_method: Any = None
 
     @property
     def device(self) -> torch.device:
@@ -59,7 +57,8 @@ class Resolved:
 
     @property
     def dataset(self) -> Any:
-        """The dataset, constructed once (checked, fingerprinted, then loaded)."""
+        """The dataset as the run is registered: checked, fingerprinted, its unused options.
+        (The run builds its own after seeding: a constructor may draw random numbers.)"""
         if self._dataset is None:
             self._dataset = self.dataset_cls(**self.spec.dataset_options)
         return self._dataset
@@ -70,11 +69,6 @@ class Resolved:
         if self._identified is None:
             self._identified = identify(self.spec, self.dataset_cls, self.dataset)
         return self._identified
-
-    def take_method(self) -> Any:
-        """The checked method for the run to fit, once (``None`` if there is none)."""
-        method, self.checked_method = self.checked_method, None
-        return method
 
     def matches(self, spec: RunSpec, device: str | None = None) -> bool:
         """Whether this resolves ``spec`` (as given or identified) for ``device``."""

@@ -110,6 +110,7 @@ class Runner:
         resolved.check_device()  # a device that is not there fails before anything is stored
         job = self.prepare(spec, metrics, resume)
         outcome = execute(job, self.reporter, resolved=resolved, metrics=self._metrics)
+        self._resolved = None  # a later run of this spec looks at its data again
         self.commit(outcome)
         if outcome.status == RunStatus.INTERRUPTED:
             signum = getattr(outcome.cause, "signum", signals.signal.SIGINT)
@@ -134,9 +135,7 @@ class Runner:
         _use_threads(self.threads, apply=False)  # $ANOBENCH_THREADS out of range: no run stored
         # before the data are looked for; here, with auto resolved as the run will see it
         options = resolved.setup.options if self.local else spec.method_options
-        method = method_cls(**options)
-        method.check()
-        resolved.checked_method = method if self.local else None
+        method_cls(**options).check()
         spec = resolved.identified  # checks that the data can be found
         if resume is None:
             refuse_duplicate(self.reclaim(spec), self.store)

@@ -48,9 +48,10 @@ def test_one_run_resolves_plugins_options_device_and_precision_once(invoke, test
     assert counts["plugin:metric"] == 1
     assert counts["device"] == 1
     assert counts["precision"] == 1
-    # each plugin's options: checked when the spec is built, by the plugin's one constructor
-    # (a plugin checks what it is given), and its profile's defaults resolved once for the label
-    assert counts["options"] == 2 * 3
+    # each plugin's options (a plugin's constructor checks what it is given): when the spec is
+    # built, when the run is registered (the data found, the method checked), its profile's
+    # defaults for the label, and the run's own instances, built after seeding as before
+    assert counts["options"] == 2 * 4
 
 
 def test_predict_and_the_checks_build_methods_with_auto_resolved(
