@@ -20,10 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from .api.context import Budget, RunContext
+from .api.context import make_context
 from .api.interfaces import Dataset, Method, Metric
 from .api.records import Split
-from .api.seeding import seed_everything
 from .checks import Check, run_checks
 from .checks import checks as _plugin_checks
 
@@ -70,23 +69,6 @@ def toy_split(
         images[i] = np.clip(base, -1, 1)[None]
     ids = tuple(f"{name}-{i:04d}" for i in range(n))
     return Split(images=images, labels=labels, ids=ids, masks=masks)
-
-
-def make_context(
-    workdir: Path | str, seed: int = 0, max_steps: int | None = None, device: str = "cpu"
-) -> RunContext:
-    """A run context as the runner builds it: everything seeded, budget clock started."""
-    workdir = Path(workdir)
-    ctx = RunContext(
-        device=device,
-        seed=seed,
-        workdir=workdir,
-        cache_dir=workdir / "cache",
-        budget=Budget(max_steps=max_steps),
-    )
-    ctx.generator = seed_everything(seed)
-    ctx.budget.start()
-    return ctx
 
 
 # -- the contract --------------------------------------------------------------------------------

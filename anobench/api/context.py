@@ -195,3 +195,38 @@ class RunContext:
             self.history = [row for row in self.history if row["step"] <= int(state["step"])]
             self._log_path.write_text("".join(json.dumps(row) + "\n" for row in self.history))
         return state
+
+
+def make_context(
+    workdir: Path | str,
+    seed: int = 0,
+    max_steps: int | None = None,
+    device: torch.device | str = "cpu",
+    *,
+    seconds: float | None = None,
+    cache_dir: Path | str | None = None,
+    progress: Reporter | None = None,
+    precision: Precision | None = None,
+    threads: int | None = None,
+    start: bool = True,
+) -> RunContext:
+    """The one way a run context is built (runner, predict, a plugin's tests): python, numpy and
+    torch seeded by ``seed``, the context's generator from that seeding. ``start=False`` leaves
+    the budget's clock to the caller (the runner starts it when fitting begins)."""
+    from .seeding import seed_everything
+
+    generator = seed_everything(seed)
+    ctx = RunContext(
+        device=device,
+        seed=seed,
+        workdir=workdir,
+        cache_dir=cache_dir or Path(workdir) / "cache",
+        progress=progress,
+        budget=Budget(max_steps=max_steps, seconds=seconds),
+        precision=precision,
+        threads=threads,
+    )
+    ctx.generator = generator
+    if start:
+        ctx.budget.start()
+    return ctx

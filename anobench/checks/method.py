@@ -14,6 +14,7 @@ import torch
 from ..api.errors import MethodFailure
 from ..api.interfaces import Method
 from ..api.records import Predictions, training_split
+from ..api.resolve import MethodSetup, method_setup
 from ..api.validate import check_predictions, loadable_state
 from . import Check, Shared
 
@@ -56,11 +57,16 @@ def method_checks(
     def root() -> Path:
         return shared.folder(workdir)
 
+    def setup() -> MethodSetup:
+        # built as the runner builds it: ``auto`` resolved for the checks' device (the CPU)
+        def make() -> MethodSetup:
+            chosen = cls.resolve("quick", {**dict(cls.test_options), **dict(options or {})})
+            return method_setup(cls, chosen, "cpu")
+
+        return shared.get("options", make)
+
     def params() -> dict[str, Any]:
-        return shared.get(
-            "options",
-            lambda: cls.resolve("quick", {**dict(cls.test_options), **dict(options or {})}),
-        )
+        return setup().options
 
     def data() -> tuple[Any, Any, Any]:
         def make() -> tuple[Any, Any, Any]:
@@ -78,7 +84,9 @@ def method_checks(
     def fit_predict(name: str) -> tuple[Method, Any, Predictions]:
         def make() -> tuple[Method, Any, Predictions]:
             train, val, test = data()
-            ctx = make_context(root() / name, seed, max_steps=CHECK_MAX_STEPS)
+            ctx = make_context(
+                root() / name, seed, max_steps=CHECK_MAX_STEPS, precision=setup().precision
+            )
             model = cls(**params())
             if model.fit(train, val, ctx) is not model:
                 raise _fail(owner, "fit() must return self")

@@ -10,21 +10,16 @@ from typing import Any
 
 import click
 
-from ..api import registry
 from ..api.errors import ConfigError
-from ..api.interfaces import Dataset, Method
 from ..api.limits import MAX_THREADS
 from ..api.progress import make_reporter
 from ..api.records import RunRecord
+from ..api.resolve import plugin_class
 from .common import State, print_json, print_record, text_or_json
 from .resume import refuse_mixed
 
 
-def _typed(kind: str, name: str, pairs: tuple[str, ...], flag: str) -> dict[str, Any]:
-    cls = registry.get(kind, name)
-    base = Dataset if kind == "dataset" else Method
-    if not (isinstance(cls, type) and issubclass(cls, base)):
-        raise ConfigError(f"{kind} '{name}' is not a valid anobench {kind} plugin")
+def _typed(cls: Any, pairs: tuple[str, ...], flag: str) -> dict[str, Any]:
     return cls.options.parse_pairs(pairs, owner=cls.owner(), flag=flag)
 
 
@@ -93,20 +88,24 @@ def command(
         return
     if not method or not dataset:
         raise ConfigError("run needs --method and --dataset (or --resume RUN_ID)")
+    # each plugin looked up once: the spec and the runner's resolution share the classes
+    dataset_cls = plugin_class("dataset", dataset)
+    method_cls = plugin_class("method", method)
     spec = build_spec(
         dataset=dataset,
         method=method,
         profile=profile,
         seed=seed,
         device=device,
-        dataset_options=_typed("dataset", dataset, dataset_opt, "--dataset-opt"),
-        method_options=_typed("method", method, method_opt, "--method-opt"),
+        dataset_options=_typed(dataset_cls, dataset_opt, "--dataset-opt"),
+        method_options=_typed(method_cls, method_opt, "--method-opt"),
         max_steps=max_steps,
         time_budget=time_budget,
+        dataset_cls=dataset_cls,
+        method_cls=method_cls,
     )
-    from ..run.devices import resolve_device
-
-    resolve_device(device)  # a device that is not there is an error, even for a stored result
+    # a device that is not there is an error, even for a stored result
+    runner.resolve(spec, dataset_cls, method_cls).check_device()
     stored = None if rerun else runner.finished(spec)
     if stored is not None:
         # json keeps stdout for the result; text prints the note above the stored result

@@ -16,19 +16,21 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from ..api import hardware, registry
+from ..api import registry
 from ..api.errors import AnobenchError, ConfigError, PluginError
 from ..api.records import RunRecord, RunSpec
+from ..api.resolve import method_setup, plugin_class
 from .devices import resolve_device
 
 
-def identify(spec: RunSpec) -> RunSpec:
+def identify(spec: RunSpec, cls: Any | None = None, dataset: Any | None = None) -> RunSpec:
     """The spec with its dataset's fingerprint; checks that the data can be found (``check``).
 
-    A spec that already has one (a stored run being resumed) keeps it.
+    A spec that already has one (a stored run being resumed) keeps it. ``cls`` and
+    ``dataset``: the dataset's class and instance where the caller has them already.
     """
-    cls = registry.get("dataset", spec.dataset)
-    dataset = cls(**spec.dataset_options)
+    cls = cls or registry.get("dataset", spec.dataset)
+    dataset = dataset or cls(**spec.dataset_options)
     dataset.check()
     if spec.data_fingerprint is not None:
         return spec
@@ -57,15 +59,9 @@ def identified(spec: RunSpec) -> RunSpec:
 def planned_precision(spec: RunSpec, device: str | None = None) -> str:
     """The precision the run will compute in on ``device`` (default: the spec's): what the
     leaderboard labels its row with; ``""`` for a method without a precision option."""
-    cls = registry.get("method", spec.method)
-    declared = cls.options.by_name()
-    name = next((o.name for o in declared.values() if o.hardware == "precision"), None)
-    if name is None:
-        return ""
-    values, _ = hardware.resolve_options(
-        cls.options, dict(spec.method_options), resolve_device(device or spec.device)
-    )
-    return str(values.get(name) or "")
+    method_cls = plugin_class("method", spec.method)
+    device_ = resolve_device(device or spec.device)
+    return method_setup(method_cls, spec.method_options, device_).precision_label
 
 
 def refuse_duplicate(live: Sequence[str], store: Any) -> None:

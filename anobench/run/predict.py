@@ -22,15 +22,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..api import registry
-from ..api.context import RunContext
+from ..api.context import make_context
 from ..api.errors import ConfigError, DataError
 from ..api.home import MODEL_FILE, runs_dir, store_path
 from ..api.imageio import read_image
 from ..api.interfaces import Dataset, Method
 from ..api.progress import Reporter
 from ..api.records import Predictions, RunRecord
-from ..api.seeding import seed_everything
+from ..api.resolve import MethodSetup, method_setup, plugin_class
 from ..api.validate import check_predictions
 from ..results.figures import IMAGE_EXTRAS
 from ..results.store import Store
@@ -52,9 +51,12 @@ def default_output(home: Path, run_id: str) -> Path:
     return Path(home) / "predictions" / run_id / stamp
 
 
-def load_trained(home: Path, run_id: str) -> tuple[RunRecord, Method, Dataset, Threshold]:
-    """A stored run's method with its learned state, its dataset (for ``preprocess``) and its
-    validation image threshold."""
+def load_trained(
+    home: Path, run_id: str, device: str = "cpu"
+) -> tuple[RunRecord, Method, Dataset, Threshold, MethodSetup]:
+    """A stored run's method with its learned state, its dataset (for ``preprocess``), its
+    validation image threshold and its setup on ``device`` (the method is built with ``auto``
+    resolved for that device, the device a ``--device`` value)."""
     # only reads: a read-only (or full) home can still predict into --output elsewhere
     with Store(store_path(Path(home)), readonly=True) as store:
         record = store.get_run(run_id)
@@ -76,10 +78,12 @@ def load_trained(home: Path, run_id: str) -> tuple[RunRecord, Method, Dataset, T
             f"run {record.run_id} ({record.status}) has no saved model at {model_path}; only a"
             f" finished run keeps one: {rerun}"
         )
-    method_cls = registry.get_method(spec.method)
-    dataset_cls = registry.get_dataset(spec.dataset)
+    method_cls = plugin_class("method", spec.method)
+    dataset_cls = plugin_class("dataset", spec.dataset)
+    on = resolve_device(device)
     try:
-        method = method_cls(**spec.method_options)
+        setup = method_setup(method_cls, spec.method_options, on)
+        method = method_cls(**setup.options)
         dataset = dataset_cls(**spec.dataset_options)
     except ConfigError as exc:
         raise ConfigError(
@@ -100,7 +104,7 @@ def load_trained(home: Path, run_id: str) -> tuple[RunRecord, Method, Dataset, T
             f"{model_path}: method '{spec.method}' cannot restore this saved state"
             f" ({type(exc).__name__}: {exc}); was it saved by another version of the plugin?"
         ) from None
-    return record, method, dataset, threshold
+    return record, method, dataset, threshold, setup
 
 
 def prepare(dataset: Dataset, files: Sequence[Path]) -> np.ndarray:
@@ -131,17 +135,15 @@ def predict_files(
     if not files:
         raise ConfigError("predict needs at least one image file")
     paths = [Path(f) for f in files]
-    record, method, dataset, threshold = load_trained(home, run_id)
+    record, method, dataset, threshold, setup = load_trained(home, run_id, device)
     images = prepare(dataset, paths)
     spec = record.spec
-    generator = seed_everything(spec.seed)
     reporter = reporter or Reporter()
     owner = f"method '{spec.method}'"
     with tempfile.TemporaryDirectory(prefix="anobench-predict-") as tmp:
-        ctx = RunContext(
-            device=resolve_device(device), seed=spec.seed, workdir=tmp, progress=reporter
+        ctx = make_context(
+            tmp, spec.seed, device=setup.device, progress=reporter, precision=setup.precision
         )
-        ctx.generator = generator
         # as the run computed: TF32 only where its precision was tf32
         gpu.configure(ctx.device, (record.provenance.get("resolved") or {}).get("precision"))
         with torch.inference_mode():

@@ -43,12 +43,12 @@ def test_sqlite_full_while_storing_the_results_fails_the_run(
 def test_no_space_left_while_writing_artifacts_fails_the_run(
     invoke, testplugins, home, monkeypatch
 ):
-    from anobench.run import runner
+    from anobench.run import execute
 
     def enospc(workdir, *args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device", str(workdir / "panel.png"))
 
-    monkeypatch.setattr(runner, "_artifacts", enospc)
+    monkeypatch.setattr(execute, "_artifacts", enospc)
     one_line_error(invoke(*RUN), "no space left", "panel.png", "free space")
     record = _only_run(home)
     assert record.status == "failed" and "no space left" in record.error

@@ -167,6 +167,13 @@ class Precise(Brightness):
             raise AssertionError("the run context announces another precision")
         return super().fit(train, val, ctx)
 
+    def predict(self, images, ctx):
+        if "auto" in (self.precision, self.channels_last):
+            raise AssertionError("predict and the checks must resolve auto before building me")
+        if ctx is not None and ctx.precision.name != self.precision:
+            raise AssertionError("the run context announces another precision")
+        return super().predict(images, ctx)
+
 
 class NumpyState(Brightness):
     """Keeps its learned state as numpy values: model.pt must still load with weights_only."""

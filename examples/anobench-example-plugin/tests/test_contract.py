@@ -20,6 +20,6 @@ def test_smoothing_spreads_the_map(tmp_path):
 
 
 def _ctx(path):
-    from anobench import RunContext
+    from anobench.testing import make_context
 
-    return RunContext(workdir=path)
+    return make_context(path)
