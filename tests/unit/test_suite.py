@@ -46,6 +46,7 @@ def test_every_shipped_suite_loads_and_expands(own_datasets):
         "chexpert",
         "bmad",
         "medianomaly",
+        "synthetic-modern",
     } <= names
     for path in SHIPPED:
         suite = load_suite(path)
@@ -62,7 +63,7 @@ def test_every_shipped_suite_loads_and_expands(own_datasets):
         suite = load_suite(BENCHMARKS / f"{name}.toml")
         assert len({d.options["task"] for d in suite.datasets}) == tasks
         assert {m.name for m in suite.methods} == {"meandiff", "zscore", "vae", "ae", "anogan",
-                                                   "fanogan"}  # fmt: skip
+                                                   "fanogan", "dae", "anoddpm"}  # fmt: skip
 
 
 def test_grid_matches_single_runs_exactly(testplugins, tmp_path):
