@@ -243,4 +243,8 @@ def resolve_options(
             on = resolve_channels_last(out[opt.name], precision, device)
             out[opt.name] = "on" if on else "off"
             resolved[opt.name] = out[opt.name]
+    if options.is_checked(values):
+        # auto replaced by one of its option's choices: the set stays valid
+        options.remember(out)
     return out, resolved
+

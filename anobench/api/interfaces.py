@@ -48,7 +48,7 @@ class Configurable:
     test_options: ClassVar[Mapping[str, Any]] = {}
 
     def __init__(self, **params: Any) -> None:
-        self.params = self.options.resolve(params, owner=self.owner())
+        self.params = self.options.accept(params, owner=self.owner())
         for key, value in self.params.items():
             setattr(self, key, value)
 
@@ -71,7 +71,7 @@ class Configurable:
     def resolve(cls, profile: str, overrides: Mapping[str, Any]) -> dict[str, Any]:
         """Defaults, then the profile, then explicit overrides; all type-checked."""
         merged = {**cls.profile_options(profile), **dict(overrides)}
-        return cls.options.resolve(merged, owner=cls.owner())
+        return cls.options.accept(merged, owner=cls.owner())
 
     def get_params(self) -> dict[str, Any]:
         return dict(self.params)

@@ -109,11 +109,31 @@ class Option:
         return value
 
 
+#: how many checked option sets an ``OptionSet`` remembers (a run needs a handful)
+_REMEMBERED = 256
+
+
+def _key(values: Mapping[str, Any]) -> tuple | None:
+    """An option set as a hashable key (in name order: a stored spec sorts its options);
+    ``None`` for a value that has no hash."""
+    try:
+        key = tuple((k, type(v), v) for k, v in sorted(values.items()))
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
 @dataclass(frozen=True)
 class OptionSet:
-    """The options a plugin declares, in order."""
+    """The options a plugin declares, in order.
+
+    What it has checked is remembered (``accept``): the options of one run are checked when
+    the run is specified, not again by every constructor and label that uses them.
+    """
 
     options: tuple[Option, ...] = field(default_factory=tuple)
+    _checked: dict = field(default_factory=dict, init=False, repr=False, compare=False, hash=False)
 
     def by_name(self) -> dict[str, Option]:
         return {o.name: o for o in self.options}
@@ -136,7 +156,38 @@ class OptionSet:
             if key not in known:
                 raise self.unknown(key, owner)
             out[key] = known[key].check(value, owner)
+        self._keep(_key(values), out)
+        self.remember(out)
         return out
+
+    def accept(self, values: Mapping[str, Any], owner: str) -> dict[str, Any]:
+        """``resolve`` that checks each set once: a set already checked (or given before) is
+        answered from memory, so a plugin built from options resolved when its run was specified
+        is not checked again in every constructor."""
+        known = self._checked.get(_key(values))
+        if known is not None:
+            return dict(known)
+        return self.resolve(values, owner)
+
+    def remember(self, values: Mapping[str, Any]) -> None:
+        """Record ``values`` (every declared option) as a checked set: only for a set this
+        ``OptionSet`` produced or one derived from it by a rule that keeps it valid (the hardware
+        resolution of ``auto`` to one of its choices)."""
+        key = _key(values)
+        if key is not None and [k for k, _, _ in key] == sorted(o.name for o in self.options):
+            self._keep(key, dict(values))
+
+    def is_checked(self, values: Mapping[str, Any]) -> bool:
+        """Whether ``values`` is a complete set this ``OptionSet`` has checked."""
+        key = _key(values)
+        return key is not None and key in self._checked
+
+    def _keep(self, key: tuple | None, out: dict[str, Any]) -> None:
+        if key is None:
+            return
+        if len(self._checked) >= _REMEMBERED:
+            self._checked.pop(next(iter(self._checked)))
+        self._checked[key] = dict(out)
 
     def parse_pairs(self, pairs: Sequence[str], owner: str, flag: str) -> dict[str, Any]:
         """Parse ``key=value`` strings from the command line into typed values."""

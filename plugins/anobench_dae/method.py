@@ -22,6 +22,7 @@ from anobench import (
     channels_last_option,
     option_set,
     precision_option,
+    to_tensor,
 )
 
 if TYPE_CHECKING:
@@ -43,12 +44,6 @@ def _widths(text: str) -> tuple[int, ...]:
 
 def _groups(widths: tuple[int, ...]) -> int:
     return next(g for g in (32, 16, 8, 4, 2, 1) if all(c % g == 0 for c in widths))
-
-
-def _to_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
-    import torch
-
-    return torch.from_numpy(np.array(images, dtype=np.float32, order="C")).to(device)
 
 
 def foreground(x: torch.Tensor, enabled: bool) -> torch.Tensor:
@@ -250,7 +245,7 @@ class DAE(Method):
         recon = np.empty(images.shape, dtype=np.float32)
         with torch.no_grad(), ctx.progress.task(f"{self.name}: denoising", total=n) as task:
             for start in range(0, n, self.predict_batch):
-                x = _to_tensor(images[start : start + self.predict_batch], ctx.device)
+                x = to_tensor(images[start : start + self.predict_batch], ctx.device)
                 out = self.net_(x).float()
                 pixel = self.anomaly_map(x, out)
                 stop = start + len(x)

@@ -33,6 +33,7 @@ from anobench import (
     gaussian_blur,
     option_set,
     precision_option,
+    to_tensor,
 )
 
 if TYPE_CHECKING:
@@ -87,12 +88,6 @@ _UNET = (
 
 def _ints(text: str) -> tuple[int, ...]:
     return tuple(int(v) for v in text.split(",") if v.strip())
-
-
-def _to_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
-    import torch
-
-    return torch.from_numpy(np.array(images, dtype=np.float32, order="C")).to(device)
 
 
 def image_generators(images: np.ndarray, seed: int) -> list[torch.Generator]:
@@ -271,7 +266,7 @@ class _Diffusion(Method):
                 net.to(ctx.device).eval()
             for start in range(0, n, self.predict_batch):
                 chunk = images[start : start + self.predict_batch]
-                x = _to_tensor(chunk, ctx.device)
+                x = to_tensor(chunk, ctx.device)
                 out, score = self._translate(x, chunk)
                 pixel = gaussian_blur(self._pixel(x - out).mean(dim=1), self.map_sigma)
                 if score is None:
@@ -358,7 +353,7 @@ class DDPMGuided(_Diffusion):
             "classifier_attention": "",
             "classifier_steps": 250,
             "classifier_lr": 1e-3,
-            "noise_level": 300,
+            "noise_level": 200,
             "ddim_steps": 10,
             "guidance": 100.0,
         },
