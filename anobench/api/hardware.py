@@ -247,4 +247,3 @@ def resolve_options(
         # auto replaced by one of its option's choices: the set stays valid
         options.remember(out)
     return out, resolved
-

@@ -27,9 +27,7 @@ def counts(monkeypatch):
         return wrapper
 
     monkeypatch.setattr(registry, "get", counting("plugin", registry.get, by_kind=True))
-    monkeypatch.setattr(
-        OptionSet, "resolve", counting("options", OptionSet.resolve, by_owner=True)
-    )
+    monkeypatch.setattr(OptionSet, "resolve", counting("options", OptionSet.resolve, by_owner=True))
     monkeypatch.setattr(
         hardware, "resolve_precision", counting("precision", hardware.resolve_precision)
     )
