@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import tempfile
 import time
 from pathlib import Path
 
@@ -58,7 +59,10 @@ def main() -> None:
         print(f"loaded {args.state}")
     else:
         start = time.time()
-        method.fit(train, val_fit, make_context(args.workdir / f"fit-{args.seed}", seed=args.seed))
+        # a fresh folder: the Trainer resumes from a checkpoint it finds, which would be
+        # another configuration's
+        fit_dir = Path(tempfile.mkdtemp(prefix=f"fit-{args.seed}-", dir=args.workdir))
+        method.fit(train, val_fit, make_context(fit_dir, seed=args.seed))
         print(f"fit {time.time() - start:.1f} s with {fixed}", flush=True)
         if args.state:
             torch.save(method.state_dict(), args.state)

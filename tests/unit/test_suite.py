@@ -59,6 +59,9 @@ def test_every_shipped_suite_loads_and_expands(own_datasets):
     assert methods >= {"meandiff", "zscore", "vae", "ae", "anogan", "fanogan", "descargan"}
     assert "classifier" in methods
     assert load_suite(BENCHMARKS / "synthetic-paper.toml").expand()[0].profile == "paper"
+    # the methods that lead today, in one table with the method they are measured against
+    modern = {m.name for m in load_suite(BENCHMARKS / "synthetic-modern.toml").methods}
+    assert modern == {"dae", "ddpm_guided", "anoddpm", "descargan", "meandiff"}
     for name, tasks in (("bmad", 6), ("medianomaly", 6)):
         suite = load_suite(BENCHMARKS / f"{name}.toml")
         assert len({d.options["task"] for d in suite.datasets}) == tasks
