@@ -161,12 +161,15 @@ class ThreadGovernor:
     the run wait for a thread that shares its core (the collapse ``choose_threads`` avoids at
     the start). ``tick`` is called once per training step (by ``RunContext.log``); every
     ``interval`` seconds it measures how many cores other processes kept busy since the last
-    look and moves torch's thread count to the free cores, after two looks that agree. The
-    changes are recorded (a run that changed threads is not bit-reproducible; ``--threads N``
-    fixes the count).
+    look and moves torch's thread count to the free cores. Fewer threads only after two looks
+    that agree (a burst of another process passes); more threads after one look at free cores
+    (a sustained job would show in it), and the first look comes after ``first`` seconds when
+    the run started on fewer threads than cores, so a start that caught a short burst does not
+    keep the run on one thread. The changes are recorded (a run that changed threads is not
+    bit-reproducible; ``--threads N`` fixes the count).
     """
 
-    def __init__(self, threads: int, interval: float = 15.0) -> None:
+    def __init__(self, threads: int, interval: float = 15.0, first: float = 5.0) -> None:
         import time
 
         self._clock = time.monotonic
@@ -177,13 +180,16 @@ class ThreadGovernor:
         self._cpus = set(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
         self._last = self._sample()
         self._pending: int | None = None
+        # the first look: soon when the start left cores unused
+        self._wait = min(first, interval) if threads < self.cores else interval
 
     def _sample(self) -> tuple[float, tuple[float, float] | None, float]:
         return self._clock(), _cpu_times(self._cpus), _own_jiffies()
 
     def tick(self, step: int) -> None:
-        if self._clock() - self._last[0] < self.interval:
+        if self._clock() - self._last[0] < self._wait:
             return
+        self._wait = self.interval
         now = self._sample()
         (_, before, own_before), (_, after, own_after) = self._last, now
         self._last = now
@@ -196,8 +202,8 @@ class ThreadGovernor:
         if target == self.threads:
             self._pending = None
             return
-        if self._pending != target:
-            self._pending = target  # one more look before acting: short bursts pass
+        if target < self.threads and self._pending != target:
+            self._pending = target  # one more look before giving threads up: bursts pass
             return
         self._pending = None
         self.threads = target

@@ -178,21 +178,43 @@ def test_threads_from_the_environment(monkeypatch):
         threads.choose_threads()
 
 
-def test_governor_follows_other_jobs_after_two_agreeing_looks(monkeypatch):
-    """Simulated /proc/stat: 2 CPUs, 100 jiffies per CPU per look; others busy for looks 2-4."""
+def _simulated_machine(monkeypatch):
+    """/proc/stat of 2 CPUs that the test advances, and the thread counts torch is set to."""
     monkeypatch.setattr(threads, "available_cores", lambda: 2)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    state = {"busy": 0.0, "total": 0.0}
+    monkeypatch.setattr(threads, "_cpu_times", lambda cpus: (state["busy"], state["total"]))
+    monkeypatch.setattr(threads, "_own_jiffies", lambda: 0.0)
+    set_to: list[int] = []
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: set_to.append(n))
+    return state, set_to
+
+
+def test_governor_adds_a_thread_soon_after_a_start_that_caught_a_burst(monkeypatch):
+    """The start sampled a burst and chose 1 thread of 2; the machine is idle from then on."""
+    state, set_to = _simulated_machine(monkeypatch)
+    clock = [0.0]
+    gov = threads.ThreadGovernor(1, interval=15.0, first=5.0)
+    gov._clock = lambda: clock[0]
+    gov._last = (0.0, (0.0, 0.0), 0.0)
+    for step, now in enumerate((2.0, 4.0, 5.0), start=1):
+        clock[0] = now
+        state["total"] = now * 200.0  # 100 jiffies per CPU per second, all idle
+        gov.tick(step)
+    # the first look at 5 s (not 15), one idle look is enough to add
+    assert gov.threads == 2 and set_to == [2]
+    assert gov.changes == [{"step": 3, "threads": 2, "busy_elsewhere": 0.0}]
+    # the looks after that keep the interval
+    clock[0], state["total"] = 15.0, 3000.0
+    gov.tick(4)
+    assert gov._last[0] == 5.0
+
+
+def test_governor_gives_threads_up_after_two_looks_and_takes_them_back_after_one(monkeypatch):
+    """Simulated /proc/stat: 2 CPUs, 100 jiffies per CPU per look; others busy for looks 3-5."""
+    state, set_to = _simulated_machine(monkeypatch)
     clock = [0.0]
     others = [0.0, 0.0, 100.0, 100.0, 100.0, 0.0, 0.0, 0.0]  # busy jiffies of other jobs per look
-    state = {"look": 0, "busy": 0.0, "total": 0.0}
-
-    def cpu_times(cpus):
-        return state["busy"], state["total"]
-
-    monkeypatch.setattr(threads, "_cpu_times", cpu_times)
-    monkeypatch.setattr(threads, "_own_jiffies", lambda: 0.0)
-    set_to = []
-    monkeypatch.setattr(torch, "set_num_threads", lambda n: set_to.append(n))
     gov = threads.ThreadGovernor(2, interval=10.0)
     gov._clock = lambda: clock[0]
     gov._last = (0.0, (0.0, 0.0), 0.0)
@@ -204,8 +226,9 @@ def test_governor_follows_other_jobs_after_two_agreeing_looks(monkeypatch):
         gov.tick(step)
         gov.tick(step)  # within the interval: no new look
         seen.append(gov.threads)
-    # one busy look is a burst; two agreeing looks act; the same for the way back
-    assert seen == [2, 2, 2, 1, 1, 1, 2, 2]
+    # one busy look is a burst, two agreeing looks give a thread up; one idle look takes it back
+    # (a sustained job would have shown in that look)
+    assert seen == [2, 2, 2, 1, 1, 2, 2, 2]
     assert set_to == [1, 2]
-    assert [c["step"] for c in gov.changes] == [4, 7]
+    assert [c["step"] for c in gov.changes] == [4, 6]
     assert gov.changes[0]["busy_elsewhere"] == 1.0
