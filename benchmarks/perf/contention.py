@@ -29,13 +29,16 @@ import tempfile
 import time
 
 HOG = "while True: pass"
-#: another process's short bursts: 0.5 s of work every 10 s, the first at once
+#: another process's short bursts: 0.5 s of work every 10 s; the first lasts 8 s, so that it
+#: covers the work's start (imports included) and its start-time sample catches a burst
 BURSTS = (
     "import time\n"
+    "busy = 8.0\n"
     "while True:\n"
-    "    end = time.perf_counter() + 0.5\n"
+    "    end = time.perf_counter() + busy\n"
     "    while time.perf_counter() < end: pass\n"
-    "    time.sleep(9.5)\n"
+    "    time.sleep(10.0 - min(busy, 0.5))\n"
+    "    busy = 0.5\n"
 )
 
 
@@ -106,13 +109,16 @@ def main() -> None:
     p.add_argument("--workload", choices=("generation", "descargan"), action="append")
     p.add_argument("--governor", action="store_true", help="the governor beside bursts / a job")
     p.add_argument("--code", help="a source tree to compare with the installed code (--governor)")
+    p.add_argument(
+        "--only", choices=("idle", "bursts", "sustained"), action="append", help="(--governor)"
+    )
     p.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
         print(json.dumps(work(*args.child, args.steps)))
         return
     if args.governor:
-        governor(args.steps, args.repeats, args.code)
+        governor(args.steps, args.repeats, args.code, args.only)
         return
     from anobench.api import hardware
     from anobench.api import threads as cpu_threads
@@ -141,12 +147,14 @@ def main() -> None:
             )
 
 
-def governor(steps: int, repeats: int, code: str | None) -> None:
+def governor(steps: int, repeats: int, code: str | None, only: list[str] | None) -> None:
     """A governed DeScarGAN segment idle, beside bursts and beside a sustained job; the codes
     alternate within each repeat, medians."""
     codes = [("installed", None)] + ([("--code", code)] if code else [])
     print(f"DeScarGAN quick, {steps} GAN iterations, {repeats} repeats, medians")
     for name, contended in (("idle", False), ("bursts", "bursts"), ("sustained", True)):
+        if only and name not in only:
+            continue
         results: dict[str, list[dict]] = {label: [] for label, _ in codes}
         for _ in range(repeats):
             for label, tree in codes:
