@@ -4,13 +4,22 @@ Fits the method once on ``synthetic --profile quick`` (seed, options as given; t
 is cached in --state), then predicts the val split for every combination of the --sweep
 options and prints its pixel AP (pooled over the val pixels), pixel AUROC and image AUROC.
 
-    python benchmarks/perf/diffusion_val_sweep.py --method anoddpm \\
+``--ema-decays``: for a method whose Trainer keeps a moving average of a module's weights
+(DeScarGAN's ``g_ema``), the same fit also keeps a moving average at each of these decays
+(1: the plain mean of every step's weights), so one training compares them; each is predicted
+with every --sweep combination (``ema`` column; ``own`` is the method's own decay).
+
+    python benchmarks/perf/val_sweep.py --method anoddpm \\
         --set steps=1500 --sweep noise_level=100,200,300 --sweep map_sigma=0,2
+    python benchmarks/perf/val_sweep.py --method descargan --set epochs=6 \\
+        --ema-decays 0.98,0.99,0.995 --sweep map_sigma=4,6
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import copy
 import itertools
 import tempfile
 import time
@@ -22,6 +31,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from anobench.api import registry
 from anobench.api.records import training_split
+from anobench.api.trainer import Trainer
 from anobench.testing import make_context
 
 
@@ -42,6 +52,7 @@ def main() -> None:
     ap.add_argument("--sweep", action="append", default=[], help="KEY=V1,V2 prediction option")
     ap.add_argument("--state", type=Path, help="cache of the fitted state (.pt)")
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/anobench-sweep"))
+    ap.add_argument("--ema-decays", default="", help="D1,D2: extra moving averages of the fit")
     args = ap.parse_args()
 
     cls = registry.get_method(args.method)
@@ -54,26 +65,35 @@ def main() -> None:
     val_fit = training_split(val_all, cls.supervision, args.method)
 
     method = cls(**cls.resolve("quick", fixed))
+    decays = [float(d) for d in args.ema_decays.split(",") if d]
     if args.state and args.state.exists():
-        method.load_state_dict(torch.load(args.state, weights_only=True))
+        states = torch.load(args.state, weights_only=True)
         print(f"loaded {args.state}")
     else:
         start = time.time()
         # a fresh folder: the Trainer resumes from a checkpoint it finds, which would be
         # another configuration's
         fit_dir = Path(tempfile.mkdtemp(prefix=f"fit-{args.seed}-", dir=args.workdir))
-        method.fit(train, val_fit, make_context(fit_dir, seed=args.seed))
+        with _extra_averages(decays) as extras:
+            method.fit(train, val_fit, make_context(fit_dir, seed=args.seed))
         print(f"fit {time.time() - start:.1f} s with {fixed}", flush=True)
+        # copies: on the CPU a state dict shares storage with the weights that the next
+        # variant overwrites
+        states = {"own": copy.deepcopy(method.state_dict())}
+        for decay, (module, average) in extras.items():
+            module.load_state_dict(average.module.state_dict())  # the module is the method's
+            states[str(decay)] = copy.deepcopy(method.state_dict())
         if args.state:
-            torch.save(method.state_dict(), args.state)
-    state = method.state_dict()
+            torch.save(states, args.state)
 
     grid = [
         (k, [_value(v) for v in vs.split(",")]) for k, vs in (s.split("=", 1) for s in args.sweep)
     ]
     masks = np.asarray(val_all.masks).astype(bool)
     labels = np.asarray(val_all.labels)
-    for combo in itertools.product(*[vs for _, vs in grid]):
+    for (ema, state), combo in itertools.product(
+        states.items(), itertools.product(*[vs for _, vs in grid])
+    ):
         options = {**fixed, **dict(zip([k for k, _ in grid], combo, strict=True))}
         m = cls(**cls.resolve("quick", options))
         m.load_state_dict(state)
@@ -85,11 +105,39 @@ def main() -> None:
         pixel_auroc = roc_auc_score(masks.ravel(), pred.maps.ravel())
         image_auroc = roc_auc_score(labels, pred.scores)
         shown = " ".join(f"{k}={v}" for k, v in zip([k for k, _ in grid], combo, strict=True))
+        shown = f"ema={ema} {shown}"
         print(
             f"{shown}: val pixel AP {pixel_ap:.4f}  pixel AUROC {pixel_auroc:.4f}"
             f"  image AUROC {image_auroc:.4f}  ({took:.1f} s)",
             flush=True,
         )
+
+
+@contextlib.contextmanager
+def _extra_averages(decays: list[float]):
+    """Keep a moving average at each decay of the module that a Trainer averages."""
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    extras: dict[float, tuple[torch.nn.Module, AveragedModel]] = {}
+    original = Trainer.update_ema
+
+    def update_ema(self: Trainer) -> None:
+        original(self)
+        module = self._ema_module
+        if module is None:
+            return
+        for decay in decays:
+            if decay not in extras:
+                # decay 1: the plain mean of every step's weights (SWA's average)
+                avg = None if decay == 1.0 else get_ema_multi_avg_fn(decay)
+                extras[decay] = (module, AveragedModel(module, multi_avg_fn=avg, use_buffers=True))
+            extras[decay][1].update_parameters(module)
+
+    Trainer.update_ema = update_ema
+    try:
+        yield extras
+    finally:
+        Trainer.update_ema = original
 
 
 if __name__ == "__main__":
