@@ -339,15 +339,21 @@ class AnomalibMethod(Method):
 
     #: the input side must be a multiple of this (a ViT's patch)
     size_multiple: ClassVar[int] = 1
+    #: the smallest input side the model works at (its feature maps must not vanish)
+    size_minimum: ClassVar[int] = 1
 
     def _choose_size(self, side: int, ctx: RunContext) -> int:
         """The dataset's side unless ``image_size`` is set; a resize is logged and recorded."""
         size = self.image_size or side
+        why = "image_size"
+        if size < self.size_minimum:
+            size = self.size_minimum
+            why = f"the smallest side anomalib's {self.model_class} works at"
         if size % self.size_multiple:
             size += self.size_multiple - size % self.size_multiple
+            why = f"a multiple of {self.size_multiple}"
         ctx.notes["input_size"] = {"dataset": side, "model": size}
         if size != side:
-            why = "image_size" if self.image_size else f"a multiple of {self.size_multiple}"
             ctx.progress.log(f"{self.name}: images resized from {side} to {size} px ({why})")
         return size
 
@@ -434,6 +440,9 @@ class AnomalibMethod(Method):
         own_backward = (
             self.lightning_hooks and type(module).backward is not LightningModule.backward
         )
+        # the gradient-norm clipping anomalib asks Lightning's Trainer for (CS-Flow 1,
+        # Dinomaly 0.1); 0 or absent: none
+        clip = float((module.trainer_arguments or {}).get("gradient_clip_val") or 0.0)
 
         def step(x: torch.Tensor) -> dict[str, float]:
             if self.lightning_hooks and trainer.step % per_epoch == 0:
@@ -448,6 +457,8 @@ class AnomalibMethod(Method):
                     module.backward(out["loss"])
                 else:
                     fabric.backward(out["loss"])
+                if clip > 0:
+                    torch.nn.utils.clip_grad_norm_(module.parameters(), clip)
                 for o in opts:
                     o.step()
             # Lightning steps epoch-interval schedulers once per pass over the data

@@ -115,3 +115,35 @@ def test_offline_is_one_line_naming_the_weights_the_cache_and_the_fix(tmp_path, 
     assert timm.models.get_pretrained_cfg("resnet18").hf_hub_id in text
     assert str(anobench_anomalib.generated.hub_cache()) in text
     assert "offline" in text and "--method-opt backbone_weights=PATH" in text
+
+
+def test_training_clips_gradients_as_anomalib_asks_lightning_to(tmp_path, monkeypatch):
+    """CS-Flow's ``trainer_arguments`` ask for a gradient-norm clip of 1 at every step."""
+    from anobench.testing import toy_split
+
+    clips = []
+    clip = torch.nn.utils.clip_grad_norm_
+
+    def recording(parameters, max_norm, *args, **kwargs):
+        clips.append(max_norm)
+        return clip(parameters, max_norm, *args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", recording)
+    cls = anobench_anomalib.METHODS["csflow"]
+    train = toy_split(8, 0, size=32, seed=0)
+    cls(**cls.test_options).fit(train, train, make_context(tmp_path / "cs"))
+    assert clips == [1.0, 1.0]  # 8 images, batch 4, one epoch
+    clips.clear()
+    cls = anobench_anomalib.METHODS["patchflow"]  # anomalib: gradient_clip_val 0
+    cls(**cls.test_options).fit(train, train, make_context(tmp_path / "pf"))
+    assert clips == []
+
+
+@pytest.mark.parametrize(("name", "side"), [("csflow", 128), ("supersimplenet", 136)])
+def test_images_below_the_smallest_side_a_model_works_at_are_resized_up(name, side, tmp_path):
+    cls = anobench_anomalib.METHODS[name]
+    ctx = make_context(tmp_path)
+    method = cls(**{**cls.test_options, "image_size": None})
+    assert method._choose_size(32, ctx) == side
+    assert ctx.notes["input_size"] == {"dataset": 32, "model": side}
+    assert cls(**{**cls.test_options, "image_size": None})._choose_size(2 * side, ctx) == 2 * side
