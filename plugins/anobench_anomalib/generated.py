@@ -358,7 +358,9 @@ def make_method(name: str, spec: Spec) -> type[GeneratedMethod]:
     if spec.quick is not None:
         profiles["quick"] = dict(spec.quick)
     profiles["paper"] = dict(spec.paper)
-    test = {"image_size": 32, "batch_size": 4, "predict_batch": 4}
+    # at 32 px where the model allows it, else at the smallest side it works at (the bridge
+    # resizes the toy images up to it)
+    test = {"image_size": 32 if spec.smallest <= 32 else None, "batch_size": 4, "predict_batch": 4}
     if spec.pretrained:
         test["backbone_weights"] = "none"
     if spec.epochs is not None:
@@ -369,6 +371,7 @@ def make_method(name: str, spec: Spec) -> type[GeneratedMethod]:
         "model_class": spec.model_class,
         "memory_bank": spec.epochs is None,
         "size_multiple": spec.multiple,
+        "size_minimum": spec.smallest,
         "options": option_set(*_common(spec), *own),
         "profiles": profiles,
         "test_options": {**test, **spec.test},
@@ -414,6 +417,19 @@ SPECS: dict[str, Spec] = {
             "coupling_blocks": 2,
             "condition_vector": 16,
         },
+        batch=16,
+    ),
+    "csflow": Spec(
+        "Csflow",
+        "anomalib CS-Flow (Rudolph et al. 2022): a cross-scale normalising flow over"
+        " EfficientNet-B5 features of the image at three scales; map = likelihood",
+        # the paper's 60 meta-epochs of 4 sub-epochs, batch 16 (anomalib's results: 768 px)
+        epochs=240.0,
+        quick={"backbone_weights": "none", "cross_conv_hidden_channels": 256, "epochs": 2.0},
+        test={"cross_conv_hidden_channels": 16, "n_coupling_blocks": 1},
+        fixed={"num_channels": 3},  # the bridge always hands anomalib RGB
+        # the quarter-size scale's stride-32 features: 1 cell a side at 128 px, none below
+        smallest=128,
         batch=16,
     ),
     "dfkde": Spec(
@@ -472,6 +488,17 @@ SPECS: dict[str, Spec] = {
         epochs=100.0,
         quick={**_RESNET18, "epochs": 3.0},
         test={"backbone": "resnet18", "flow_feature_dim": 16, "flow_hidden_dim": 16},
+    ),
+    "supersimplenet": Spec(
+        "Supersimplenet",
+        "anomalib SuperSimpleNet (Rolih et al. 2024): Perlin-shaped synthetic anomalies in the"
+        " adapted feature space of a pretrained backbone; map = segmentation head",
+        epochs=300.0,
+        quick={**_RESNET18, "epochs": 3.0},
+        test={"backbone": "resnet18"},
+        # its Perlin masks are drawn at the layer2 grid (stride 8) with up to 32 cells a side:
+        # a grid under 17 cells draws empty masks and the step fails
+        smallest=136,
     ),
     "uflow": Spec(
         "Uflow",
