@@ -10,6 +10,7 @@ an interrupted run end with the same weights as an uninterrupted one (at one CPU
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -26,7 +27,7 @@ Losses = Mapping[str, float]
 
 #: checkpoint keys of the loop itself; the names a method saves under must differ
 RESERVED = frozenset(
-    {"step", "stage", "stage_start", "validated", "rng", "torch_rng", "cuda_rng", "ema"}
+    {"step", "stage", "stage_start", "validated", "rng", "torch_rng", "cuda_rng", "py_rng", "ema"}
     | {"scaler", "batches"}
 )
 
@@ -163,6 +164,8 @@ class Trainer:
             validated=self._validated,
             rng=self.ctx.generator.get_state(),
             torch_rng=torch.get_rng_state(),
+            # Python's own generator: augmentations drawn with `random` (anomalib's CutPaste)
+            py_rng=random.getstate(),
         )
         if self.device.type == "cuda":
             out["cuda_rng"] = torch.cuda.get_rng_state(self.device)
@@ -198,6 +201,9 @@ class Trainer:
             self.scaler.load_state_dict(state["scaler"])
         self.ctx.generator.set_state(state["rng"])
         torch.set_rng_state(state["torch_rng"])
+        if "py_rng" in state:  # checkpoints of earlier releases have none
+            version, internal, gauss = state["py_rng"]
+            random.setstate((version, tuple(internal), gauss))
         if self.device.type == "cuda" and "cuda_rng" in state:
             torch.cuda.set_rng_state(state["cuda_rng"], self.device)
         self.step = int(state["step"])

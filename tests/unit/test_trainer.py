@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import signal
 
 import numpy as np
@@ -38,7 +39,8 @@ def one_thread():
 
 def _fit(workdir, max_steps=None, stop_during=None):
     """Two stages, two optimisers, a scheduler, an EMA, dropout (torch's global generator),
-    noise and batches from ``ctx.generator``; ``stop_during``: a stop request in that step."""
+    noise and batches from ``ctx.generator``, a scale from Python's ``random`` (augmentations
+    of anomalib's models draw there); ``stop_during``: a stop request in that step."""
     ctx = make_context(workdir, seed=0, max_steps=max_steps)
     ctx.progress = Lines()
     model = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.3), nn.BatchNorm1d(8), nn.Linear(8, 1))
@@ -53,6 +55,7 @@ def _fit(workdir, max_steps=None, stop_during=None):
             assert ctx.request_stop(signal.SIGINT)
         x, y = batch
         x = x + 0.1 * torch.randn(x.shape, generator=ctx.generator)
+        x = x * random.uniform(0.9, 1.1)
         loss = (model(x) - y).pow(2).mean()
         opt.zero_grad()
         loss.backward()
@@ -89,7 +92,8 @@ def _fit(workdir, max_steps=None, stop_during=None):
     trainer.run(stages)
     averaged = {k: v.clone() for k, v in trainer.ema.module.state_dict().items()}
     trainer.apply_ema()
-    after = (torch.rand(3, generator=ctx.generator), torch.rand(3))  # the random states
+    # the random states
+    after = (torch.rand(3, generator=ctx.generator), torch.rand(3), torch.tensor(random.random()))
     return {
         "weights": {k: v.clone() for k, v in model.state_dict().items()},
         "ema": averaged,
@@ -123,7 +127,7 @@ def test_a_run_stopped_by_the_budget_resumes_to_the_same_weights(tmp_path, stop)
     assert resumed["kept"]["seen"] == [0, 1, 2, 3, 4, 0, 1, 2, 3]
 
 
-@pytest.mark.parametrize("lost", ["generator", "torch"])
+@pytest.mark.parametrize("lost", ["generator", "torch", "python"])
 def test_the_toy_notices_a_random_state_that_is_not_restored(tmp_path, monkeypatch, lost):
     # the test above fails on a loop that forgets a random state
     whole = _fit(tmp_path / "whole")
@@ -133,8 +137,10 @@ def test_the_toy_notices_a_random_state_that_is_not_restored(tmp_path, monkeypat
     def forgetful(self, state):
         if lost == "generator":  # ctx.generator left as seeded
             state = {**state, "rng": self.ctx.generator.get_state()}
-        else:  # torch's global generator left as seeded
+        elif lost == "torch":  # torch's global generator left as seeded
             state = {**state, "torch_rng": torch.get_rng_state()}
+        else:  # Python's generator left as seeded
+            state = {**state, "py_rng": random.getstate()}
         real(self, state)
 
     monkeypatch.setattr(Trainer, "load_state_dict", forgetful)
