@@ -14,6 +14,7 @@ import difflib
 import inspect
 import io
 import math
+import random
 import tempfile
 import warnings
 from collections.abc import Iterator, Mapping
@@ -182,6 +183,12 @@ class AnomalibMethod(Method):
     model_class: ClassVar[str] = ""
     #: feature-statistics models (one pass, then ``fit()``) rather than gradient training
     memory_bank: ClassVar[bool] = False
+    #: passes over the training images of a memory-bank model, each ended by ``fit()``
+    #: (MH-PatchCore: PCA, then whitening, then its memory bank)
+    fit_passes: ClassVar[int] = 1
+    #: resize and normalise only, instead of the model's pre-processor (one that crops the
+    #: image, or refuses small sides: anobench's maps cover the whole image)
+    plain_pre_processor: ClassVar[bool] = False
     #: call the Lightning hooks a model defines (``on_train_start``, ``on_train_epoch_start``)
     #: and answer what it reads from ``self.trainer`` (steps, epochs, the training data)
     lightning_hooks: ClassVar[bool] = False
@@ -250,7 +257,7 @@ class AnomalibMethod(Method):
         anomalib_models()
         import anomalib.models
         from anomalib.pre_processing import PreProcessor
-        from torchvision.transforms.v2 import Compose, Normalize
+        from torchvision.transforms.v2 import Compose, Normalize, Resize
 
         cls = getattr(anomalib.models, self.model_class)
         size = (self._input_size(), self._input_size())
@@ -261,7 +268,10 @@ class AnomalibMethod(Method):
             extra["crop_size"] = size[0]
         if "center_crop_size" in crop:
             extra["center_crop_size"] = size
-        transform = cls.configure_pre_processor(image_size=size, **extra).transform
+        if self.plain_pre_processor:
+            transform = Compose([Resize(size, antialias=True), Normalize(mean=[0.0], std=[1.0])])
+        else:
+            transform = cls.configure_pre_processor(image_size=size, **extra).transform
         steps = list(transform.transforms) if isinstance(transform, Compose) else [transform]
         # the normalisation the backbone's weights were trained with (ImageNet's by default)
         steps = [
@@ -327,6 +337,9 @@ class AnomalibMethod(Method):
             ctx.notes["weights"] = [{**weights.record(), "part": "backbone"}]
         seed = int(torch.randint(0, 2**31 - 1, (1,), generator=ctx.generator))
         self.module_ = self._build(weights, seed, choice).to(ctx.device)
+        # anomalib's augmentations draw from Python's generator (FoundAD's CutPaste): from the
+        # run's seed, whatever imports or earlier work drew from it
+        random.seed(seed)
         self._record_weights(ctx)
         self._check_size(ctx)
         self.mean_, self.std_ = weights.mean, weights.std
@@ -386,23 +399,40 @@ class AnomalibMethod(Method):
         module = self.module_
         module.model.train()
         batch = min(self.batch_size, len(train.images))
-        planned = math.ceil(len(train.images) / batch)
+        per_pass = math.ceil(len(train.images) / batch)
+        passes = self.fit_passes
+        # a step budget shortens every pass alike: each pass sees the same images
+        allowed = max(1, ctx.budget.steps(per_pass * passes) // passes)
+        if allowed < per_pass:
+            ctx.progress.log(f"{self.name}: budget: {allowed} of {per_pass} batches per pass")
+            per_pass = allowed
+        planned = per_pass * passes
         with torch.no_grad(), ctx.progress.task(f"{self.name}: features", total=planned) as task:
-            for i in range(ctx.budget.steps(planned)):
-                if ctx.budget.expired(i):
+            for i in range(planned):
+                # a time budget cannot stop between passes: the statistics would be half fitted
+                if passes == 1 and ctx.budget.expired(i):
                     ctx.progress.log(f"{self.name}: budget reached after {i} of {planned} batches")
                     break
-                x = torch.from_numpy(np.array(train.images[i * batch : (i + 1) * batch]))
+                j = i % per_pass
+                x = torch.from_numpy(np.array(train.images[j * batch : (j + 1) * batch]))
                 module.training_step(self._batch(x.to(ctx.device)), i)
                 ctx.log(i + 1, images=float(len(x)))
                 task.advance(1)
+                if j == per_pass - 1 and i < planned - 1:  # a pass that another one follows
+                    self._fit_statistics(seed, ctx)
         _large_allocations_mapped()
+        self._fit_statistics(seed, ctx)
+
+    def _fit_statistics(self, seed: int, ctx: RunContext) -> None:
+        """anomalib's ``fit()``: the coreset, the Gaussian, a pass's statistics."""
+        import torch
+
         # Lightning calls fit() from a validation hook, without autograd; PatchCore's coreset
         # selection draws a tqdm bar on stderr that would break anobench's progress lines
         quiet = io.StringIO()
         with torch.random.fork_rng(devices=[]), torch.no_grad(), redirect_stderr(quiet):
             torch.manual_seed(seed + 1)  # coreset sampling draws from torch's global generator
-            module.fit()
+            self.module_.fit()
         for line in quiet.getvalue().split("\n"):  # anything but the bar's \r-redrawn frames
             if line.strip() and "\r" not in line:
                 ctx.progress.log(line)

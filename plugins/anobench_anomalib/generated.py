@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import functools
 import importlib.util
+import math
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -77,6 +78,10 @@ class Spec:
     steps: int | None = None
     #: the method class to derive from, where a model needs more than the generic wiring
     base: type | None = None
+    #: passes over the training images of a memory-bank model, each ended by ``fit()``
+    passes: int = 1
+    #: resize and normalise only (the model's own pre-processor crops or refuses small sides)
+    plain_resize: bool = False
 
 
 @functools.cache
@@ -388,6 +393,8 @@ def make_method(name: str, spec: Spec) -> type[GeneratedMethod]:
         "memory_bank": spec.epochs is None,
         "size_multiple": spec.multiple,
         "size_minimum": spec.smallest,
+        "fit_passes": spec.passes,
+        "plain_pre_processor": spec.plain_resize,
         "options": option_set(*_common(spec), *own),
         "profiles": profiles,
         "test_options": {**test, **spec.test},
@@ -406,6 +413,21 @@ def _fre_input(method: Any, side: int) -> dict[str, Any]:
 
 def _shape(method: Any, side: int) -> dict[str, Any]:
     return {"input_shape": (side, side)}
+
+
+def _schedule_epochs(method: Any, side: int) -> dict[str, Any]:
+    # GeneralAD's cosine schedule spans its own `epochs` argument: the run's epochs
+    return {"epochs": max(1, math.ceil(method.epochs))}
+
+
+def _tiles_fit(method: Any, side: int) -> dict[str, Any]:
+    if method.patch_size > side:
+        raise ConfigError(
+            f"{method.owner()}: option 'patch_size': SuperADD's tiles ({method.patch_size} px)"
+            f" must fit the {side} px input; set patch_size <= {side} (a multiple of 16) or"
+            f" image_size >= {method.patch_size}"
+        )
+    return {}
 
 
 _RESNET18 = {"backbone": "resnet18", "backbone_weights": "none"}
@@ -498,6 +520,18 @@ SPECS: dict[str, Spec] = {
         sized=_shape,
         batch=8,
     ),
+    "mh_patchcore": Spec(
+        "MHPatchcore",
+        "anomalib MH-PatchCore: PatchCore on PCA-reduced, whitened features, memory banks per"
+        " head; map = nearest-neighbour distance",
+        epochs=None,
+        quick={**_RESNET18},
+        test={"backbone": "resnet18", "memory_bank_size": 16, "local_coreset_size": 8},
+        # three passes: PCA, then the whitening covariance, then the memory bank
+        passes=3,
+        # its pre-processor centre-crops 224 px (and refuses smaller sides)
+        plain_resize=True,
+    ),
     "patchflow": Spec(
         "Patchflow",
         "anomalib PatchFlow: normalising flows on local patches of pretrained multi-scale"
@@ -569,6 +603,64 @@ SPECS: dict[str, Spec] = {
         multiple=14,
         smallest=14,
         batch=8,
+    ),
+    "rad": Spec(
+        "Rad",
+        "anomalib RAD: training-free; nearest neighbours of DINOv3 patch tokens of several layers"
+        " in a positional memory bank of the training images; map = distances",
+        epochs=None,
+        # ViT-S/16 DINOv3 (timm: downloaded when online); the paper's ViT-B/16 at 448 px
+        quick={"backbone": "vit_small_patch16_dinov3"},
+        test={"backbone": "vit_small_patch16_dinov3"},
+        multiple=16,
+        smallest=16,
+    ),
+    "foundad": Spec(
+        "FoundAD",
+        "anomalib FoundAD (Zhai et al. 2025): a projector learns to map CutPaste-corrupted DINO"
+        " features back to normal ones; map = projection distance (trained here on the whole"
+        " training split, not few-shot)",
+        # the paper: 4,000 epochs of a few-shot set (1-4 images, one batch each)
+        epochs=4000.0,
+        steps=4000,
+        quick={"encoder_name": "dinov2_vit_small_14", "epochs": 2.0},
+        test={"encoder_name": "dinov2_vit_small_14", "pred_depth": 1, "pred_emb_dim": 48},
+        multiple=14,
+        smallest=14,
+        batch=8,
+    ),
+    "general_ad": Spec(
+        "GeneralAD",
+        "anomalib GeneralAD (Strater et al. 2024): a discriminator on frozen ViT patch features"
+        " tells them from synthetic distorted ones; map = discriminator logits",
+        epochs=160.0,
+        # a smoke setting: the paper's ViT-L/14 DINOv2 is a GPU model
+        quick={
+            "backbone": "vit_small_patch14_dinov2.lvd142m",
+            "layers": "12",
+            "hidden_dim": 256,
+            "epochs": 2.0,
+        },
+        test={"backbone": "vit_small_patch14_dinov2.lvd142m", "layers": "12", "hidden_dim": 16},
+        fixed={"epochs": 160},  # its schedule's length: the run's epochs (see sized)
+        sized=_schedule_epochs,
+        multiple=14,
+        smallest=14,
+    ),
+    "super_add": Spec(
+        "SuperADD",
+        "anomalib SuperADD: training-free; DINOv3 tokens of overlapping tiles, subsampled into a"
+        " memory bank; map = nearest-neighbour distances",
+        epochs=None,
+        # a smoke setting: the paper's ViT-H+/16 DINOv3 (840M parameters) at 448 px
+        quick={"backbone": "vit_small_patch16_dinov3", "patch_size": 64},
+        test={"backbone": "vit_small_patch16_dinov3", "patch_size": 48},
+        # anomalib's pre-processor: 448 px, one tile of patch_size 448
+        paper={"image_size": 448},
+        sized=_tiles_fit,
+        multiple=16,
+        # the smallest tile: a multiple of 16 over twice the 16 px overlap
+        smallest=48,
     ),
 }
 
