@@ -125,6 +125,10 @@ def _optimizers(configured: Any) -> tuple[list[Any], list[Any]]:
         and isinstance(configured[0], list | tuple)
     ):
         return list(configured[0]), list(configured[1])
+    if isinstance(configured, tuple | list) and all(isinstance(c, dict) for c in configured):
+        # one {"optimizer", "lr_scheduler"} dict per optimiser (DSR)
+        pairs = [_optimizers(c) for c in configured]
+        return [o for os_, _ in pairs for o in os_], [s for _, ss in pairs for s in ss]
     return list(configured), []
 
 
@@ -172,6 +176,11 @@ def _as_trainer(fabric: Any, method: Any, train: Split, steps: int, per_epoch: i
     fabric.max_steps = steps
     fabric.max_epochs = max(1, math.ceil(steps / per_epoch))
     fabric.current_epoch = 0
+    # a LightningModule's `current_epoch` is 0 without a Lightning Trainer, whatever Fabric
+    # says: the module reads the bridge's epoch instead (DSR switches its phase by it)
+    module = method.module_
+    epoch = property(lambda self: self._fabric.current_epoch if self._fabric else 0)
+    module.__class__ = type(type(module).__name__, (type(module),), {"current_epoch": epoch})
     fabric.datamodule = Data()
     fabric.train_dataloader = loader()
 
@@ -480,10 +489,16 @@ class AnomalibMethod(Method):
         # Dinomaly 0.1); 0 or absent: none
         clip = float((module.trainer_arguments or {}).get("gradient_clip_val") or 0.0)
 
+        takes_index = len(inspect.signature(module.training_step).parameters) > 1
+
         def step(x: torch.Tensor) -> dict[str, float]:
+            if self.lightning_hooks:
+                # what `self.current_epoch` reads (DSR switches its training phase by it)
+                fabric.current_epoch = trainer.step // per_epoch
             if self.lightning_hooks and trainer.step % per_epoch == 0:
                 _hook(module, "on_train_epoch_start", ctx)
-            out = module.training_step(self._batch(x), trainer.step)
+            # most models take (batch, batch_idx); DSR only the batch
+            out = module.training_step(self._batch(x), *([trainer.step] if takes_index else []))
             if torch.is_tensor(out):
                 out = {"loss": out}
             if module.automatic_optimization:
@@ -497,8 +512,9 @@ class AnomalibMethod(Method):
                     torch.nn.utils.clip_grad_norm_(module.parameters(), clip)
                 for o in opts:
                     o.step()
-            # Lightning steps epoch-interval schedulers once per pass over the data
-            if (trainer.step + 1) % per_epoch == 0:
+            # Lightning steps epoch-interval schedulers once per pass over the data, and none
+            # under manual optimisation (the model would step them itself)
+            if module.automatic_optimization and (trainer.step + 1) % per_epoch == 0:
                 for s in scheds:
                     s.step()
             return {

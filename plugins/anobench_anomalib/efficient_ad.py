@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 
 from anobench import ConfigError, RunContext, Split
-from anobench.files import file_sha256
-from anobench.weights import hub_offline, is_network_error, offline_error, read_state_dict
+from anobench.weights import hub_offline, is_network_error, read_state_dict
 
 from .generated import GeneratedMethod, Spec
+from .releases import record, release_file
 
 #: ``imagenet_dir`` value: random images instead of ImageNette
 NOISE = "noise"
@@ -56,33 +56,11 @@ class EfficientAdMethod(GeneratedMethod):
 
     def _teacher_file(self, ctx: RunContext) -> Path | None:
         """The teacher's weights file as ``backbone_weights`` says (None: random)."""
-        choice = self.backbone_weights
-        if choice == "none":
-            ctx.progress.log(f"{self.name}: the teacher starts at random (backbone_weights=none)")
-            return None
-        if choice != "timm":
-            return Path(choice).expanduser()
         from anomalib.models.image.efficient_ad.lightning_model import WEIGHTS_DOWNLOAD_INFO
-        from anomalib.utils.path import get_pretrained_weights_dir
 
-        folder = get_pretrained_weights_dir()
         size = str(getattr(self.model_size, "value", self.model_size)).lower()
-        file = folder / "efficientad_pretrained_weights" / f"pretrained_teacher_{size}.pth"
-        if file.is_file():
-            return file
-        what = f"the weights of EfficientAd's teacher ({file.name}, anomalib's release)"
-        if hub_offline():
-            raise offline_error(what, folder)
-        from anomalib.data.utils import download_and_extract
-
-        ctx.progress.log(f"{self.name}: downloading {what} into {folder}")
-        try:
-            download_and_extract(folder, WEIGHTS_DOWNLOAD_INFO)
-        except Exception as exc:
-            if is_network_error(exc):
-                raise offline_error(what, folder) from None
-            raise
-        return file
+        name = f"efficientad_pretrained_weights/pretrained_teacher_{size}.pth"
+        return release_file(self, ctx, "", name, WEIGHTS_DOWNLOAD_INFO)
 
     def _load_teacher(self, file: Path | None) -> None:
         if file is None:
@@ -96,7 +74,7 @@ class EfficientAdMethod(GeneratedMethod):
                 f"{self.owner()}: option 'backbone_weights': {file} is not a teacher of model"
                 f" size {self.model_size} ({first})"
             ) from None
-        self.teacher_ = {"name": file.name, "source": str(file), "sha256": file_sha256(file)}
+        self.teacher_ = record(file, "teacher")
 
     def _record_weights(self, ctx: RunContext) -> None:
         """Recorded once the teacher is loaded: see :meth:`_after_training`."""
@@ -158,7 +136,7 @@ class EfficientAdMethod(GeneratedMethod):
         with torch.no_grad(), redirect_stderr(io.StringIO()):  # anomalib's tqdm bar
             module.model.quantiles.update(module.map_norm_quantiles(batches))
         if getattr(self, "teacher_", None):
-            ctx.notes["weights"] = [{**self.teacher_, "part": "teacher"}]
+            ctx.notes["weights"] = [self.teacher_]
             ctx.progress.log(f"{self.name}: pretrained teacher {self.teacher_['source']}")
         if self.imagenet_dir != NOISE:
             ctx.notes["penalty_images"] = str(Path(str(self.imagenet_dir)).expanduser())
@@ -186,7 +164,8 @@ SPEC = Spec(
     # anomalib's config: 70,000 steps of batch 1 (at most 1,000 epochs)
     epochs=1000.0,
     steps=70_000,
-    quick=None,
+    # a smoke setting: a random teacher, noise for ImageNette, 300 steps (no download)
+    quick={"backbone_weights": "none", "imagenet_dir": NOISE, "max_steps": 300},
     test={"imagenet_dir": NOISE, "batch_size": 1},
     batch=1,
     # the autoencoder's last convolution (8 x 8, no padding) needs a 256 px input

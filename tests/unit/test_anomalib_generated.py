@@ -147,3 +147,36 @@ def test_images_below_the_smallest_side_a_model_works_at_are_resized_up(name, si
     assert method._choose_size(32, ctx) == side
     assert ctx.notes["input_size"] == {"dataset": 32, "model": side}
     assert cls(**{**cls.test_options, "image_size": None})._choose_size(2 * side, ctx) == 2 * side
+
+
+def test_dsr_trains_both_phases_as_lightnings_epoch_counter_advances(tmp_path):
+    """DSR trains its decoder for the first 70 % of the epochs, then its upsampling module:
+    the switch reads ``current_epoch``, which the bridge advances like Lightning's Trainer."""
+    from anobench.testing import toy_split
+
+    cls = anobench_anomalib.METHODS["dsr"]
+    method = cls(**cls.test_options)  # 2 epochs: one of each phase
+    parts = ("upsampling_module", "anomaly_detection_module")
+    initial = {}
+    build = method._build
+
+    def building(*args, **kwargs):
+        module = build(*args, **kwargs)
+        for part in parts:
+            state = getattr(module.model, part).state_dict()
+            initial[part] = {k: v.clone() for k, v in state.items()}
+        return module
+
+    method._build = building
+    train = toy_split(8, 0, size=32, seed=0)
+    method.fit(train, train, make_context(tmp_path))
+    for part in parts:
+        after = getattr(method.module_.model, part).state_dict()
+        assert any(not torch.equal(v, after[k]) for k, v in initial[part].items()), part
+
+
+def test_a_missing_local_file_for_released_weights_is_a_clear_error(tmp_path):
+    cls = anobench_anomalib.METHODS["dsr"]
+    method = cls(**cls.resolve("paper", {"backbone_weights": str(tmp_path / "vq.pckl")}))
+    with pytest.raises(ConfigError, match=r"option 'backbone_weights'.*vq\.pckl does not exist"):
+        method._train(None, 0, make_context(tmp_path))
