@@ -190,8 +190,23 @@ class DeScarGAN(Method):
         if self.channels_last_:
             noise = noise.contiguous(memory_format=torch.channels_last)
         g_step = (it + 1) % self.n_critic == 0
+        # lazy penalty: the first iteration of every gp_every carries it, weighted gp_every times
+        gp_scale = self.gp_every if it % self.gp_every == 0 else 0
         losses = gan_iteration(
-            g, d, x, y, noise, alpha, weights, cast, opt_d, opt_g, self.clip, g_step, scaler
+            g,
+            d,
+            x,
+            y,
+            noise,
+            alpha,
+            weights,
+            cast,
+            opt_d,
+            opt_g,
+            self.clip,
+            g_step,
+            scaler,
+            gp_scale,
         )
         last.update(_floats(losses))
         return g_step

@@ -24,6 +24,14 @@ OPTIONS = option_set(
     Option(
         "n_critic", int, 5, "a generator step every n_critic iterations (official: 5)", minimum=1
     ),
+    Option(
+        "gp_every",
+        int,
+        1,
+        "the gradient penalty on every gp_every-th D step only, weighted gp_every times (lazy"
+        " regularisation, Karras et al. 2020; official: 1, every step)",
+        minimum=1,
+    ),
     Option("clip", float, 10.0, "gradient norm clipping for G and D (official: 10)", minimum=0.0),
     Option(
         "noise", float, 0.05, "amplitude of the uniform input noise (official: 0.05)", minimum=0.0

@@ -48,11 +48,14 @@ def discriminator_backward(
     cast: AbstractContextManager,
     fakes: list[torch.Tensor] | None = None,
     scaler: Any = None,
+    gp_scale: float = 1.0,
 ) -> dict[str, torch.Tensor]:
     """Accumulate the gradients of L_D in D; returns the loss terms (0-d tensors).
 
     ``x``: noisy real batch; ``noise``: the one noise tensor added to every translation;
-    ``fakes``: the translations to both classes (computed here without a graph when None).
+    ``fakes``: the translations to both classes (computed here without a graph when None);
+    ``gp_scale``: the gradient penalty's weight is ``w.gp * gp_scale``; 0 skips the penalty
+    (lazy regularisation: a penalty on every k-th step only, weighted k times).
     D has no normalisation layer and its only random layer (dropout) is in the classification
     head, so every image's encoder features, critic map and input gradient depend on that image
     alone: the real batch and both translations go through the encoder as one batch, the two GP
@@ -76,6 +79,29 @@ def discriminator_backward(
                 real_loss = real_loss - d.critic(h_real[member], c).float().mean() * share
             h_fake = h[(i + 1) * n : (i + 2) * n]
             fake_loss = fake_loss + d.critic(h_fake, c).float().mean() * share
+    losses = {
+        "d_real": real_loss.detach(),
+        "d_fake": fake_loss.detach(),
+        "d_cls": cls_loss.detach(),
+    }
+    total = w.real * real_loss + w.cls_d * cls_loss + w.fake * fake_loss
+    if gp_scale:
+        gp = _gradient_penalty(d, x, fakes, alpha, cast)
+        total = total + w.gp * gp_scale * gp
+        losses["d_gp"] = gp.detach()
+    _scaled(total, scaler).backward()
+    return losses
+
+
+def _gradient_penalty(
+    d: Discriminator,
+    x: torch.Tensor,
+    fakes: list[torch.Tensor],
+    alpha: torch.Tensor,
+    cast: AbstractContextManager,
+) -> torch.Tensor:
+    n = len(x)
+    with cast:
         # WGAN-GP of each class's critic on its own mix: one alpha per sample, shared by both
         mixed = torch.cat([alpha * x + (1 - alpha) * f for f in fakes])
         mixed = mixed.detach().requires_grad_(True)
@@ -85,11 +111,7 @@ def discriminator_backward(
         # overflow fp16 and the penalty is NaN; the total below is scaled as a whole
         (grad,) = torch.autograd.grad(out, mixed, create_graph=True)
         per_image = (grad.flatten(1).norm(dim=1) - 1) ** 2
-        gp = per_image.view(len(CLASSES), n).mean(dim=1).sum()
-    total = w.real * real_loss + w.cls_d * cls_loss + w.fake * fake_loss + w.gp * gp
-    _scaled(total, scaler).backward()
-    return {"d_real": real_loss.detach(), "d_fake": fake_loss.detach(), "d_gp": gp.detach(),
-            "d_cls": cls_loss.detach()}  # fmt: skip
+        return per_image.view(len(CLASSES), n).mean(dim=1).sum()
 
 
 def classifier_backward(
@@ -202,8 +224,10 @@ def gan_iteration(
     clip: float,
     g_step: bool,
     scaler: Any = None,
+    gp_scale: float = 1.0,
 ) -> dict[str, torch.Tensor]:
     """A D step and, when ``g_step``, a G step; returns the loss terms (0-d tensors).
+    ``gp_scale``: as in ``discriminator_backward``.
 
     With a G step, the D step's translations G(x, c) + noise keep their graph and the G step
     reuses them: G's weights do not change between the two (only D steps in between), and in
@@ -215,7 +239,9 @@ def gan_iteration(
     At 256 px, batch 10 and the official widths it peaks at about 7.0 GiB (bf16).
     """
     if not g_step:
-        losses = discriminator_backward(g, d, x, y, noise, alpha, w, cast, scaler=scaler)
+        losses = discriminator_backward(
+            g, d, x, y, noise, alpha, w, cast, scaler=scaler, gp_scale=gp_scale
+        )
         apply(opt_d, d, clip, scaler)
         if scaler is not None:
             scaler.update()
@@ -224,7 +250,7 @@ def gan_iteration(
     g.record_batch_stats(calls)
     try:
         fakes = translations(g, x, noise, cast, grad=True)
-        losses = discriminator_backward(g, d, x, y, noise, alpha, w, cast, fakes, scaler)
+        losses = discriminator_backward(g, d, x, y, noise, alpha, w, cast, fakes, scaler, gp_scale)
         apply(opt_d, d, clip, scaler)
         d.requires_grad_(False)
         try:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import math
 import signal
 
@@ -337,6 +338,40 @@ def test_batched_discriminator_step_equals_the_per_piece_reference(labels):
         assert float(new[key]) == pytest.approx(value, rel=1e-6, abs=1e-9), key
     # each critic has its own GP mix: a swapped pairing gives other gradients
     assert ref_grads["critics.0.2.weight"].abs().sum() > 0
+
+
+@pytest.mark.parametrize("gp_scale", [0, 3])
+def test_lazy_penalty_is_the_reference_with_its_weight_scaled_or_zero(gp_scale):
+    # a lazy step's gradients: the reference's with the penalty weighted gp_scale times (0: none)
+    g, d, x, noise, alpha = _nets64()
+    y = LABELS["mixed"]
+    w = training.Weights(cls_d=50.0)
+    scaled = dataclasses.replace(w, gp=w.gp * gp_scale)
+    cast = Precision("fp32", False, "cpu").autocast()
+    torch.manual_seed(7)
+    ref = reference.discriminator_backward_reference(g, d, x, y, noise, alpha, scaled, cast)
+    ref_grads = _grads(d)
+    d.zero_grad(set_to_none=True)
+    torch.manual_seed(7)
+    new = training.discriminator_backward(g, d, x, y, noise, alpha, w, cast, gp_scale=gp_scale)
+    _assert_same(ref_grads, _grads(d))
+    assert ("d_gp" in new) == bool(gp_scale)  # a skipped penalty is not reported as 0
+    if gp_scale:
+        assert float(new["d_gp"]) == pytest.approx(ref["d_gp"], rel=1e-6)
+
+
+def test_gp_every_puts_the_penalty_on_every_kth_gan_iteration(tmp_path, monkeypatch):
+    scales = []
+    real = training.gan_iteration
+
+    def spy(*args):
+        scales.append(args[-1])
+        return real(*args)
+
+    monkeypatch.setattr(training, "gan_iteration", spy)
+    model = DeScarGAN(**{**TINY, "gp_every": 3, "warmup": 0})
+    model.fit(train_split(), train_split(), ctx_for(tmp_path, max_steps=7))
+    assert scales == [3, 0, 0, 3, 0, 0, 3]
 
 
 @pytest.mark.parametrize("labels", list(LABELS), ids=list(LABELS))
