@@ -2,19 +2,24 @@
 
 Every variant runs on the same initial weights and batches. Each precision runs in a fresh child
 process that interleaves the steps' iterations (robust ratios on a shared machine); ``--memory``
-runs every step in its own child instead, so its peak RSS (ru_maxrss) is its own. Prints the
-median seconds per iteration, the ratios side by side, and how far each loss trajectory drifts
+runs every step in its own child instead, so its peak RSS (ru_maxrss) is its own. A sample is
+one cycle of iterations (G steps every --n-critic and lazy penalties every --gp-every both recur
+in it); prints the median seconds per iteration over the cycles, the ratios side by side, and how
+far each loss trajectory drifts
 from the first variant's (a GAN amplifies rounding differences: this measures chaos as much as
 precision; the equivalence of the steps is tested in float64 in tests/unit/test_descargan.py).
 
-    # the quick profile's iteration (64 px, its batch and widths, g_skip, n_critic 1, EMA)
+    # the quick profile's iteration (64 px, its batch, widths, n_critic, gp_every, g_skip, EMA)
     python benchmarks/perf/descargan_train_step.py --quick --steps 12
+    # the same with the penalty on every step (the step before the lazy penalty)
+    python benchmarks/perf/descargan_train_step.py --quick --steps 12 --gp-every 1
     # the official settings (256 px, batch 10, widths 64 / 32, G every 5th iteration)
     python benchmarks/perf/descargan_train_step.py --size 256 --batch 10 --steps 10
 
 Steps: ``reference`` is the per-piece implementation (tests/unit/descargan_reference.py: three
-D backwards, two G backwards, the translations evaluated twice, per-tensor Adam); ``fast`` is
-``training.gan_iteration`` with fused Adam, as the method trains. Precisions: fp32, fp32 +
+D backwards, two G backwards, the translations evaluated twice, per-tensor Adam, the penalty on
+every D step): the previous release's step; ``fast`` is ``training.gan_iteration`` with fused
+Adam and the penalty on every --gp-every-th D step, as the method trains. Precisions: fp32, fp32 +
 channels_last, bf16 + channels_last, and ``auto`` (what ``anobench.Precision.resolve`` picks on
 this machine, as a run does).
 """
@@ -23,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import resource
@@ -65,8 +71,8 @@ def _reference_iteration(g, d, x, y, noise, alpha, w, cast, opt_d, opt_g, clip, 
     return iteration_reference(g, d, x, y, noise, alpha, w, cast, opt_d, opt_g, clip, g_step)
 
 
-def _batched_iteration(*args):
-    return training.gan_iteration(*args)
+def _batched_iteration(*args, gp_scale=1.0):
+    return training.gan_iteration(*args, gp_scale=gp_scale)
 
 
 def _setup(step: str, precision_name: str, args: argparse.Namespace):
@@ -92,7 +98,10 @@ def _setup(step: str, precision_name: str, args: argparse.Namespace):
     ema = None
     if args.quick:
         ema = AveragedModel(g, multi_avg_fn=get_ema_multi_avg_fn(0.998), use_buffers=True)
-    n_critic = 1 if args.quick else 5
+    n_critic = args.n_critic
+    # the previous release's step (the reference) put the penalty on every D step
+    gp_every = args.gp_every if step == "fast" else 1
+    lazy = {"gp_scale": 1.0} if step == "fast" else {}
     w = training.Weights(cls_d=50.0) if args.quick else training.Weights()
     data = torch.Generator().manual_seed(1)
     from anobench import Precision
@@ -100,7 +109,7 @@ def _setup(step: str, precision_name: str, args: argparse.Namespace):
     cast = Precision(precision, False, "cpu").autocast()
     state = {"i": 0}
 
-    def one() -> tuple[float, float]:
+    def iterate() -> tuple[float, float]:
         i = state["i"]
         state["i"] += 1
         x = torch.rand(args.batch, 1, args.size, args.size, generator=data) * 2 - 1
@@ -110,12 +119,23 @@ def _setup(step: str, precision_name: str, args: argparse.Namespace):
         noise = noise.contiguous(memory_format=fmt)
         alpha = torch.rand(args.batch, 1, 1, 1, generator=data)
         g_step = (i + 1) % n_critic == 0
+        if lazy:
+            lazy["gp_scale"] = gp_every if i % gp_every == 0 else 0
         t = time.perf_counter()
-        parts = iteration(g, d, x, y, noise, alpha, w, cast, opt_d, opt_g, 10.0, g_step)
+        parts = iteration(g, d, x, y, noise, alpha, w, cast, opt_d, opt_g, 10.0, g_step, **lazy)
         if g_step and ema is not None:
             ema.update_parameters(g)
         seconds = time.perf_counter() - t
-        return seconds, sum(float(v) for v in parts.values())
+        # the penalty's value is left out: a lazy step computes it on some iterations only
+        return seconds, sum(float(v) for k, v in parts.items() if k != "d_gp")
+
+    def one() -> tuple[float, float]:
+        # one cycle (G steps and penalties both recur in it): seconds per iteration, last loss
+        times, loss = [], 0.0
+        for _ in range(args.cycle):
+            seconds, loss = iterate()
+            times.append(seconds)
+        return sum(times) / len(times), loss
 
     return one
 
@@ -159,6 +179,8 @@ def main() -> None:
     p.add_argument("--batch", type=int)
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--n-critic", type=int, help="a G step every N iterations")
+    p.add_argument("--gp-every", type=int, help="the current step's penalty every N D steps (lazy)")
     p.add_argument("--g-width", type=int)
     p.add_argument("--d-width", type=int)
     p.add_argument("--steps-only", choices=STEPS, nargs="+", default=list(STEPS))
@@ -175,11 +197,14 @@ def main() -> None:
 
         quick = DeScarGAN.resolve("quick", {})
         defaults = (64, quick["batch_size"], quick["g_width"], quick["d_width"])
+        defaults += (quick["n_critic"], quick["gp_every"])
     else:
-        defaults = (256, 10, 64, 32)
-    for name, value in zip(("size", "batch", "g_width", "d_width"), defaults, strict=True):
+        defaults = (256, 10, 64, 32, 5, 1)
+    names = ("size", "batch", "g_width", "d_width", "n_critic", "gp_every")
+    for name, value in zip(names, defaults, strict=True):
         if getattr(args, name) is None:
             setattr(args, name, value)
+    args.cycle = math.lcm(args.n_critic, args.gp_every)
     if args.variant:  # child process: one precision, its steps, result as JSON
         print(json.dumps(run(args.variant[1:], args.variant[0], args)))
         return
@@ -198,8 +223,9 @@ def main() -> None:
     print(
         f"DeScarGAN training iteration{' (quick profile)' if args.quick else ''}, {args.size} px,"
         f" batch {args.batch}, widths G {args.g_width} / D {args.d_width},"
-        f" {torch.get_num_threads()} threads, median of {args.steps} steps"
-        f" (G every {'' if args.quick else '5th '}iteration)"
+        f" {torch.get_num_threads()} threads, median of {args.steps} cycles of {args.cycle}"
+        f" iterations (G every {args.n_critic}, the current step's penalty every"
+        f" {args.gp_every}, the reference's every 1)"
     )
     print(f"  CPU: {_cpu()}; ISA cap: {capped or 'none'}; torch {torch.__version__}")
     base = next(iter(results.values()))
