@@ -108,7 +108,7 @@ def _gradient_penalty(
         hm = d.features(mixed)
         out = sum(d.critic(hm[i * n : (i + 1) * n], c).float().sum() for i, c in enumerate(CLASSES))
         # from the unscaled critic: at GradScaler's scale (2**16 at first) these input gradients
-        # overflow fp16 and the penalty is NaN; the total below is scaled as a whole
+        # overflow fp16 and the penalty is NaN; the caller scales its total as a whole
         (grad,) = torch.autograd.grad(out, mixed, create_graph=True)
         per_image = (grad.flatten(1).norm(dim=1) - 1) ** 2
         return per_image.view(len(CLASSES), n).mean(dim=1).sum()
