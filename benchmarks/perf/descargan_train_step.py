@@ -101,7 +101,6 @@ def _setup(step: str, precision_name: str, args: argparse.Namespace):
     n_critic = args.n_critic
     # the previous release's step (the reference) put the penalty on every D step
     gp_every = args.gp_every if step == "fast" else 1
-    lazy = {"gp_scale": 1.0} if step == "fast" else {}
     w = training.Weights(cls_d=50.0) if args.quick else training.Weights()
     data = torch.Generator().manual_seed(1)
     from anobench import Precision
@@ -119,8 +118,7 @@ def _setup(step: str, precision_name: str, args: argparse.Namespace):
         noise = noise.contiguous(memory_format=fmt)
         alpha = torch.rand(args.batch, 1, 1, 1, generator=data)
         g_step = (i + 1) % n_critic == 0
-        if lazy:
-            lazy["gp_scale"] = gp_every if i % gp_every == 0 else 0
+        lazy = {"gp_scale": training.penalty_scale(i, gp_every)} if step == "fast" else {}
         t = time.perf_counter()
         parts = iteration(g, d, x, y, noise, alpha, w, cast, opt_d, opt_g, 10.0, g_step, **lazy)
         if g_step and ema is not None:

@@ -182,7 +182,7 @@ class DeScarGAN(Method):
         Returns whether G stepped."""
         import torch
 
-        from .training import gan_iteration
+        from .training import gan_iteration, penalty_scale
 
         g, d = self.generator_, self.discriminator_
         noise = self.noise * to_device(torch.rand(x.shape, generator=gen), x.device)
@@ -190,8 +190,7 @@ class DeScarGAN(Method):
         if self.channels_last_:
             noise = noise.contiguous(memory_format=torch.channels_last)
         g_step = (it + 1) % self.n_critic == 0
-        # lazy penalty: the first iteration of every gp_every carries it, weighted gp_every times
-        gp_scale = self.gp_every if it % self.gp_every == 0 else 0
+        gp_scale = penalty_scale(it, self.gp_every)
         losses = gan_iteration(
             g,
             d,

@@ -93,6 +93,12 @@ def discriminator_backward(
     return losses
 
 
+def penalty_scale(it: int, gp_every: int) -> int:
+    """The penalty's weight factor at GAN iteration ``it``: ``gp_every`` on the first iteration
+    of every ``gp_every``, 0 (skipped) on the others (lazy regularisation)."""
+    return gp_every if it % gp_every == 0 else 0
+
+
 def _gradient_penalty(
     d: Discriminator,
     x: torch.Tensor,
