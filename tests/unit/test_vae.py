@@ -98,3 +98,44 @@ def test_map_and_score_options(tmp_path):
     assert squared.extras["reconstruction"].shape == test.images.shape
     with pytest.raises(ConfigError, match="score"):
         _method(AE, score="elbo")
+
+
+def _record_conv_dtypes(monkeypatch, cls) -> dict[str, list[torch.dtype]]:
+    """The output dtype of every convolution the network runs, split by whether autograd
+    records it (training steps) or not (validation, prediction)."""
+    seen: dict[str, list[torch.dtype]] = {"grad": [], "no_grad": []}
+    original = cls._network
+
+    def network(self, *args, **kwargs):
+        net = original(self, *args, **kwargs)
+        for module in net.modules():
+            if isinstance(module, torch.nn.Conv2d | torch.nn.ConvTranspose2d):
+                module.register_forward_hook(
+                    lambda _m, _i, out: seen[
+                        "grad" if torch.is_grad_enabled() else "no_grad"
+                    ].append(out.dtype)
+                )
+        return net
+
+    monkeypatch.setattr(cls, "_network", network)
+    return seen
+
+
+@pytest.mark.parametrize("cls", [VAE, AE])
+@pytest.mark.parametrize(
+    ("precision", "dtype"), [("bf16", torch.bfloat16), ("fp32", torch.float32)]
+)
+def test_training_steps_compute_in_the_chosen_precision_and_prediction_in_fp32(
+    cls, precision, dtype, monkeypatch, tmp_path
+):
+    seen = _record_conv_dtypes(monkeypatch, cls)
+    ctx = _ctx(tmp_path, max_steps=2)
+    method = _method(cls, precision=precision, epochs=2.0).fit(TRAIN, VAL, ctx)
+    assert seen["grad"] and set(seen["grad"]) == {dtype}
+    assert all(np.isfinite(v) for r in ctx.history for v in r.values())
+    # the weights stay fp32 and contiguous: stored and predicted as before
+    assert all(v.dtype == torch.float32 for v in _weights(method).values() if v.is_floating_point())
+    seen["no_grad"].clear()
+    pred = method.predict(VAL.images, _ctx(tmp_path))
+    assert set(seen["no_grad"]) == {torch.float32}
+    assert pred.maps.dtype == np.float32 and np.isfinite(pred.maps).all()
