@@ -109,7 +109,8 @@ def izif(
     The same terms are the izi_f training loss (their batch mean) and the anomaly score.
     """
     z = encoder(x)
-    recon = generator(z)
+    # the terms in fp32 also when the networks run under autocast (training in bf16 / fp16)
+    recon = generator(z).float()
     residual = (x - recon).pow(2).flatten(1).mean(dim=1)
-    feature = (critic.features(x) - critic.features(recon)).pow(2).mean(dim=1)
+    feature = (critic.features(x).float() - critic.features(recon).float()).pow(2).mean(dim=1)
     return Mapped(residual + kappa * feature, residual, kappa * feature, recon, z)

@@ -17,12 +17,15 @@ from anobench import (
     ConfigError,
     Method,
     Option,
+    Precision,
     Predictions,
     RunContext,
     Split,
     Stage,
     Trainer,
+    channels_last_option,
     option_set,
+    precision_option,
     steps_for_epochs,
 )
 
@@ -55,6 +58,12 @@ _BATCH = _opt("batch_size", int, 64, "training batch size", minimum=1)
 _LR = _opt("lr", float, 2e-4, "Adam learning rate of generator and discriminator", minimum=0.0)
 _CKPT = _opt("checkpoint_every", int, 500, "save a resumable checkpoint every N steps", minimum=1)
 _PBATCH = _opt("predict_batch", int, 64, "images mapped together at prediction", minimum=1)
+_PRECISION = precision_option(
+    help="training precision: auto (bf16 where the CPU or GPU computes it natively, fp16 on older"
+    " GPUs, else fp32), fp32, bf16, fp16 or tf32; the mapping at prediction runs in fp32"
+)
+# off: these small networks' bf16 steps are faster in the default layout on CPUs
+_LAYOUT = channels_last_option(default="off")
 
 
 def _with_default(option: Option, default: Any) -> Option:
@@ -94,6 +103,7 @@ class _LatentGAN(Method):
     # -- Method API ----------------------------------------------------------------------------
 
     def fit(self, train: Split, val: Split, ctx: RunContext) -> _LatentGAN:
+        import torch
         from torch import nn
 
         from . import networks as nets
@@ -110,16 +120,39 @@ class _LatentGAN(Method):
             ) from None
         seed = init_seed(ctx)
         self.nets_ = build_seeded(seed, lambda: nn.ModuleDict(self._build(height, channels)))
-        self.nets_.to(ctx.device).train()
+        amp = Precision.resolve(self.precision, self.channels_last, ctx.device)
+        self.nets_.to(ctx.device, memory_format=amp.memory_format).train()
         self.shape_ = (int(channels), int(height))
         opts = self._optimizers()
         stream = Batches(train.images, self.batch_size, ctx)
         state = {**self.nets_, **{f"opt_{k}": opt for k, opt in opts.items()}, "stream": stream}
-        trainer = Trainer(ctx, name=self.name, state=state, checkpoint_every=self.checkpoint_every)
+        trainer = Trainer(
+            ctx,
+            name=self.name,
+            state=state,
+            checkpoint_every=self.checkpoint_every,
+            precision=amp,
+            scaler=True,
+        )
+        self.amp_, self.scaler_ = amp, trainer.scaler
         trainer.run(self._stages(stream, opts, val, ctx))
-        self.nets_.eval()
+        self.nets_.to(memory_format=torch.contiguous_format).eval()
         self._after_training(ctx)
         return self
+
+    def _descend(
+        self, loss: torch.Tensor, opt: torch.optim.Optimizer, inputs: list | None = None
+    ) -> None:
+        """One optimiser step on ``loss`` (through fit's gradient scaler: fp16 only)."""
+        opt.zero_grad(set_to_none=True)
+        scaler = self.scaler_
+        if scaler is None:
+            loss.backward(inputs=inputs)
+            opt.step()
+            return
+        scaler.scale(loss).backward(inputs=inputs)
+        scaler.step(opt)
+        scaler.update()
 
     def predict(self, images: np.ndarray, ctx: RunContext) -> Predictions:
         import torch
@@ -193,6 +226,8 @@ class AnoGAN(_LatentGAN):
         _opt("search_lr", float, 2e-3, "Adam learning rate of the latent search", minimum=0.0),
         _opt("search_beta1", float, 0.5, "Adam beta1 of the latent search", minimum=0.0),
         _opt("lambda_fm", float, 0.1, "weight of the feature-matching term (lambda)", minimum=0.0),
+        _PRECISION,
+        _LAYOUT,
         _CKPT,
         _with_default(_PBATCH, 64),
     )
@@ -239,21 +274,23 @@ class AnoGAN(_LatentGAN):
         batch = stream.batch
         ones = torch.ones(batch, device=ctx.device)
         zeros = torch.zeros(batch, device=ctx.device)
+        amp = self.amp_
+
+        def logits(x: torch.Tensor) -> torch.Tensor:
+            return disc(x.contiguous(memory_format=amp.memory_format)).float()
 
         def step(_: int) -> dict[str, float]:
             real = stream.next()
-            fake = gen(rand(ctx, batch, self.latent_dim) * 2 - 1)  # z ~ U[-1, 1]
-            loss_d = F.binary_cross_entropy_with_logits(
-                disc(real), ones
-            ) + F.binary_cross_entropy_with_logits(disc(fake.detach()), zeros)
-            opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            opt_d.step()
+            with amp.autocast():
+                fake = gen(rand(ctx, batch, self.latent_dim) * 2 - 1)  # z ~ U[-1, 1]
+                loss_d = F.binary_cross_entropy_with_logits(
+                    logits(real), ones
+                ) + F.binary_cross_entropy_with_logits(logits(fake.detach()), zeros)
+            self._descend(loss_d, opt_d)
             # non-saturating generator loss, as in DCGAN
-            loss_g = F.binary_cross_entropy_with_logits(disc(fake), ones)
-            opt_g.zero_grad(set_to_none=True)
-            loss_g.backward(inputs=list(gen.parameters()))
-            opt_g.step()
+            with amp.autocast():
+                loss_g = F.binary_cross_entropy_with_logits(logits(fake), ones)
+            self._descend(loss_g, opt_g, inputs=list(gen.parameters()))
             return {"loss_d": loss_d.item(), "loss_g": loss_g.item()}
 
         steps = steps_for_epochs(self.gan_epochs, stream.n, batch)
@@ -316,6 +353,8 @@ class FAnoGAN(_LatentGAN):
             " the encoder stage starts",
             minimum=0.0,
         ),
+        _PRECISION,
+        _LAYOUT,
         _CKPT,
         _PBATCH,
     )
@@ -375,40 +414,42 @@ class FAnoGAN(_LatentGAN):
         gen, critic, enc = (self.nets_[k] for k in self.net_names)
         opt_g, opt_c, opt_e = (opts[k] for k in self.net_names)
         batch = stream.batch
+        amp = self.amp_
+
+        def score(x: torch.Tensor) -> torch.Tensor:
+            return critic(x.contiguous(memory_format=amp.memory_format)).float()
 
         def wgan_step(i: int) -> dict[str, float]:
             out: dict[str, float] = {}
             if i > 0:  # as in the official loop, the very first iteration trains the critic only
-                loss_g = -critic(gen(rand(ctx, batch, self.latent_dim, normal=True))).mean()
-                opt_g.zero_grad(set_to_none=True)
-                loss_g.backward(inputs=list(gen.parameters()))
-                opt_g.step()
+                with amp.autocast():
+                    loss_g = -score(gen(rand(ctx, batch, self.latent_dim, normal=True))).mean()
+                self._descend(loss_g, opt_g, inputs=list(gen.parameters()))
                 out["loss_g"] = loss_g.item()
             for _ in range(self.n_critic):
                 real = stream.next()
                 # batch statistics, but G's running statistics move only on G's own updates
-                with torch.no_grad(), bn_stats_frozen(gen):
-                    fake = gen(rand(ctx, batch, self.latent_dim, normal=True))
+                with torch.no_grad(), bn_stats_frozen(gen), amp.autocast():
+                    fake = gen(rand(ctx, batch, self.latent_dim, normal=True)).float()
                 alpha = rand(ctx, batch, 1, 1, 1)
                 mixed = (real + alpha * (fake - real)).requires_grad_(True)
-                (grad,) = torch.autograd.grad(critic(mixed).sum(), mixed, create_graph=True)
-                penalty = (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
-                distance = critic(real).mean() - critic(fake).mean()
+                with amp.autocast():
+                    # from the unscaled critic (fp16's loss scale would overflow the gradients)
+                    (grad,) = torch.autograd.grad(score(mixed).sum(), mixed, create_graph=True)
+                    penalty = (grad.float().flatten(1).norm(dim=1) - 1).pow(2).mean()
+                    distance = score(real).mean() - score(fake).mean()
                 loss_c = -distance + self.gp_weight * penalty
-                opt_c.zero_grad(set_to_none=True)
-                loss_c.backward()
-                opt_c.step()
+                self._descend(loss_c, opt_c)
             out.update(loss_c=loss_c.item(), wasserstein=distance.item(), gp=penalty.item())
             return out
 
         def encoder_step(_: int) -> dict[str, float]:
             real = stream.next()
             with frozen(gen, critic):
-                mapped = izif(enc, gen, critic, real, self.kappa)
-                loss = mapped.score.mean()
-                opt_e.zero_grad(set_to_none=True)
-                loss.backward()
-                opt_e.step()
+                with amp.autocast():
+                    mapped = izif(enc, gen, critic, real, self.kappa)
+                loss = mapped.score.float().mean()
+                self._descend(loss, opt_e)
             return {
                 "loss_enc": loss.item(),
                 "enc_residual": mapped.residual.mean().item(),

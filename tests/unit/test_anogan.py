@@ -178,3 +178,40 @@ def test_fanogan_score_decomposes_into_image_and_feature_mse(tmp_path):
     np.testing.assert_allclose(pred.scores, (image_mse + kappa * feature_mse).numpy(), rtol=1e-5)
     np.testing.assert_allclose(pred.maps, (x - recon).abs().mean(dim=1).numpy(), atol=1e-6)
     np.testing.assert_allclose(pred.extras["reconstruction"], recon.numpy(), atol=1e-6)
+
+
+@pytest.mark.parametrize("cls", [AnoGAN, FAnoGAN])
+@pytest.mark.parametrize(
+    ("precision", "dtype"), [("bf16", torch.bfloat16), ("fp32", torch.float32)]
+)
+def test_training_computes_in_the_chosen_precision_and_the_mapping_in_fp32(
+    cls, precision, dtype, monkeypatch, tmp_path
+):
+    seen: list[torch.dtype] = []
+    original = cls._build
+
+    def build(self, size, channels):
+        modules = original(self, size, channels)
+        for net in modules.values():
+            for m in net.modules():
+                if isinstance(m, torch.nn.Conv2d | torch.nn.ConvTranspose2d | torch.nn.Linear):
+                    m.register_forward_hook(lambda _m, _i, out: seen.append(out.dtype))
+        return modules
+
+    monkeypatch.setattr(cls, "_build", build)
+    ctx = _ctx(tmp_path, max_steps=3)  # f-AnoGAN: its encoder stage too
+    options = {"gan_epochs": 2.0, "encoder_steps": 1} if cls is FAnoGAN else {"gan_epochs": 2.0}
+    # no val images: the encoder's validation (in fp32, like prediction) has nothing to run
+    empty = toy_split(0, 0, size=32, seed=2, name="val")
+    method = _method(cls, precision=precision, **options).fit(TRAIN, empty, ctx)
+    training = set(seen)  # every layer of every network, in every training step
+    if cls is FAnoGAN:
+        assert any("loss_enc" in r for r in ctx.history)
+    assert training == {dtype}, training
+    assert all(np.isfinite(v) for r in ctx.history for v in r.values())
+    assert all(v.dtype == torch.float32 for v in _weights(method).values() if v.is_floating_point())
+    seen.clear()
+    with torch.inference_mode():
+        pred = method.predict(TEST.images, _ctx(tmp_path))
+    assert set(seen) == {torch.float32}
+    assert np.isfinite(pred.maps).all() and np.isfinite(pred.scores).all()
