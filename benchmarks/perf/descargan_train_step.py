@@ -156,6 +156,32 @@ def run(steps: list[str], precision_name: str, args: argparse.Namespace) -> dict
     }
 
 
+def _operator_profile(args: argparse.Namespace) -> None:
+    """Self time of each operator over ``--steps`` cycles of the fast step, in shares."""
+    from torch.profiler import ProfilerActivity, profile
+
+    one = _setup("fast", args.ops, args)
+    for _ in range(args.warmup):
+        one()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(args.steps):
+            one()
+    events = [e for e in prof.key_averages() if e.self_cpu_time_total > 0]
+    total = sum(e.self_cpu_time_total for e in events)
+    iterations = args.steps * args.cycle
+    print(f"Operators of the fast step, {args.ops}, {iterations} iterations, CPU: {_cpu()}")
+    print(f"  {'operator':42s} {'share':>6s} {'ms/iter':>8s} {'calls/iter':>10s}")
+    shown = 0.0
+    for e in sorted(events, key=lambda e: -e.self_cpu_time_total)[:12]:
+        share = e.self_cpu_time_total / total
+        shown += share
+        print(
+            f"  {e.key[:42]:42s} {share:6.1%} {e.self_cpu_time_total / 1e3 / iterations:8.1f}"
+            f" {e.count / iterations:10.1f}"
+        )
+    print(f"  {'every other operator':42s} {1 - shown:6.1%}")
+
+
 def _cpu() -> str:
     try:
         with open("/proc/cpuinfo") as fh:
@@ -188,6 +214,12 @@ def main() -> None:
         action="store_true",
         help="one child process per step (peak RSS per step) instead of interleaving the steps",
     )
+    p.add_argument(
+        "--ops",
+        metavar="PRECISION",
+        help="instead: torch's profiler over --steps cycles of the fast step in this precision,"
+        " time per operator kind (which kernels the step is made of)",
+    )
     p.add_argument("--variant", nargs="+", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.quick:  # the quick profile as the plugin declares it now
@@ -203,6 +235,9 @@ def main() -> None:
         if getattr(args, name) is None:
             setattr(args, name, value)
     args.cycle = math.lcm(args.n_critic, args.gp_every)
+    if args.ops:
+        _operator_profile(args)
+        return
     if args.variant:  # child process: one precision, its steps, result as JSON
         print(json.dumps(run(args.variant[1:], args.variant[0], args)))
         return
