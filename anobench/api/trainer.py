@@ -137,6 +137,21 @@ class Trainer:
         """The index in its stage of the step being taken (from 0)."""
         return self.step - self.stage_start
 
+    # -- optimisation -----------------------------------------------------------------------------
+
+    def descend(self, loss: Any, optimizer: Any, inputs: list | None = None) -> None:
+        """One optimiser step on ``loss``: clear the gradients, back-propagate (into ``inputs``
+        only, when given) and step, through the run's gradient scaler where there is one (fp16:
+        the loss scaled, the step skipped on overflow, the scale updated)."""
+        optimizer.zero_grad(set_to_none=True)
+        if self.scaler is None:
+            loss.backward(inputs=inputs)
+            optimizer.step()
+            return
+        self.scaler.scale(loss).backward(inputs=inputs)
+        self.scaler.step(optimizer)
+        self.scaler.update()
+
     # -- moving average ---------------------------------------------------------------------------
 
     def update_ema(self) -> None:

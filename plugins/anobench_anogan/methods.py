@@ -30,12 +30,16 @@ from anobench import (
 )
 
 if TYPE_CHECKING:  # imported where used: importing this module stays fast
+    from collections.abc import Callable
+
     import torch
     from torch import nn
 
     from .mapping import Mapped
 
     Optims = dict[str, torch.optim.Optimizer]
+    #: ``Trainer.descend``: one optimiser step on a loss, through the run's gradient scaler
+    Descend = Callable[..., None]
 
 _SIZES = "32, 64, 128 or 256 px (any power of two >= 8)"
 
@@ -85,7 +89,9 @@ class _LatentGAN(Method):
     def _optimizers(self) -> dict[str, torch.optim.Optimizer]:
         raise NotImplementedError
 
-    def _stages(self, stream: Batches, opts: Optims, val: Split, ctx: RunContext) -> list[Stage]:
+    def _stages(
+        self, stream: Batches, opts: Optims, val: Split, ctx: RunContext, descend: Descend
+    ) -> list[Stage]:
         raise NotImplementedError
 
     def _map(self, x: torch.Tensor, images: np.ndarray) -> Mapped:
@@ -134,25 +140,11 @@ class _LatentGAN(Method):
             precision=amp,
             scaler=True,
         )
-        self.amp_, self.scaler_ = amp, trainer.scaler
-        trainer.run(self._stages(stream, opts, val, ctx))
+        self.amp_ = amp
+        trainer.run(self._stages(stream, opts, val, ctx, trainer.descend))
         self.nets_.to(memory_format=torch.contiguous_format).eval()
         self._after_training(ctx)
         return self
-
-    def _descend(
-        self, loss: torch.Tensor, opt: torch.optim.Optimizer, inputs: list | None = None
-    ) -> None:
-        """One optimiser step on ``loss`` (through fit's gradient scaler: fp16 only)."""
-        opt.zero_grad(set_to_none=True)
-        scaler = self.scaler_
-        if scaler is None:
-            loss.backward(inputs=inputs)
-            opt.step()
-            return
-        scaler.scale(loss).backward(inputs=inputs)
-        scaler.step(opt)
-        scaler.update()
 
     def predict(self, images: np.ndarray, ctx: RunContext) -> Predictions:
         import torch
@@ -263,7 +255,9 @@ class AnoGAN(_LatentGAN):
             for name in self.net_names
         }
 
-    def _stages(self, stream: Batches, opts: Optims, val: Split, ctx: RunContext) -> list[Stage]:
+    def _stages(
+        self, stream: Batches, opts: Optims, val: Split, ctx: RunContext, descend: Descend
+    ) -> list[Stage]:
         import torch
         from torch.nn import functional as F
 
@@ -286,11 +280,11 @@ class AnoGAN(_LatentGAN):
                 loss_d = F.binary_cross_entropy_with_logits(
                     logits(real), ones
                 ) + F.binary_cross_entropy_with_logits(logits(fake.detach()), zeros)
-            self._descend(loss_d, opt_d)
+            descend(loss_d, opt_d)
             # non-saturating generator loss, as in DCGAN
             with amp.autocast():
                 loss_g = F.binary_cross_entropy_with_logits(logits(fake), ones)
-            self._descend(loss_g, opt_g, inputs=list(gen.parameters()))
+            descend(loss_g, opt_g, inputs=list(gen.parameters()))
             return {"loss_d": loss_d.item(), "loss_g": loss_g.item()}
 
         steps = steps_for_epochs(self.gan_epochs, stream.n, batch)
@@ -403,7 +397,9 @@ class FAnoGAN(_LatentGAN):
             ),
         }
 
-    def _stages(self, stream: Batches, opts: Optims, val: Split, ctx: RunContext) -> list[Stage]:
+    def _stages(
+        self, stream: Batches, opts: Optims, val: Split, ctx: RunContext, descend: Descend
+    ) -> list[Stage]:
         import torch
 
         from anobench import to_tensor
@@ -424,7 +420,7 @@ class FAnoGAN(_LatentGAN):
             if i > 0:  # as in the official loop, the very first iteration trains the critic only
                 with amp.autocast():
                     loss_g = -score(gen(rand(ctx, batch, self.latent_dim, normal=True))).mean()
-                self._descend(loss_g, opt_g, inputs=list(gen.parameters()))
+                descend(loss_g, opt_g, inputs=list(gen.parameters()))
                 out["loss_g"] = loss_g.item()
             for _ in range(self.n_critic):
                 real = stream.next()
@@ -439,7 +435,7 @@ class FAnoGAN(_LatentGAN):
                     penalty = (grad.float().flatten(1).norm(dim=1) - 1).pow(2).mean()
                     distance = score(real).mean() - score(fake).mean()
                 loss_c = -distance + self.gp_weight * penalty
-                self._descend(loss_c, opt_c)
+                descend(loss_c, opt_c)
             out.update(loss_c=loss_c.item(), wasserstein=distance.item(), gp=penalty.item())
             return out
 
@@ -449,7 +445,7 @@ class FAnoGAN(_LatentGAN):
                 with amp.autocast():
                     mapped = izif(enc, gen, critic, real, self.kappa)
                 loss = mapped.score.float().mean()
-                self._descend(loss, opt_e)
+                descend(loss, opt_e)
             return {
                 "loss_enc": loss.item(),
                 "enc_residual": mapped.residual.mean().item(),

@@ -163,15 +163,7 @@ class _Autoencoder(Method):
             out = self._losses(x, noise, amp)
             rec, kl = out["rec"].mean(), out["kl"].mean()
             loss = rec + self.kl_weight * kl
-            opt.zero_grad(set_to_none=True)
-            scaler = trainer.scaler  # fp16 only
-            if scaler is None:
-                loss.backward()
-                opt.step()
-            else:
-                scaler.scale(loss).backward()
-                scaler.step(opt)
-                scaler.update()
+            trainer.descend(loss, opt)
             scalars = {"loss": loss.item(), "rec": rec.item()}
             if self.variational:
                 scalars["kl"] = kl.item()

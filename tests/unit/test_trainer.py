@@ -229,3 +229,49 @@ def test_a_stage_that_takes_no_step_is_not_recorded(tmp_path):
     ]
     trainer.run(stages)
     assert ctx.stages == [{"name": "warm", "start": 0}, {"name": "b", "start": 2}]
+
+
+def test_descend_equals_a_hand_written_step_and_passes_through_the_scaler(tmp_path):
+    x, y = torch.from_numpy(DATA), torch.from_numpy(TARGET)
+    nets = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        nets.append(nn.Sequential(nn.Linear(4, 3), nn.Linear(3, 1)))
+    by_hand, net = nets
+    opt_hand = torch.optim.SGD(by_hand.parameters(), lr=0.1)
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    trainer = Trainer(make_context(tmp_path), name="toy", state={})
+    assert trainer.scaler is None  # fp32: no scaling
+    for _ in range(2):
+        # only the second layer learns (``inputs``), with stale gradients cleared first
+        opt_hand.zero_grad(set_to_none=True)
+        ((by_hand(x) - y) ** 2).mean().backward(inputs=list(by_hand[1].parameters()))
+        opt_hand.step()
+        trainer.descend(((net(x) - y) ** 2).mean(), opt, inputs=list(net[1].parameters()))
+    for a, b in zip(by_hand.parameters(), net.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    assert torch.equal(net[0].weight, nets[0][0].weight)
+
+    calls = []
+
+    class Scaler:  # what GradScaler does for fp16, as calls
+        def scale(self, loss):
+            calls.append("scale")
+            return loss * 4
+
+        def step(self, optimizer):
+            calls.append("step")
+            for group in optimizer.param_groups:
+                for p in group["params"]:
+                    if p.grad is not None:
+                        p.grad /= 4
+            optimizer.step()
+
+        def update(self):
+            calls.append("update")
+
+    trainer.scaler = Scaler()
+    before = net[0].weight.clone()
+    trainer.descend(((net(x) - y) ** 2).mean(), opt)
+    assert calls == ["scale", "step", "update"]
+    assert not torch.equal(before, net[0].weight)
