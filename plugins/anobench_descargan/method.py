@@ -62,7 +62,7 @@ class DeScarGAN(Method):
             raise ValueError(f"DeScarGAN needs an image size divisible by 32, got {size}")
         self.channels_, self.image_size_ = channels, size
         self.generator_ = Generator(channels, self.g_width, skip0=self.g_skip).to(device)
-        self.discriminator_ = Discriminator(channels, self.d_width, size).to(device)
+        self.discriminator_ = Discriminator(channels, self.d_width, size, top=self.d_top).to(device)
 
     def _weights(self) -> Weights:
         return Weights(

@@ -161,11 +161,18 @@ class Discriminator(nn.Module):
     """Shared encoder, one patch critic per class and a classification head.
 
     No normalisation. The critic's final 1x1 convolution keeps the official ``padding=1``, so the
-    patch map is ``(size/32 + 2)^2`` with a bias-only border.
+    patch map is ``(size/32 + 2)^2`` with a bias-only border. ``top``: the channels of the last
+    stage (the encoder's last convolution, the critics and the classifier) as a multiple of
+    ``width`` (official: 16).
     """
 
     def __init__(
-        self, channels: int = 1, width: int = 32, image_size: int = 256, n_classes: int = 2
+        self,
+        channels: int = 1,
+        width: int = 32,
+        image_size: int = 256,
+        n_classes: int = 2,
+        top: int = 16,
     ) -> None:
         super().__init__()
         if image_size % 32:
@@ -185,9 +192,9 @@ class Discriminator(nn.Module):
             conv_relu(8 * c, 8 * c),
             conv_relu(8 * c, 8 * c),
             nn.MaxPool2d(2),
-            conv_relu(8 * c, 16 * c),
+            conv_relu(8 * c, top * c),
         )
-        top = 16 * c
+        top = top * c
         self.critics = nn.ModuleList(
             [
                 nn.Sequential(

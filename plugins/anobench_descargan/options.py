@@ -17,6 +17,14 @@ OPTIONS = option_set(
     Option(
         "d_width", int, 32, "discriminator channels of its first layer (official: 32)", minimum=4
     ),
+    Option(
+        "d_top",
+        int,
+        16,
+        "channels of D's last stage (its encoder's last convolution, critics and classifier) as"
+        " a multiple of d_width (official: 16)",
+        minimum=1,
+    ),
     Option("lr_g", float, 1e-4, "generator Adam learning rate (official: 1e-4)", minimum=0.0),
     Option("lr_d", float, 1e-4, "discriminator Adam learning rate (official: 1e-4)", minimum=0.0),
     Option("beta1", float, 0.5, "Adam beta1 (official: 0.5)", minimum=0.0),
@@ -133,15 +141,18 @@ PROFILES = {
     # a G step every iteration at 20x the official rate, the full-resolution skip and a
     # moving average of G for sharper translations, maps smoothed at 4 px (chosen on the val
     # split), batch 8, the penalty on every 4th D step (1.2x cheaper iterations, val pixel AP
-    # not lower over 3 seeds), and 16 epochs: the shortest schedule whose val pixel AP stays
-    # above 0.30 over 3 seeds (the frontier in the README)
+    # not lower over 3 seeds), D's last stage at 8x its width instead of 16x (1.1-1.2x cheaper
+    # iterations and a higher val pixel AP at every length), and 12 epochs: the shortest
+    # schedule whose val pixel AP over 3 seeds is no lower than the previous quick's (0.313;
+    # the frontier in the README)
     "quick": {
-        "epochs": 16,
+        "epochs": 12,
         "batch_size": 8,
         "g_width": 16,
         "g_skip": True,
         "g_ema": 0.998,
         "d_width": 16,
+        "d_top": 8,
         "d_init": "kaiming",
         "warmup": 1500,
         "warmup_loss": 0.05,

@@ -32,6 +32,22 @@ def test_parameter_counts_match_the_official_networks():
     assert count_parameters(Discriminator(1, 32, 256)) == 18_170_180
 
 
+def test_d_top_sets_the_channels_of_the_last_stage_only():
+    # a literal count of D at width 16, 64 px, its last stage at 8 * 16 = 128 channels
+    convs = [(1, 16), (16, 32), (32, 64), (64, 64), (64, 128), (128, 128), (128, 128), (128, 128)]
+    convs += [(128, 128)]  # the encoder's last convolution: 8c -> top
+    convs += [(128, 128), (128, 128)] * 2 + [(128, 128)] * 2  # two critics, the classifier
+    expected = sum(cin * cout * 9 + cout for cin, cout in convs)
+    expected += 2 * (128 + 1)  # the critics' 1x1 outputs
+    expected += (128 * 64 + 64) + (64 * 2 + 2)  # the classifier's linear layers (2x2 pooled to 1)
+    assert count_parameters(Discriminator(1, 16, 64, top=8)) == expected
+    model = DeScarGAN(d_width=4, d_top=2)
+    model._build(1, 64, torch.device("cpu"))
+    critic, logits = model.discriminator_(torch.zeros(2, 1, 64, 64), 0)
+    assert model.discriminator_.critics[0][0][0].in_channels == 8
+    assert critic.shape == (2, 1, 4, 4) and logits.shape == (2, 2)
+
+
 @pytest.mark.parametrize("size", [32, 64, 128, 256])
 def test_every_size_builds(size):
     g, d = Generator(1, 4), Discriminator(1, 4, size)
