@@ -1,14 +1,16 @@
-"""Training steps of the baselines (ae, vae, anogan, fanogan) in fp32 against the precision that
-``auto`` picks on this machine, alternating in one process (a load that comes and goes hits
-both alike).
+"""Training steps of the baselines (ae, vae, anogan, fanogan, classifier) in fp32 against the
+precision that ``auto`` picks on this machine, alternating in one process (a load that comes and
+goes hits both alike).
 
 Each sample is a fit of ``--steps`` steps of the method's ``quick`` profile on the synthetic
-quick data (64 px, healthy training images), from scratch, with the given thread count, less a
-fit of no step (the set-up and the final checkpoint); prints
-the median seconds per step of each precision and their ratio. f-AnoGAN's steps are WGAN-GP
-iterations (5 critic steps each). The first sample of each is a warm-up and not counted.
+quick data (64 px; the training images its supervision allows), from scratch, with the given
+thread count, less a fit of no step (the set-up and the final checkpoint); prints the median
+seconds per step of each precision and their ratio. f-AnoGAN's steps are WGAN-GP iterations (5
+critic steps each); the classifier's include its validation once per epoch (fp32 in both).
+The first sample of each is a warm-up and not counted.
 
     python benchmarks/perf/baseline_precision.py --steps 30 --repeats 4
+    python benchmarks/perf/baseline_precision.py --methods classifier --steps 38 --repeats 3
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ def _fit_seconds(name: str, precision: str, train, val, steps: int, threads: int
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--methods", nargs="+", default=["ae", "vae", "anogan", "fanogan"])
+    p.add_argument("--methods", nargs="+", default=["ae", "vae", "anogan", "fanogan", "classifier"])
     p.add_argument("--steps", type=int, default=30)
     p.add_argument("--repeats", type=int, default=4)
     p.add_argument("--threads", type=int, default=1, help="torch threads (the suite: 1 per run)")

@@ -200,3 +200,38 @@ def test_backbone_weights_path_is_weights_and_both_at_once_is_an_error(tmp_path,
         _method(weights=str(path), backbone_weights="timm").fit(TRAIN, VAL, make_context(tmp_path))
     with pytest.raises(ConfigError, match="offline"):
         _method(backbone_weights="timm").fit(TRAIN, VAL, make_context(tmp_path / "c"))
+
+
+@pytest.mark.parametrize(
+    ("precision", "dtype"), [("bf16", torch.bfloat16), ("fp32", torch.float32)]
+)
+def test_training_steps_compute_in_the_chosen_precision_validation_and_gradcam_in_fp32(
+    precision, dtype, monkeypatch, tmp_path
+):
+    seen: dict[str, list[torch.dtype]] = {"grad": [], "no_grad": []}
+    original = Classifier._network
+
+    def network(self, *args, **kwargs):
+        net = original(self, *args, **kwargs)
+        for module in net.modules():
+            if isinstance(module, nn.Conv2d):
+                module.register_forward_hook(
+                    lambda _m, _i, out: seen[
+                        "grad" if torch.is_grad_enabled() else "no_grad"
+                    ].append(out.dtype)
+                )
+        return net
+
+    monkeypatch.setattr(Classifier, "_network", network)
+    ctx = make_context(tmp_path, seed=0, max_steps=2)
+    method = _method(precision=precision, epochs=2.0, eval_every=1).fit(TRAIN, VAL, ctx)
+    assert seen["grad"] and set(seen["grad"]) == {dtype}
+    assert seen["no_grad"] and set(seen["no_grad"]) == {torch.float32}  # validation
+    assert all(np.isfinite(v) for r in ctx.history for v in r.values())
+    weights = _weights(method).values()
+    assert all(v.dtype == torch.float32 for v in weights if v.is_floating_point())
+    assert all(v.is_contiguous() for v in weights)
+    seen["grad"].clear()
+    pred = method.predict(TEST.images, make_context(tmp_path, seed=0))
+    assert set(seen["grad"]) == {torch.float32}  # Grad-CAM
+    assert pred.maps.dtype == np.float32 and np.isfinite(pred.maps).all()
