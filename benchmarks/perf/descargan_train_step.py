@@ -18,9 +18,10 @@ of the steps is tested in float64 in tests/unit/test_descargan.py).
 
 Steps: ``reference`` is the per-piece implementation (tests/unit/descargan_reference.py: three
 D backwards, two G backwards, the translations evaluated twice, per-tensor Adam, the penalty on
-every D step): the previous release's step; ``fast`` is ``training.gan_iteration`` with fused
-Adam and the penalty on every --gp-every-th D step, as the method trains, with D's last stage
-at --d-top x d_width (the reference keeps the official 16x of the previous releases).
+every D step): the step of the releases before the batched one; ``fast`` is
+``training.gan_iteration`` with fused Adam and the penalty on every --gp-every-th D step, as the
+method trains, with D's last stage at --d-top x d_width; ``previous`` is the same step with the
+previous release's D (last stage at 16x d_width, as the reference and the official code).
 Precisions: fp32, fp32 + channels_last, bf16 + channels_last, and ``auto`` (what
 ``anobench.Precision.resolve`` picks on this machine, as a run does).
 """
@@ -50,7 +51,7 @@ from anobench_descargan.networks import (
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 PRECISIONS = {"fp32": ("fp32", False), "fp32+cl": ("fp32", True), "bf16+cl": ("bf16", True)}
-STEPS = ("reference", "fast")
+STEPS = ("reference", "previous", "fast")
 
 
 def _precisions() -> dict[str, tuple[str, bool]]:
@@ -81,7 +82,7 @@ def _setup(step: str, precision_name: str, args: argparse.Namespace):
     precision, channels_last = _precisions()[precision_name]
     torch.manual_seed(0)
     g = Generator(1, args.g_width, skip0=args.quick)
-    # the reference keeps the previous release's D (last stage at 16x d_width, the official shape)
+    # only the fast step takes --d-top: the others keep the previous releases' D (16x, official)
     d = Discriminator(1, args.d_width, args.size, top=args.d_top if step == "fast" else 16)
     init_generator(g)
     init_discriminator(d, "kaiming" if args.quick else "xavier")
@@ -89,7 +90,7 @@ def _setup(step: str, precision_name: str, args: argparse.Namespace):
     g.to(memory_format=fmt)
     d.to(memory_format=fmt)
     lr_g, lr_d = (2e-3, 2e-4) if args.quick else (1e-4, 1e-4)
-    if step == "fast":
+    if step != "reference":
         opt_g = training.make_adam(g.parameters(), lr_g, (0.5, 0.999))
         opt_d = training.make_adam(d.parameters(), lr_d, (0.5, 0.999))
         iteration = _batched_iteration
@@ -102,7 +103,7 @@ def _setup(step: str, precision_name: str, args: argparse.Namespace):
         ema = AveragedModel(g, multi_avg_fn=get_ema_multi_avg_fn(0.998), use_buffers=True)
     n_critic = args.n_critic
     # the previous release's step (the reference) put the penalty on every D step
-    gp_every = args.gp_every if step == "fast" else 1
+    gp_every = args.gp_every if step != "reference" else 1
     w = training.Weights(cls_d=50.0) if args.quick else training.Weights()
     data = torch.Generator().manual_seed(1)
     from anobench import Precision
@@ -120,7 +121,7 @@ def _setup(step: str, precision_name: str, args: argparse.Namespace):
         noise = noise.contiguous(memory_format=fmt)
         alpha = torch.rand(args.batch, 1, 1, 1, generator=data)
         g_step = (i + 1) % n_critic == 0
-        lazy = {"gp_scale": training.penalty_scale(i, gp_every)} if step == "fast" else {}
+        lazy = {"gp_scale": training.penalty_scale(i, gp_every)} if step != "reference" else {}
         t = time.perf_counter()
         parts = iteration(g, d, x, y, noise, alpha, w, cast, opt_d, opt_g, 10.0, g_step, **lazy)
         if g_step and ema is not None:
@@ -261,7 +262,7 @@ def main() -> None:
     print(
         f"DeScarGAN training iteration{' (quick profile)' if args.quick else ''}, {args.size} px,"
         f" batch {args.batch}, widths G {args.g_width} / D {args.d_width} (last stage"
-        f" {args.d_top}x, the reference's 16x),"
+        f" {args.d_top}x; reference and previous: 16x),"
         f" {torch.get_num_threads()} threads, median of {args.steps} cycles of {args.cycle}"
         f" iterations (G every {args.n_critic}, the current step's penalty every"
         f" {args.gp_every}, the reference's every 1)"
@@ -269,11 +270,12 @@ def main() -> None:
     print(f"  CPU: {_cpu()}; ISA cap: {capped or 'none'}; torch {torch.__version__}")
     base = next(iter(results.values()))
     print(f"  {'step':10s} {'precision':14s} {'s/iter':>8s} {'vs first':>9s} {'vs ref':>7s}"
-          f" {'peak RSS':>9s} {'loss drift':>10s}")  # fmt: skip
+          f" {'vs prev':>7s} {'peak RSS':>9s} {'loss drift':>10s}")  # fmt: skip
     for (step, precision), r in results.items():
         ref = results.get(("reference", precision), r)
+        prev = results.get(("previous", precision), r)
         # losses compare only between the same networks
-        same = args.d_top == 16 or step == next(iter(results))[0]
+        same = args.d_top == 16 or (step == "fast") == (next(iter(results))[0] == "fast")
         drift = (
             max(
                 abs(a - b) / max(abs(a), 1e-6)
@@ -283,8 +285,10 @@ def main() -> None:
             else float("nan")
         )
         vs_first, vs_ref = base["seconds"] / r["seconds"], ref["seconds"] / r["seconds"]
+        vs_prev = prev["seconds"] / r["seconds"]
         print(
             f"  {step:10s} {precision:14s} {r['seconds']:8.3f} {vs_first:8.2f}x {vs_ref:6.2f}x"
+            f" {vs_prev:6.2f}x"
             f" {r['peak_gib']:7.2f} GiB {drift:10.3g}"
         )
 
