@@ -14,6 +14,8 @@ from torch import nn
 from anobench import ConfigError
 from anobench.testing import make_context, toy_split
 
+from .conv_dtypes import record_conv_dtypes
+
 TRAIN = toy_split(8, 8, size=32, seed=1, name="train")
 VAL = toy_split(4, 4, size=32, seed=2, name="val")
 TEST = toy_split(6, 6, size=32, seed=3, name="test")
@@ -208,21 +210,7 @@ def test_backbone_weights_path_is_weights_and_both_at_once_is_an_error(tmp_path,
 def test_training_steps_compute_in_the_chosen_precision_validation_and_gradcam_in_fp32(
     precision, dtype, monkeypatch, tmp_path
 ):
-    seen: dict[str, list[torch.dtype]] = {"grad": [], "no_grad": []}
-    original = Classifier._network
-
-    def network(self, *args, **kwargs):
-        net = original(self, *args, **kwargs)
-        for module in net.modules():
-            if isinstance(module, nn.Conv2d):
-                module.register_forward_hook(
-                    lambda _m, _i, out: seen[
-                        "grad" if torch.is_grad_enabled() else "no_grad"
-                    ].append(out.dtype)
-                )
-        return net
-
-    monkeypatch.setattr(Classifier, "_network", network)
+    seen = record_conv_dtypes(monkeypatch, Classifier)
     ctx = make_context(tmp_path, seed=0, max_steps=2)
     method = _method(precision=precision, epochs=2.0, eval_every=1).fit(TRAIN, VAL, ctx)
     assert seen["grad"] and set(seen["grad"]) == {dtype}

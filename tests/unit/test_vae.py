@@ -11,6 +11,8 @@ from anobench_vae.network import ConvAutoencoder
 from anobench import ConfigError, RunContext
 from anobench.testing import make_context, toy_split
 
+from .conv_dtypes import record_conv_dtypes
+
 
 def _ctx(workdir, seed=0, max_steps=None) -> RunContext:
     return make_context(workdir, seed=seed, max_steps=max_steps)
@@ -100,27 +102,6 @@ def test_map_and_score_options(tmp_path):
         _method(AE, score="elbo")
 
 
-def _record_conv_dtypes(monkeypatch, cls) -> dict[str, list[torch.dtype]]:
-    """The output dtype of every convolution the network runs, split by whether autograd
-    records it (training steps) or not (validation, prediction)."""
-    seen: dict[str, list[torch.dtype]] = {"grad": [], "no_grad": []}
-    original = cls._network
-
-    def network(self, *args, **kwargs):
-        net = original(self, *args, **kwargs)
-        for module in net.modules():
-            if isinstance(module, torch.nn.Conv2d | torch.nn.ConvTranspose2d):
-                module.register_forward_hook(
-                    lambda _m, _i, out: seen[
-                        "grad" if torch.is_grad_enabled() else "no_grad"
-                    ].append(out.dtype)
-                )
-        return net
-
-    monkeypatch.setattr(cls, "_network", network)
-    return seen
-
-
 @pytest.mark.parametrize("cls", [VAE, AE])
 @pytest.mark.parametrize(
     ("precision", "dtype"), [("bf16", torch.bfloat16), ("fp32", torch.float32)]
@@ -128,7 +109,7 @@ def _record_conv_dtypes(monkeypatch, cls) -> dict[str, list[torch.dtype]]:
 def test_training_steps_compute_in_the_chosen_precision_and_prediction_in_fp32(
     cls, precision, dtype, monkeypatch, tmp_path
 ):
-    seen = _record_conv_dtypes(monkeypatch, cls)
+    seen = record_conv_dtypes(monkeypatch, cls)
     ctx = _ctx(tmp_path, max_steps=2)
     method = _method(cls, precision=precision, epochs=2.0).fit(TRAIN, VAL, ctx)
     assert seen["grad"] and set(seen["grad"]) == {dtype}
