@@ -102,7 +102,7 @@ def _setup(step: str, precision_name: str, args: argparse.Namespace):
     if args.quick:
         ema = AveragedModel(g, multi_avg_fn=get_ema_multi_avg_fn(0.998), use_buffers=True)
     n_critic = args.n_critic
-    # the previous release's step (the reference) put the penalty on every D step
+    # the per-piece reference puts the penalty on every D step (the releases before lazy penalties)
     gp_every = args.gp_every if step != "reference" else 1
     w = training.Weights(cls_d=50.0) if args.quick else training.Weights()
     data = torch.Generator().manual_seed(1)
@@ -211,7 +211,7 @@ def main() -> None:
     p.add_argument("--g-width", type=int)
     p.add_argument("--d-width", type=int)
     p.add_argument(
-        "--d-top", type=int, help="the fast step's D last stage, x d_width (reference: 16)"
+        "--d-top", type=int, help="the fast step's D last stage, x d_width (the others: 16)"
     )
     p.add_argument("--steps-only", choices=STEPS, nargs="+", default=list(STEPS))
     p.add_argument("--precisions", nargs="+", help="a subset of: " + ", ".join(_precisions()))
