@@ -7,6 +7,7 @@ Split as anomalib splits a model: the torch modules in ``networks.py``, the GAN 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -52,6 +53,22 @@ class DeScarGAN(Method):
         "checkpoint_every": 2,
         "n_critic": 2,
     }
+
+    @classmethod
+    def resolve(cls, profile: str, overrides: Mapping[str, Any]) -> dict[str, Any]:
+        """As every plugin's, except that an explicit ``epochs`` without ``fp32_epochs`` holds
+        for every precision: a profile's fp32 schedule never overrides the user's count."""
+        overrides = dict(overrides)
+        if "epochs" in overrides and "fp32_epochs" not in overrides:
+            overrides["fp32_epochs"] = 0
+        return super().resolve(profile, overrides)
+
+    def epochs_for(self, precision: str) -> int:
+        """The GAN stage's passes over the training images when training runs in ``precision``
+        (a resolved name: fp32, tf32, bf16 or fp16)."""
+        if self.fp32_epochs and precision in ("fp32", "tf32"):
+            return self.fp32_epochs
+        return self.epochs
 
     # -- model construction ----------------------------------------------------------------------
 
@@ -146,9 +163,8 @@ class DeScarGAN(Method):
         d.train()
         shown = _progress_fields
         warmup = Stage("classifier warm-up", self.warmup, warmup_step, warmed_up, progress=shown)
-        trainer.run(
-            [warmup, Stage("GAN training", self.epochs * per_epoch, gan_step, progress=shown)]
-        )
+        iterations = self.epochs_for(amp.name) * per_epoch
+        trainer.run([warmup, Stage("GAN training", iterations, gan_step, progress=shown)])
         trainer.apply_ema()
         if self.channels_last_:
             g.to(memory_format=torch.contiguous_format)

@@ -12,6 +12,7 @@ from anobench_descargan import method as method_module
 from anobench_descargan.networks import Discriminator, Generator, count_parameters
 
 from anobench import ConfigError, Precision, TrainingDiverged, gaussian_blur
+from anobench.run.spec import build_spec
 from anobench.testing import make_context, toy_split
 
 from . import descargan_reference as reference
@@ -178,6 +179,28 @@ def test_warmup_trains_only_the_classifier_then_the_gan(tmp_path):
     assert {"d_real", "d_gp"} <= set(ctx.history[3])
     after = model.state_dict()["generator"]
     assert any(not torch.equal(before[k], after[k]) for k in before)
+
+
+@pytest.mark.parametrize(("precision", "epochs"), [("fp32", 2), ("bf16", 1)])
+def test_fp32_epochs_set_the_gan_stage_of_fp32_training_only(tmp_path, precision, epochs):
+    model = DeScarGAN(**{**TINY, "epochs": 1, "fp32_epochs": 2, "precision": precision})
+    ctx = ctx_for(tmp_path)
+    model.fit(train_split(), train_split(), ctx)
+    assert len(ctx.history) == epochs * (12 // TINY["batch_size"])
+
+
+def test_an_explicit_epochs_holds_for_every_precision():
+    quick = DeScarGAN(**DeScarGAN.resolve("quick", {}))
+    assert (quick.epochs_for("bf16"), quick.epochs_for("fp16")) == (12, 12)
+    assert (quick.epochs_for("fp32"), quick.epochs_for("tf32")) == (16, 16)
+    mine = DeScarGAN(**DeScarGAN.resolve("quick", {"epochs": 20}))
+    assert (mine.epochs_for("bf16"), mine.epochs_for("fp32")) == (20, 20)
+    both = DeScarGAN(**DeScarGAN.resolve("quick", {"epochs": 20, "fp32_epochs": 30}))
+    assert (both.epochs_for("bf16"), both.epochs_for("fp32")) == (20, 30)
+    # the runner's spec goes through the same rule
+    spec = build_spec(dataset="synthetic", method="descargan", method_options={"epochs": 20})
+    assert spec.method_options["fp32_epochs"] == 0
+    assert DeScarGAN(**DeScarGAN.resolve("paper", {})).epochs_for("fp32") == 500
 
 
 def test_warmup_ends_early_once_the_classifier_loss_is_low(tmp_path, monkeypatch):
