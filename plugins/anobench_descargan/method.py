@@ -63,10 +63,12 @@ class DeScarGAN(Method):
             overrides["fp32_epochs"] = 0
         return super().resolve(profile, overrides)
 
-    def epochs_for(self, precision: str) -> int:
+    def epochs_for(self, precision: Precision) -> int:
         """The GAN stage's passes over the training images when training runs in ``precision``
-        (a resolved name: fp32, tf32, bf16 or fp16)."""
-        if self.fp32_epochs and precision in ("fp32", "tf32"):
+        (``fp32_epochs`` where its data are fp32: fp32 and tf32)."""
+        import torch
+
+        if self.fp32_epochs and precision.dtype == torch.float32:
             return self.fp32_epochs
         return self.epochs
 
@@ -163,7 +165,7 @@ class DeScarGAN(Method):
         d.train()
         shown = _progress_fields
         warmup = Stage("classifier warm-up", self.warmup, warmup_step, warmed_up, progress=shown)
-        iterations = self.epochs_for(amp.name) * per_epoch
+        iterations = self.epochs_for(amp) * per_epoch
         trainer.run([warmup, Stage("GAN training", iterations, gan_step, progress=shown)])
         trainer.apply_ema()
         if self.channels_last_:

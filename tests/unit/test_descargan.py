@@ -189,18 +189,22 @@ def test_fp32_epochs_set_the_gan_stage_of_fp32_training_only(tmp_path, precision
     assert len(ctx.history) == epochs * (12 // TINY["batch_size"])
 
 
+def _in(name: str) -> Precision:
+    return Precision(name, False)
+
+
 def test_an_explicit_epochs_holds_for_every_precision():
     quick = DeScarGAN(**DeScarGAN.resolve("quick", {}))
-    assert (quick.epochs_for("bf16"), quick.epochs_for("fp16")) == (12, 12)
-    assert (quick.epochs_for("fp32"), quick.epochs_for("tf32")) == (16, 16)
+    assert (quick.epochs_for(_in("bf16")), quick.epochs_for(_in("fp16"))) == (12, 12)
+    assert (quick.epochs_for(_in("fp32")), quick.epochs_for(_in("tf32"))) == (16, 16)
     mine = DeScarGAN(**DeScarGAN.resolve("quick", {"epochs": 20}))
-    assert (mine.epochs_for("bf16"), mine.epochs_for("fp32")) == (20, 20)
+    assert (mine.epochs_for(_in("bf16")), mine.epochs_for(_in("fp32"))) == (20, 20)
     both = DeScarGAN(**DeScarGAN.resolve("quick", {"epochs": 20, "fp32_epochs": 30}))
-    assert (both.epochs_for("bf16"), both.epochs_for("fp32")) == (20, 30)
+    assert (both.epochs_for(_in("bf16")), both.epochs_for(_in("fp32"))) == (20, 30)
     # the runner's spec goes through the same rule
     spec = build_spec(dataset="synthetic", method="descargan", method_options={"epochs": 20})
     assert spec.method_options["fp32_epochs"] == 0
-    assert DeScarGAN(**DeScarGAN.resolve("paper", {})).epochs_for("fp32") == 500
+    assert DeScarGAN(**DeScarGAN.resolve("paper", {})).epochs_for(_in("fp32")) == 500
 
 
 def test_warmup_ends_early_once_the_classifier_loss_is_low(tmp_path, monkeypatch):
