@@ -137,6 +137,25 @@ class _Up(nn.Module):
         return self.conv(F.interpolate(x, scale_factor=2, mode="nearest"))
 
 
+def conv_mean_pool(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
+    """``avg_pool2d(conv(x), 2)`` for a 3 x 3, stride-1, padding-1 ``conv``, as one conv.
+
+    Both steps are linear, so they compose into a 4 x 4 kernel of stride 2 (the 3 x 3 kernel
+    summed over the four offsets of the 2 x 2 window, over 4) with the same bias: 4 instead of 9
+    multiply-adds per input pixel and output channel, and no full-size map to pool or to keep
+    for the backward pass (``benchmarks/perf/fanogan_critic_step.py`` times the gain). Same
+    weights, same function: only float rounding differs.
+    """
+    w = conv.weight
+    kernel = (
+        F.pad(w, (0, 1, 0, 1))
+        + F.pad(w, (1, 0, 0, 1))
+        + F.pad(w, (0, 1, 1, 0))
+        + F.pad(w, (1, 0, 1, 0))
+    ) / 4
+    return F.conv2d(x, kernel, conv.bias, stride=2, padding=1)
+
+
 class ResBlock(nn.Module):
     """Pre-activation residual block that doubles (``up``) or halves (``down``) the side.
 
@@ -162,11 +181,10 @@ class ResBlock(nn.Module):
             raise ValueError(f"resample must be 'up' or 'down', not {resample!r}")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.conv1(F.relu(self.norm1(x)))
-        h = self.conv2(F.relu(self.norm2(h)))
-        if self.resample == "down":
-            return self.shortcut(F.avg_pool2d(x, 2)) + F.avg_pool2d(h, 2)
-        return self.shortcut(x) + h
+        h = F.relu(self.norm2(self.conv1(F.relu(self.norm1(x)))))
+        if self.resample == "down":  # ConvMeanPool and MeanPoolConv of the WGAN-GP code
+            return self.shortcut(F.avg_pool2d(x, 2)) + conv_mean_pool(self.conv2, h)
+        return self.shortcut(x) + self.conv2(h)
 
 
 class ResNetGenerator(nn.Module):

@@ -71,6 +71,43 @@ def test_critic_normalisation_is_per_sample():
     torch.testing.assert_close(critic(x)[:2], critic(x[:2]))
 
 
+def _literal_down_block(block, x):
+    """The WGAN-GP code's down block, step by step: conv, conv, mean-pool; pool, 1x1 conv."""
+    h = block.conv1(torch.relu(block.norm1(x)))
+    h = block.conv2(torch.relu(block.norm2(h)))
+    return block.shortcut(torch.nn.functional.avg_pool2d(x, 2)) + torch.nn.functional.avg_pool2d(
+        h, 2
+    )
+
+
+@pytest.mark.parametrize("norm", ["layer", "batch"])
+def test_down_block_equals_conv_then_mean_pool_with_its_gradients(norm):
+    torch.manual_seed(0)
+    block = nets.ResBlock(3, 6, "down", norm).double()
+    x = torch.randn(4, 3, 16, 16, dtype=torch.float64, requires_grad=True)
+    outputs = []
+    for forward in (block, lambda v: _literal_down_block(block, v)):
+        y = forward(x)
+        # the gradient penalty differentiates the input gradient again: compare both orders
+        (gx,) = torch.autograd.grad(y.pow(2).sum(), x, create_graph=True)
+        params = torch.autograd.grad(gx.pow(2).sum(), list(block.parameters()))
+        outputs.append([y, gx, *params])
+    for fused, literal in zip(*outputs, strict=True):
+        torch.testing.assert_close(fused, literal, rtol=1e-10, atol=1e-12)
+
+
+def test_conv_mean_pool_keeps_odd_positions_and_the_bias():
+    conv = torch.nn.Conv2d(1, 1, 3, 1, 1).double()
+    with torch.no_grad():
+        conv.weight.copy_(torch.arange(9.0, dtype=torch.float64).view(1, 1, 3, 3))
+        conv.bias.fill_(0.5)
+    x = torch.zeros(1, 1, 6, 6, dtype=torch.float64)
+    x[0, 0, 3, 5] = 1.0  # a lone pixel on the last column, odd row
+    expected = torch.nn.functional.avg_pool2d(conv(x), 2)
+    torch.testing.assert_close(nets.conv_mean_pool(conv, x), expected, rtol=0, atol=1e-12)
+    assert expected[0, 0, 1, 2] != 0.5  # the pixel reaches the pooled output (not all bias)
+
+
 @pytest.mark.parametrize("cls", [AnoGAN, FAnoGAN])
 def test_a_few_steps_keep_losses_finite_and_change_weights(cls, tmp_path):
     untrained = _method(cls).fit(TRAIN, VAL, _ctx(tmp_path / "a", max_steps=0))
