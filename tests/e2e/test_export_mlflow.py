@@ -34,6 +34,8 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
+    """The server's URI, once it answers: a function, so that a test does its own work while
+    the server starts (several seconds)."""
     root = tmp_path_factory.mktemp("mlflow")
     port = _free_port()
     log = (root / "server.log").open("w")
@@ -47,18 +49,22 @@ def server(tmp_path_factory):
     )  # fmt: skip
     uri = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
-    while True:
-        try:
-            with urllib.request.urlopen(f"{uri}/health", timeout=2) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.skip(f"the MLflow server did not start: {(root / 'server.log').read_text()}")
-        time.sleep(0.5)
-    yield uri
+
+    def ready() -> str:
+        while True:
+            try:
+                with urllib.request.urlopen(f"{uri}/health", timeout=2) as response:
+                    if response.status == 200:
+                        return uri
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                text = (root / "server.log").read_text()
+                pytest.skip(f"the MLflow server did not start: {text}")
+            time.sleep(0.1)
+
+    yield ready
     proc.terminate()
     try:
         proc.wait(timeout=20)
@@ -77,13 +83,14 @@ def test_export_round_trip_is_complete_and_idempotent(invoke, home, server, tmp_
     shown = json.loads(invoke("show", "--format", "json").stdout)
     runs = {r["run_id"]: r for r in shown}
 
-    first = invoke("export", "mlflow", "--tracking-uri", server, "--format", "json")
+    uri = server()  # the server started with the module, alongside the runs above
+    first = invoke("export", "mlflow", "--tracking-uri", uri, "--format", "json")
     assert first.exit_code == 0, first.output
     exported = json.loads(first.stdout)
     assert {e["run_id"] for e in exported} == set(runs)
     assert {e["action"] for e in exported} == {"created"}
 
-    client = MlflowClient(tracking_uri=server)
+    client = MlflowClient(tracking_uri=uri)
     (experiment_name,) = {e["experiment"] for e in exported}  # one dataset configuration
     experiment = client.get_experiment_by_name(experiment_name)
     found = client.search_runs([experiment.experiment_id])
@@ -122,11 +129,11 @@ def test_export_round_trip_is_complete_and_idempotent(invoke, home, server, tmp_
         assert Path(model).read_bytes() == original.read_bytes()
 
     # again: nothing new; a single run id: the same
-    again = invoke("export", "mlflow", "--tracking-uri", server, "--format", "json")
+    again = invoke("export", "mlflow", "--tracking-uri", uri, "--format", "json")
     assert again.exit_code == 0, again.output
     assert {e["action"] for e in json.loads(again.stdout)} == {"unchanged"}
     some = next(iter(runs))
-    once_more = invoke("export", "mlflow", some, "--tracking-uri", server)
+    once_more = invoke("export", "mlflow", some, "--tracking-uri", uri)
     assert once_more.exit_code == 0 and "(unchanged)" in once_more.stdout
     assert len(client.search_runs([experiment.experiment_id])) == 2
 

@@ -7,31 +7,48 @@ import csv
 import html
 import io
 import json
+import shutil
 import sqlite3
 
 import pytest
+from click.testing import CliRunner
 
 from anobench.api import registry
 from anobench.api.home import store_path
+from anobench.cli import cli
 from anobench.results.render import FORMATS
+
+from ..distributions import activate
 
 PLAIN = "brightness (quick)"
 CHANGED = "brightness (quick; steps=3, time_budget=1500)"
 
 
-@pytest.fixture
-def runs(invoke, testplugins):
+@pytest.fixture(scope="module")
+def stored(tmp_path_factory, testplugins_root):
     """brightness on toy as the quick profile has it, with a method option and a time budget
-    changed, and on toy with fewer images."""
-    for extra in (
-        [],
-        ["--method-opt", "steps=3", "--time-budget", "1500"],
-        ["--dataset-opt", "n=4"],
-    ):
-        result = invoke(
-            "--quiet", "run", "-m", "brightness", "-d", "toy", "--device", "cpu", *extra
-        )
-        assert result.exit_code == 0, result.output
+    changed, and on toy with fewer images: run once for the module, in a home of its own."""
+    home = tmp_path_factory.mktemp("labels") / "home"
+    runner = CliRunner()
+    with pytest.MonkeyPatch.context() as mp:
+        activate(mp, testplugins_root)
+        for extra in (
+            [],
+            ["--method-opt", "steps=3", "--time-budget", "1500"],
+            ["--dataset-opt", "n=4"],
+        ):
+            args = ["--home", str(home), "--quiet", "run", "-m", "brightness", "-d", "toy"]
+            result = runner.invoke(cli, [*args, "--device", "cpu", *extra], catch_exceptions=False)
+            assert result.exit_code == 0, result.output
+    registry.refresh()
+    return home
+
+
+@pytest.fixture
+def runs(stored, home, testplugins):
+    """The module's runs in this test's home: a copy (a home can be copied; its store keeps
+    run folders relative to it), which the test may change."""
+    shutil.copytree(stored, home)
 
 
 def _board(invoke, fmt: str) -> str:

@@ -15,10 +15,15 @@ import pytest
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="needs POSIX signals")
 
+#: 16 images in batches of 4: 4 steps an epoch. 60 epochs (240 steps, about a second of
+#: training) leave the run still training well after the 5th step, when the tests send their
+#: signal; each test checks that the stop came before the last step.
+EPOCHS = 60
+STEPS = EPOCHS * 4
 TINY = [
     "--dataset-opt", "image_size=32", "--dataset-opt", "n_train=16",
     "--dataset-opt", "n_val=4", "--dataset-opt", "n_test=4",
-    "--method-opt", "epochs=400", "--method-opt", "batch_size=4",
+    "--method-opt", f"epochs={EPOCHS}", "--method-opt", "batch_size=4",
     "--method-opt", "base_width=4", "--method-opt", "hidden=16", "--method-opt", "latent_dim=4",
     "--method-opt", "checkpoint_every=100000",
 ]  # fmt: skip
@@ -55,7 +60,7 @@ def _assert_resumed_to_the_end(home: Path, workdir: Path) -> None:
     log = [json.loads(line) for line in (workdir / "training_log.jsonl").open()]
     steps = [row["step"] for row in log if "loss" in row]
     assert steps == list(range(1, len(steps) + 1))
-    assert len(steps) == 400 * 4
+    assert len(steps) == STEPS
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
@@ -68,7 +73,7 @@ def test_a_signal_checkpoints_interrupts_and_resumes(tmp_path, signum):
     while _steps(home) < 5:
         assert proc.poll() is None, proc.stderr.read()
         assert time.monotonic() < deadline, "training did not start within 120 s"
-        time.sleep(0.1)
+        time.sleep(0.05)
     proc.send_signal(signum)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 128 + signum, err
@@ -82,7 +87,7 @@ def test_a_signal_checkpoints_interrupts_and_resumes(tmp_path, signum):
     # the checkpoint was written at the stop, not left to the (never reached) periodic one
     assert (workdir / "checkpoint.pt").exists()
     stopped_at = _steps(home)
-    assert stopped_at >= 5
+    assert 5 <= stopped_at < STEPS, "the run was not stopped in the middle of training"
 
     # the same command later resumes the interrupted run under its id and finishes it
     resumed = subprocess.run(
@@ -100,7 +105,7 @@ def test_a_killed_run_is_not_shown_as_running(tmp_path):
     while _steps(home) < 2:
         assert proc.poll() is None
         assert time.monotonic() < deadline
-        time.sleep(0.1)
+        time.sleep(0.05)
     proc.kill()
     proc.wait()
     (run,) = _runs(home)
@@ -116,12 +121,12 @@ profile = "quick"
 
 [[datasets]]
 name = "synthetic"
-options = { image_size = 32, n_train = 16, n_val = 4, n_test = 4 }
+options = {{ image_size = 32, n_train = 16, n_val = 4, n_test = 4 }}
 
 [[methods]]
 name = "ae"
 [methods.options]
-epochs = 400.0
+epochs = {epochs}
 batch_size = 4
 base_width = 4
 hidden = 16
@@ -133,14 +138,14 @@ checkpoint_every = 100000
 def test_sigterm_to_a_suite_checkpoints_its_runs_and_the_suite_resumes(tmp_path):
     home = tmp_path / "home"
     suite = tmp_path / "sigterm.toml"
-    suite.write_text(SUITE)
+    suite.write_text(SUITE.format(epochs=float(EPOCHS)))
     cmd = _anobench(home, "--quiet", "bench", str(suite), "--threads", "1")
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.monotonic() + 120
     while _steps(home) < 5:
         assert proc.poll() is None, proc.stderr.read()
         assert time.monotonic() < deadline, "training did not start within 120 s"
-        time.sleep(0.1)
+        time.sleep(0.05)
     proc.send_signal(signal.SIGTERM)  # to the driver only, as a scheduler would
     _, err = proc.communicate(timeout=90)
     assert proc.returncode == 128 + signal.SIGTERM, err
@@ -153,7 +158,7 @@ def test_sigterm_to_a_suite_checkpoints_its_runs_and_the_suite_resumes(tmp_path)
 
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr
-    assert stopped_at >= 5
+    assert 5 <= stopped_at < STEPS, "the run was not stopped in the middle of training"
     _assert_resumed_to_the_end(home, workdir)
 
 
@@ -171,17 +176,41 @@ def _same(a, b) -> bool:
 
 
 def test_ctrl_c_then_the_printed_command_ends_with_the_uninterrupted_weights(tmp_path):
-    import re
-
     import numpy as np
     import torch
 
-    short = [*TINY[:-2], "--method-opt", "epochs=60", *TINY[-2:]]  # 240 steps
-    run = ["--quiet", "run", "-m", "ae", "-d", "synthetic", "--threads", "1", *short]
+    run = ["--quiet", "run", "-m", "ae", "-d", "synthetic", "--threads", "1", *TINY]
+    # the uninterrupted run, in its own home, alongside the stopped one (one thread each)
     plain = tmp_path / "plain"
-    subprocess.run(_anobench(plain, *run), check=True, capture_output=True, timeout=300)
+    reference = subprocess.Popen(
+        _anobench(plain, *run), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        _stop_and_resume_with_ctrl_c(tmp_path / "stopped", run)
+        _, err = reference.communicate(timeout=300)
+        assert reference.returncode == 0, err
+    finally:
+        if reference.poll() is None:
+            reference.kill()
+            reference.wait()
 
-    home = tmp_path / "stopped"
+    def outputs(h: Path):
+        (folder,) = (h / "runs").iterdir()
+        model = torch.load(folder / "model.pt", weights_only=True)
+        with np.load(folder / "predictions.npz") as npz:
+            return model, {k: npz[k] for k in npz.files}
+
+    (model_a, pred_a), (model_b, pred_b) = outputs(plain), outputs(tmp_path / "stopped")
+    assert _same(model_a, model_b)
+    assert pred_a.keys() == pred_b.keys()
+    for key in pred_a:
+        assert np.array_equal(pred_a[key], pred_b[key]), key
+
+
+def _stop_and_resume_with_ctrl_c(home: Path, run: list[str]) -> None:
+    """Ctrl-C in the middle of training, then the resume command the run printed, as printed."""
+    import re
+
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(_anobench(home, *run), stderr=subprocess.PIPE, text=True, env=env)
     deadline = time.monotonic() + 120
@@ -193,7 +222,7 @@ def test_ctrl_c_then_the_printed_command_ends_with_the_uninterrupted_weights(tmp
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     stopped_at = _steps(home)
-    assert 5 <= stopped_at < 240, "the run was not stopped in the middle of training"
+    assert 5 <= stopped_at < STEPS, "the run was not stopped in the middle of training"
     # the command the run printed, run as printed: it names the home
     (printed,) = re.findall(r"^.*: (anobench --home \S+ run --resume \w+)$", err, re.M)
     words = shlex.split(printed)
@@ -203,15 +232,3 @@ def test_ctrl_c_then_the_printed_command_ends_with_the_uninterrupted_weights(tmp
     )
     assert resumed.returncode == 0, resumed.stderr
     assert f"resumed at step {stopped_at}" in resumed.stderr
-
-    def outputs(h: Path):
-        (folder,) = (h / "runs").iterdir()
-        model = torch.load(folder / "model.pt", weights_only=True)
-        with np.load(folder / "predictions.npz") as npz:
-            return model, {k: npz[k] for k in npz.files}
-
-    (model_a, pred_a), (model_b, pred_b) = outputs(plain), outputs(home)
-    assert _same(model_a, model_b)
-    assert pred_a.keys() == pred_b.keys()
-    for key in pred_a:
-        assert np.array_equal(pred_a[key], pred_b[key]), key

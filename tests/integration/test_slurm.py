@@ -116,6 +116,17 @@ def test_sigterm_requeues_the_job_and_the_run_resumes_to_the_local_metrics(clust
     workdir = workdirs[0]
     job_id = _jobs(home)[workdir.name]
     cluster.run("scancel", "--signal=TERM", job_id)
+    # while Slurm holds the requeued job (a few seconds), a local run of the same seed and
+    # thread count, in its own home: the reference for the metrics below
+    seed = next(r for r in _runs(home).values() if r["run_id"] == workdir.name)["spec"]["seed"]
+    local = tmp_path / "local-home"
+    local_run = subprocess.Popen(
+        _cmd(local, "--quiet", "bench", str(suite), "--threads", "1", "--seeds", str(seed)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     out, err = driver.communicate(timeout=180)
     assert driver.returncode == 0, err.decode()
     report = json.loads(out)
@@ -149,16 +160,10 @@ def test_sigterm_requeues_the_job_and_the_run_resumes_to_the_local_metrics(clust
     steps = [row["step"] for row in log_rows if "loss" in row]
     assert steps == list(range(1, 241)), "the resumed log must continue the stopped one"
 
-    # a local run of the same seed and thread count: the same metrics, bit for bit
-    seed = stopped_run["spec"]["seed"]
-    local = tmp_path / "local-home"
-    done = subprocess.run(
-        _cmd(local, "--quiet", "bench", str(suite), "--threads", "1", "--seeds", str(seed)),
-        capture_output=True,
-        text=True,
-        env=env,
-    )
-    assert done.returncode == 0, done.stderr
+    # the local run of the same seed and thread count: the same metrics, bit for bit
+    assert stopped_run["spec"]["seed"] == seed
+    _, local_err = local_run.communicate(timeout=300)
+    assert local_run.returncode == 0, local_err
     reference = _runs(local)[seed]
     print(f"metrics requeued: {stopped_run['metrics']}\nmetrics local:    {reference['metrics']}")
     assert stopped_run["metrics"] == reference["metrics"]
