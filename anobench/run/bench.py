@@ -20,6 +20,7 @@ from ..api.jobs import Outcome
 from ..api.liveness import alive
 from ..api.progress import DATA_READY
 from ..api.records import RunSpec, RunStatus
+from ..api.signals import Interrupted, listening
 from ..results.store import Store
 from .bench_view import BenchView
 from .executors import Executor
@@ -167,6 +168,57 @@ class _DataGate:
             self.ready.add(key)
 
 
+def _drive(
+    todo: deque[Item],
+    inflight: dict[str, Item],
+    gate: _DataGate,
+    runner: Runner,
+    executor: Executor,
+    suite: Suite,
+    view: BenchView,
+    poll: float,
+    stops: list[int],
+) -> None:
+    """Submit, wait, commit until nothing is left; a noted stop signal ends it between polls."""
+    while todo or inflight:
+        if stops:  # a stop signal arrived: leave at this safe point
+            raise Interrupted(stops[0])
+        while todo and len(inflight) < executor.slots:
+            item = gate.take(todo)
+            if item is None:  # the rest wait for data another run is caching
+                break
+            _check(item, runner.store)  # another process may have done it meanwhile
+            if item.status != TODO:
+                view.skipped(item)
+                continue
+            try:
+                job = runner.prepare(item.spec, suite.metrics, provenance={"suite": suite.name})
+            except AnobenchError as exc:
+                item.status, item.error = FAILED, str(exc)
+                view.finished(item)
+                continue
+            item.run_id, item.started = job.run_id, time.perf_counter()
+            item.status = RunStatus.RUNNING
+            inflight[job.run_id] = item
+            executor.submit(job)
+            gate.started(item)
+            view.started(item)
+        for job, outcome in executor.wait(poll):
+            runner.commit(outcome)
+            gate.release(job.run_id)
+            item = inflight.pop(job.run_id)
+            item.status, item.error = outcome.status, outcome.error
+            item.seconds = time.perf_counter() - item.started
+            _primary(outcome, runner, item)
+            view.finished(item)
+        for event in executor.events():
+            if event[0] == DATA_READY:
+                gate.release(event[1])
+            view.event(event)
+    if stops:
+        raise Interrupted(stops[0])
+
+
 def run_suite(
     suite: Suite,
     items: list[Item],
@@ -191,40 +243,17 @@ def run_suite(
         view.started(item)
     gate = _DataGate()
     t0 = time.perf_counter()
+    stops: list[int] = []
+
+    def stop_asked(signum: int) -> bool:
+        # only noted: raised from the handler, the interruption could land inside
+        # concurrent.futures' locks and leak one, and the driver then hung at exit
+        stops.append(signum)
+        return True
+
     try:
-        while todo or inflight:
-            while todo and len(inflight) < executor.slots:
-                item = gate.take(todo)
-                if item is None:  # the rest wait for data another run is caching
-                    break
-                _check(item, runner.store)  # another process may have done it meanwhile
-                if item.status != TODO:
-                    view.skipped(item)
-                    continue
-                try:
-                    job = runner.prepare(item.spec, suite.metrics, provenance={"suite": suite.name})
-                except AnobenchError as exc:
-                    item.status, item.error = FAILED, str(exc)
-                    view.finished(item)
-                    continue
-                item.run_id, item.started = job.run_id, time.perf_counter()
-                item.status = RunStatus.RUNNING
-                inflight[job.run_id] = item
-                executor.submit(job)
-                gate.started(item)
-                view.started(item)
-            for job, outcome in executor.wait(poll):
-                runner.commit(outcome)
-                gate.release(job.run_id)
-                item = inflight.pop(job.run_id)
-                item.status, item.error = outcome.status, outcome.error
-                item.seconds = time.perf_counter() - item.started
-                _primary(outcome, runner, item)
-                view.finished(item)
-            for event in executor.events():
-                if event[0] == DATA_READY:
-                    gate.release(event[1])
-                view.event(event)
+        with listening(stop_asked):
+            _drive(todo, inflight, gate, runner, executor, suite, view, poll, stops)
     except BaseException:
         try:
             # let the runs in flight checkpoint where they are before the workers go
