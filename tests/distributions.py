@@ -41,6 +41,25 @@ def activate(monkeypatch, root: Path) -> None:
     monkeypatch.setattr(sys, "path", sys.path)  # restored by monkeypatch
 
 
+def store_brightness_runs(home: Path, root: Path, extras: list[list[str]]) -> Path:
+    """``anobench run -m brightness -d toy`` into ``home``, once per list of extra options, with
+    the test plugins at ``root`` active for those runs only (for module-scoped fixtures)."""
+    import pytest
+    from click.testing import CliRunner
+
+    from anobench.cli import cli
+
+    runner = CliRunner()
+    with pytest.MonkeyPatch.context() as mp:
+        activate(mp, root)
+        for extra in extras:
+            args = ["--home", str(home), "--quiet", "run", "-m", "brightness", "-d", "toy"]
+            result = runner.invoke(cli, [*args, "--device", "cpu", *extra], catch_exceptions=False)
+            assert result.exit_code == 0, result.output
+    registry.refresh()
+    return home
+
+
 TESTPLUGINS = {
     "anobench.datasets": {"toy": "anobench_testplugins:ToyDataset"},
     "anobench.methods": {

@@ -11,14 +11,12 @@ import shutil
 import sqlite3
 
 import pytest
-from click.testing import CliRunner
 
 from anobench.api import registry
 from anobench.api.home import store_path
-from anobench.cli import cli
 from anobench.results.render import FORMATS
 
-from ..distributions import activate
+from ..distributions import store_brightness_runs
 
 PLAIN = "brightness (quick)"
 CHANGED = "brightness (quick; steps=3, time_budget=1500)"
@@ -28,20 +26,9 @@ CHANGED = "brightness (quick; steps=3, time_budget=1500)"
 def stored(tmp_path_factory, testplugins_root):
     """brightness on toy as the quick profile has it, with a method option and a time budget
     changed, and on toy with fewer images: run once for the module, in a home of its own."""
+    extras = [[], ["--method-opt", "steps=3", "--time-budget", "1500"], ["--dataset-opt", "n=4"]]
     home = tmp_path_factory.mktemp("labels") / "home"
-    runner = CliRunner()
-    with pytest.MonkeyPatch.context() as mp:
-        activate(mp, testplugins_root)
-        for extra in (
-            [],
-            ["--method-opt", "steps=3", "--time-budget", "1500"],
-            ["--dataset-opt", "n=4"],
-        ):
-            args = ["--home", str(home), "--quiet", "run", "-m", "brightness", "-d", "toy"]
-            result = runner.invoke(cli, [*args, "--device", "cpu", *extra], catch_exceptions=False)
-            assert result.exit_code == 0, result.output
-    registry.refresh()
-    return home
+    return store_brightness_runs(home, testplugins_root, extras)
 
 
 @pytest.fixture

@@ -4,13 +4,11 @@ short header, or all of them; an unknown name is one error line with suggestions
 from __future__ import annotations
 
 import pytest
-from click.testing import CliRunner
 from rich.cells import cell_len
 
 from anobench.api import registry
-from anobench.cli import cli
 
-from ..distributions import activate
+from ..distributions import store_brightness_runs
 from .conftest import one_line_error
 
 
@@ -18,16 +16,9 @@ from .conftest import one_line_error
 def home(tmp_path_factory, testplugins_root):
     """brightness on toy, as the quick profile has it and with options changed: run once, for
     the module's tests, which only read them."""
+    extras = [[], ["--method-opt", "steps=3", "--time-budget", "1500"]]
     path = tmp_path_factory.mktemp("columns") / "home"
-    runner = CliRunner()
-    with pytest.MonkeyPatch.context() as mp:
-        activate(mp, testplugins_root)
-        for extra in ([], ["--method-opt", "steps=3", "--time-budget", "1500"]):
-            args = ["--home", str(path), "-q", "run", "-m", "brightness", "-d", "toy"]
-            result = runner.invoke(cli, [*args, "--device", "cpu", *extra], catch_exceptions=False)
-            assert result.exit_code == 0, result.output
-    registry.refresh()
-    return path
+    return store_brightness_runs(path, testplugins_root, extras)
 
 
 @pytest.fixture
