@@ -73,7 +73,9 @@ _COMMON = (
 _SCORE = Option(
     "score", str, "mean", "image score: mean or max of the map", choices=("mean", "max")
 )
-_PROFILES = {"paper": {}, "quick": {}}
+# quick: the shortest schedule whose 3-seed val pixel AP on the synthetic phantoms is no lower
+# than the full recipe's (the AE overfits; measured in this plugin's README)
+_PAPER: dict[str, Any] = {}
 _TEST = {
     "latent_dim": 4,
     "hidden": 16,
@@ -91,7 +93,6 @@ class _Autoencoder(Method):
     variational: ClassVar[bool] = False
     #: the AE has no KL term; the VAE's constructor sets this from its option
     kl_weight: float = 0.0
-    profiles = _PROFILES
     test_options = _TEST
 
     def _network(self, size: int, channels: int, seed: int = 0) -> ConvAutoencoder:
@@ -252,6 +253,7 @@ class VAE(_Autoencoder):
         " terms, Adam 1e-3, 250 epochs); map = (x - x_hat)^2 or |x - x_hat|, score = map mean"
     )
     variational = True
+    profiles = {"paper": _PAPER, "quick": {"epochs": 100.0}}
     options = option_set(
         *_COMMON,
         Option(
@@ -277,4 +279,5 @@ class AE(_Autoencoder):
         " map = (x - x_hat)^2 or |x - x_hat|, score = map mean"
     )
     variational = False
+    profiles = {"paper": _PAPER, "quick": {"epochs": 50.0}}
     options = option_set(*_COMMON, _SCORE)

@@ -120,3 +120,14 @@ def test_training_steps_compute_in_the_chosen_precision_and_prediction_in_fp32(
     pred = method.predict(VAL.images, _ctx(tmp_path))
     assert set(seen["no_grad"]) == {torch.float32}
     assert pred.maps.dtype == np.float32 and np.isfinite(pred.maps).all()
+
+
+@pytest.mark.parametrize(("cls", "quick_epochs"), [(AE, 50.0), (VAE, 100.0)])
+def test_quick_differs_from_the_paper_recipe_only_in_its_epochs(cls, quick_epochs):
+    # chosen on the synthetic val split (README, "Profiles"); paper keeps MedIAnomaly's 250
+    paper = cls.resolve("paper", {})
+    quick = cls.resolve("quick", {})
+    assert paper["epochs"] == 250.0 and quick["epochs"] == quick_epochs
+    assert {k: v for k, v in quick.items() if k != "epochs"} == {
+        k: v for k, v in paper.items() if k != "epochs"
+    }
