@@ -21,7 +21,9 @@ D backwards, two G backwards, the translations evaluated twice, per-tensor Adam,
 every D step): the step of the releases before the batched one; ``fast`` is
 ``training.gan_iteration`` with fused Adam and the penalty on every --gp-every-th D step, as the
 method trains, with D's last stage at --d-top x d_width; ``previous`` is the same step with the
-previous release's D (last stage at 16x d_width, as the reference and the official code).
+previous release's D (last stage at 16x d_width, as the reference and the official code);
+``compiled`` is the fast step with G's forward under ``torch.compile`` (default mode; its first
+cycle, printed apart, includes the compilation: --warmup 2 keeps it out of the median).
 Precisions: fp32, fp32 + channels_last, bf16 + channels_last, and ``auto`` (what
 ``anobench.Precision.resolve`` picks on this machine, as a run does).
 """
@@ -51,7 +53,9 @@ from anobench_descargan.networks import (
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 PRECISIONS = {"fp32": ("fp32", False), "fp32+cl": ("fp32", True), "bf16+cl": ("bf16", True)}
-STEPS = ("reference", "previous", "fast")
+STEPS = ("reference", "previous", "fast", "compiled")
+#: the steps that train D with its last stage at --d-top (the others: 16x, as the official code)
+CURRENT = ("fast", "compiled")
 
 
 def _precisions() -> dict[str, tuple[str, bool]]:
@@ -83,7 +87,7 @@ def _setup(step: str, precision_name: str, args: argparse.Namespace):
     torch.manual_seed(0)
     g = Generator(1, args.g_width, skip0=args.quick)
     # only the fast step takes --d-top: the others keep the previous releases' D (16x, official)
-    d = Discriminator(1, args.d_width, args.size, top=args.d_top if step == "fast" else 16)
+    d = Discriminator(1, args.d_width, args.size, top=args.d_top if step in CURRENT else 16)
     init_generator(g)
     init_discriminator(d, "kaiming" if args.quick else "xavier")
     fmt = torch.channels_last if channels_last else torch.contiguous_format
@@ -101,6 +105,8 @@ def _setup(step: str, precision_name: str, args: argparse.Namespace):
     ema = None
     if args.quick:
         ema = AveragedModel(g, multi_avg_fn=get_ema_multi_avg_fn(0.998), use_buffers=True)
+    if step == "compiled":  # after the average's deep copy, which keeps the eager forward
+        g.forward = torch.compile(g.forward)
     n_critic = args.n_critic
     # the per-piece reference puts the penalty on every D step (the releases before lazy penalties)
     gp_every = args.gp_every if step != "reference" else 1
@@ -145,16 +151,24 @@ def run(steps: list[str], precision_name: str, args: argparse.Namespace) -> dict
     """The steps' iterations interleaved (A B A B ...), so a load that comes and goes on a shared
     machine hits all of them alike; medians per step."""
     closures = {step: _setup(step, precision_name, args) for step in steps}
-    out = {step: {"times": [], "losses": []} for step in steps}
+    out = {step: {"times": [], "losses": [], "first": 0.0} for step in steps}
     for i in range(args.warmup + args.steps):
         for step, one in closures.items():
+            start = time.perf_counter()
             seconds, loss = one()
+            if i == 0:
+                out[step]["first"] = time.perf_counter() - start
             if i >= args.warmup:
                 out[step]["times"].append(seconds)
                 out[step]["losses"].append(loss)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB
     return {
-        step: {"seconds": statistics.median(r["times"]), "losses": r["losses"], "peak_gib": peak}
+        step: {
+            "seconds": statistics.median(r["times"]),
+            "losses": r["losses"],
+            "peak_gib": peak,
+            "first_cycle": r["first"],
+        }
         for step, r in out.items()
     }
 
@@ -213,7 +227,9 @@ def main() -> None:
     p.add_argument(
         "--d-top", type=int, help="the fast step's D last stage, x d_width (the others: 16)"
     )
-    p.add_argument("--steps-only", choices=STEPS, nargs="+", default=list(STEPS))
+    p.add_argument(
+        "--steps-only", choices=STEPS, nargs="+", default=[s for s in STEPS if s != "compiled"]
+    )
     p.add_argument("--precisions", nargs="+", help="a subset of: " + ", ".join(_precisions()))
     p.add_argument(
         "--memory",
@@ -270,12 +286,12 @@ def main() -> None:
     print(f"  CPU: {_cpu()}; ISA cap: {capped or 'none'}; torch {torch.__version__}")
     base = next(iter(results.values()))
     print(f"  {'step':10s} {'precision':14s} {'s/iter':>8s} {'vs first':>9s} {'vs ref':>7s}"
-          f" {'vs prev':>7s} {'peak RSS':>9s} {'loss drift':>10s}")  # fmt: skip
+          f" {'vs prev':>7s} {'peak RSS':>9s} {'loss drift':>10s} {'1st cycle':>9s}")  # fmt: skip
     for (step, precision), r in results.items():
         ref = results.get(("reference", precision), r)
         prev = results.get(("previous", precision), r)
         # losses compare only between the same networks
-        same = args.d_top == 16 or (step == "fast") == (next(iter(results))[0] == "fast")
+        same = args.d_top == 16 or (step in CURRENT) == (next(iter(results))[0] in CURRENT)
         drift = (
             max(
                 abs(a - b) / max(abs(a), 1e-6)
@@ -289,7 +305,7 @@ def main() -> None:
         print(
             f"  {step:10s} {precision:14s} {r['seconds']:8.3f} {vs_first:8.2f}x {vs_ref:6.2f}x"
             f" {vs_prev:6.2f}x"
-            f" {r['peak_gib']:7.2f} GiB {drift:10.3g}"
+            f" {r['peak_gib']:7.2f} GiB {drift:10.3g} {r['first_cycle']:8.1f}s"
         )
 
 
