@@ -86,7 +86,7 @@ def _setup(step: str, precision_name: str, args: argparse.Namespace):
     precision, channels_last = _precisions()[precision_name]
     torch.manual_seed(0)
     g = Generator(1, args.g_width, skip0=args.quick)
-    # only the fast step takes --d-top: the others keep the previous releases' D (16x, official)
+    # only the current steps take --d-top: the others keep the previous releases' D (16x, official)
     d = Discriminator(1, args.d_width, args.size, top=args.d_top if step in CURRENT else 16)
     init_generator(g)
     init_discriminator(d, "kaiming" if args.quick else "xavier")
